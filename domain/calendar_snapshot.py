@@ -1,0 +1,63 @@
+"""A calendar as plain data, so a case workflow can hold its school's calendar in its state and
+answer school-day questions deterministically (in update validators too) without file I/O."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel
+
+from domain.calendar import SchoolCalendar, Term
+
+
+class TermSnapshot(BaseModel):
+    name: str
+    first_day: date
+    last_day: date
+    closures: list[tuple[date, date]] = []
+
+
+class CalendarSnapshot(BaseModel):
+    la_code: int
+    la_name: str
+    terms: list[TermSnapshot]
+    inset: dict[str, list[date]] = {}
+
+    @classmethod
+    def of(cls, calendar: SchoolCalendar, school: str | None = None) -> CalendarSnapshot:
+        """The calendar as data; with ``school``, only that school's INSET days are kept."""
+        inset = {
+            laestab: sorted(days)
+            for laestab, days in calendar.inset.items()
+            if school is None or laestab == school
+        }
+        return cls(
+            la_code=calendar.la_code,
+            la_name=calendar.la_name,
+            terms=[
+                TermSnapshot(
+                    name=t.name,
+                    first_day=t.first_day,
+                    last_day=t.last_day,
+                    closures=list(t.closures),
+                )
+                for t in calendar.terms
+            ],
+            inset=inset,
+        )
+
+    def to_calendar(self) -> SchoolCalendar:
+        return SchoolCalendar(
+            la_code=self.la_code,
+            la_name=self.la_name,
+            terms=tuple(
+                Term(
+                    name=t.name,
+                    first_day=t.first_day,
+                    last_day=t.last_day,
+                    closures=tuple(t.closures),
+                )
+                for t in self.terms
+            ),
+            inset={k: frozenset(v) for k, v in self.inset.items()},
+        )
