@@ -58,7 +58,7 @@ class Template(StrEnum):
     CLOSURE_TO_SCHOOL = "closure_to_school"
     # not-on-roll case closed, to SAT (+ referrer); fields: pupil, outcome, reason, decided_by
     CLOSURE_DECISION = "closure_decision"
-    # moved away: to the other LA; fields: pupil, other_la, [school_laestab]
+    # moved away: to the other LA; fields: pupil, [other_la], [school_laestab]
     OTHER_LA_NOTICE = "other_la_notice"
     # to team leader: a deadline lies past the configured calendar; fields: deadline, problem
     CALENDAR_ENDS = "calendar_ends"

@@ -76,9 +76,9 @@ def _mash_escalation(f: _Fields) -> list[str | None]:
         f.line("Pupil", "pupil"),
         f.line("School (LAESTAB)", "school_laestab"),
         f.line("Reason", "reason"),
+        f.line("MASH call to be recorded on the case by the end of", "mash_call_due"),
         "",
-        f"Someone must phone MASH about this child and record the call on the case by the end of "
-        f"{f['mash_call_due']}. If no call is recorded by then, the SAT team leader is told.",
+        "If no call to MASH is recorded on the case by then, the SAT team leader is told.",
     ]
 
 
@@ -146,10 +146,13 @@ def _threshold_reached(f: _Fields) -> list[str | None]:
     return [
         "To the School Attendance Team,",
         "",
-        f"The threshold for deletion on ground {f['ground']} has been reached: {f['threshold']}.",
+        "The school-day threshold for deletion on the ground below has been reached, and the "
+        "school's and the LA's enquiries have not found the child.",
         "",
         f.line("Pupil", "pupil"),
         f.line("School (LAESTAB)", "school_laestab"),
+        f.line("Ground", "ground"),
+        f.line("Threshold", "threshold"),
         "",
         "The pupil stays on the school's roll until a CME officer concludes the case and the "
         "outcome is sent to the school in writing. Deletion is never backdated.",
@@ -172,13 +175,7 @@ def _ctf_overdue(f: _Fields) -> list[str | None]:
 
 
 def _outcome_to_school(f: _Fields) -> list[str | None]:
-    other = f.get("ground_other_rulebook")
-    ctf_destination = f.get("ctf_destination")
-    ctf_due = f.get("ctf_due")
-    ctf: str | None = None
-    if ctf_destination is not None:
-        ctf = f"Send the Common Transfer File (CTF) to destination {ctf_destination}"
-        ctf += f" by {ctf_due}." if ctf_due is not None else "."
+    ctf = f.get("ctf_destination") is not None or f.get("ctf_due") is not None
     return [
         "Dear attendance lead,",
         "",
@@ -189,13 +186,15 @@ def _outcome_to_school(f: _Fields) -> list[str | None]:
         f.line("Outcome", "outcome"),
         f.line("Ground for deletion", "ground"),
         f.line("Which is", "ground_title"),
-        f"Under the other regulations this ground is {other}." if other else None,
+        f.line("The same ground under the other regulations", "ground_other_rulebook"),
         "",
         f"You may delete the pupil from your admission register on this ground from "
         f"{f['earliest_deletion_date']}. Do not delete before that date: deletion is never "
         "backdated.",
         "",
-        ctf,
+        "Common Transfer File (CTF):" if ctf else None,
+        f.line("Destination code", "ctf_destination"),
+        f.line("Send it by", "ctf_due"),
         "" if ctf else None,
         f.line("Decided by", "decided_by"),
     ]
@@ -231,7 +230,7 @@ def _closure_decision(f: _Fields) -> list[str | None]:
 
 def _other_la_notice(f: _Fields) -> list[str | None]:
     return [
-        f"Dear colleagues at {f['other_la']},",
+        f"Dear colleagues at {f['other_la']}," if f.get("other_la") else "Dear colleagues,",
         "",
         "Our enquiries show that the child below has moved to your area. We are telling you so "
         "that you can make sure the child receives a suitable education there.",
@@ -262,7 +261,7 @@ def _calendar_ends(f: _Fields) -> list[str | None]:
 _SPECS: dict[Template, _Spec] = {
     Template.MASH_ESCALATION: _Spec(
         ("pupil", "reason", "mash_call_due"),
-        lambda f: "Safeguarding: child missing education to be referred to MASH now",
+        lambda f: "Safeguarding: child missing education referred to MASH",
         _mash_escalation,
     ),
     Template.MASH_CALL_OVERDUE: _Spec(
@@ -272,8 +271,9 @@ _SPECS: dict[Template, _Spec] = {
     ),
     Template.SAT_REFERRAL: _Spec(
         ("pupil", "school_laestab", "day1", "day10"),
-        lambda f: f"Referral to the School Attendance Team: no contact by school day 10 "
-        f"({f['day10']})",
+        lambda f: (
+            f"Referred to the School Attendance Team: no contact by school day 10 ({f['day10']})"
+        ),
         _sat_referral,
     ),
     Template.NOT_ON_ROLL_REFERRAL: _Spec(
@@ -306,8 +306,9 @@ _SPECS: dict[Template, _Spec] = {
             "earliest_deletion_date",
             "decided_by",
         ),
-        lambda f: f"Written outcome: deletion on ground {f['ground']} from "
-        f"{f['earliest_deletion_date']}",
+        lambda f: (
+            f"Written outcome: deletion on ground {f['ground']} from {f['earliest_deletion_date']}"
+        ),
         _outcome_to_school,
     ),
     Template.CLOSURE_TO_SCHOOL: _Spec(
@@ -321,7 +322,7 @@ _SPECS: dict[Template, _Spec] = {
         _closure_decision,
     ),
     Template.OTHER_LA_NOTICE: _Spec(
-        ("pupil", "other_la"),
+        ("pupil",),
         lambda f: "Child missing education who has moved to your area",
         _other_la_notice,
     ),

@@ -88,6 +88,9 @@ class SchoolCalendar:
     la_name: str
     terms: tuple[Term, ...]
     inset: dict[str, frozenset[date]] = field(default_factory=dict)
+    # England's bank holidays within the terms; worked out with `holidays` when not given. A
+    # snapshot passes them in so a workflow replays the same days whatever `holidays` version runs.
+    bank_holidays: frozenset[date] | None = None
     _la_days: list[date] = field(init=False, repr=False)
     _school_days: dict[str, list[date]] = field(init=False, repr=False, default_factory=dict)
 
@@ -96,13 +99,17 @@ class SchoolCalendar:
             raise CalendarError("a calendar needs at least one term")
         # Everything below (bounds, bisect) relies on the terms being in date order.
         self.terms = tuple(sorted(self.terms, key=lambda t: t.first_day))
-        years = range(self.first_day.year, self.last_day.year + 1)
-        bank_holidays = holidays.country_holidays("GB", subdiv="ENG", years=years)
+        if self.bank_holidays is None:
+            years = range(self.first_day.year, self.last_day.year + 1)
+            england = holidays.country_holidays("GB", subdiv="ENG", years=years)
+            self.bank_holidays = frozenset(
+                d for d in england if self.first_day <= d <= self.last_day
+            )
         days: list[date] = []
         for term in self.terms:
             d = term.first_day
             while d <= term.last_day:
-                if d.weekday() < 5 and not term.is_closed(d) and d not in bank_holidays:
+                if d.weekday() < 5 and not term.is_closed(d) and d not in self.bank_holidays:
                     days.append(d)
                 d += timedelta(days=1)
         self._la_days = days

@@ -22,6 +22,7 @@ class CalendarSnapshot(BaseModel):
     la_name: str
     terms: list[TermSnapshot]
     inset: dict[str, list[date]] = {}
+    bank_holidays: list[date] = []
 
     @classmethod
     def of(cls, calendar: SchoolCalendar, school: str | None = None) -> CalendarSnapshot:
@@ -44,6 +45,7 @@ class CalendarSnapshot(BaseModel):
                 for t in calendar.terms
             ],
             inset=inset,
+            bank_holidays=sorted(calendar.bank_holidays or ()),
         )
 
     def to_calendar(self) -> SchoolCalendar:
@@ -60,4 +62,5 @@ class CalendarSnapshot(BaseModel):
                 for t in self.terms
             ),
             inset={k: frozenset(v) for k, v in self.inset.items()},
+            bank_holidays=frozenset(self.bank_holidays),
         )

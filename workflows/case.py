@@ -108,6 +108,11 @@ with workflow.unsafe.imports_passed_through():
         case_kind_of,
     )
 
+_FIRST_STAGE = {
+    CaseKind.DESTINATION_NOT_VERIFIED: Stage.SCHOOL_ENQUIRIES,
+    CaseKind.DESTINATION_VERIFIED: Stage.AWAITING_CTF,
+    CaseKind.NOT_ON_ROLL: Stage.LA_INVESTIGATION,
+}
 SERVICE = Actor(name="CME service", role=Role.SERVICE)
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
@@ -126,16 +131,16 @@ class CmeCaseWorkflow:
             self.state = CaseState(
                 case=input.case,
                 kind=case_kind_of(referral),
-                stage=Stage.CLOSED,  # set by _open() once the calendar is loaded
+                stage=_FIRST_STAGE[case_kind_of(referral)],
                 referral=referral,
                 opened_at=workflow.now(),
                 school_laestab=school_of(referral),
             )
         self._new = input.carried_state is None
+        self._opened = not self._new
         self._first_registration = self._new
         self._calendar: SchoolCalendar | None = None
         self._outbox: list[SendNotificationInput] = []
-        self._wake = False
         self._dirty = True
         self._last_search: dict[str, object] = {}
 
@@ -146,6 +151,7 @@ class CmeCaseWorkflow:
         await self._load_calendar()
         if self._new:
             self._open()
+            self._opened = True
         while True:
             await self._flush()
             if self.state.stage is Stage.CLOSED:
@@ -163,11 +169,13 @@ class CmeCaseWorkflow:
                     )
                 )
             fire_at = self._next_timer()
-            self._wake = False
             if fire_at is None or fire_at > workflow.now():
                 timeout = None if fire_at is None else fire_at - workflow.now()
                 with contextlib.suppress(TimeoutError):
-                    await workflow.wait_condition(lambda: self._wake, timeout=timeout)
+                    # Wakes for anything an update left to do (emails, register, new deadlines).
+                    await workflow.wait_condition(
+                        lambda: bool(self._outbox) or self._dirty, timeout=timeout
+                    )
             await self._fire_due_timers()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._flush()
@@ -193,16 +201,17 @@ class CmeCaseWorkflow:
         self._calendar = snapshot.to_calendar()
 
     async def _flush(self) -> None:
-        """Send queued emails, then bring the register and search attributes up to date."""
-        while self._outbox:
-            message = self._outbox.pop(0)
-            await workflow.execute_activity(
-                "send_notification",
-                message,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-            )
-        if self._dirty:
+        """Send queued emails, then bring the register and search attributes up to date; repeat
+        while updates handled meanwhile leave more to do."""
+        while self._outbox or self._dirty:
+            if self._outbox:
+                await workflow.execute_activity(
+                    "send_notification",
+                    self._outbox.pop(0),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=ACTIVITY_RETRY,
+                )
+                continue
             self._dirty = False
             self._refresh_overdue()
             await workflow.execute_activity(
@@ -215,7 +224,6 @@ class CmeCaseWorkflow:
 
     def _changed(self) -> None:
         self._dirty = True
-        self._wake = True
 
     # -- opening a case ------------------------------------------------------------------------
 
@@ -223,18 +231,15 @@ class CmeCaseWorkflow:
         state, referral = self.state, self.state.referral
         state.rulebook = rulebook_for(self._today())
         if isinstance(referral, SchoolCMEReferral):
-            state.stage = Stage.SCHOOL_ENQUIRIES
             for enquiry in referral.enquiries_made:
                 self._log_enquiry(enquiry, self._input.referred_by)
             self._add_task(TaskName.SCHOOL_ENQUIRIES, Role.SCHOOL)
             self._set_absence_deadlines(referral)
         elif isinstance(referral, PupilMigrationReturn):
-            state.stage = Stage.AWAITING_CTF
             ctf_due = self._school_day_after(referral.leaving_date, 15, "ctf")
             self._add_task(TaskName.SEND_CTF, Role.SCHOOL, due=ctf_due)
             self._add_task(TaskName.AUTHORISE_DELETION, Role.CME_OFFICER)
         else:
-            state.stage = Stage.LA_INVESTIGATION
             self._add_task(TaskName.INVESTIGATE, Role.CME_OFFICER)
             self._notify(
                 "not_on_roll_referral",
@@ -601,7 +606,9 @@ class CmeCaseWorkflow:
     # -- updates -------------------------------------------------------------------------------
 
     @workflow.update(name="register_referral")
-    def register_referral(self, input: RegisterReferralInput) -> RegisterReferralResult:
+    async def register_referral(self, input: RegisterReferralInput) -> RegisterReferralResult:
+        # Answer once the case is open, so the caller sees its deadlines and tasks.
+        await workflow.wait_condition(lambda: self._opened)
         first = self._first_registration and input.referral == self._input.referral
         self._first_registration = False
         if not first:

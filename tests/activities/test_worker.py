@@ -1,0 +1,87 @@
+"""The worker starts against a Temporal server, polls, and stops cleanly on request or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from settings import Settings
+from tests.conftest import SmtpServer
+from worker import run_worker
+
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+
+
+@pytest.fixture
+async def temporal() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+def settings_for(env: WorkflowEnvironment, tmp_path: Path, smtp: SmtpServer) -> Settings:
+    return Settings(
+        temporal_address=env.client.service_client.config.target_host,
+        task_queue="cme-worker-test",
+        database_url=f"sqlite:///{tmp_path / 'register.db'}",
+        smtp_host=smtp.host,
+        smtp_port=smtp.port,
+    )
+
+
+async def wait_until_polling(caplog: pytest.LogCaptureFixture, task: asyncio.Task[None]) -> None:
+    for _ in range(200):
+        if any("polling task queue" in r.getMessage() for r in caplog.records):
+            return
+        if task.done():
+            task.result()  # raises what stopped the worker
+        await asyncio.sleep(0.05)
+    raise AssertionError("the worker did not start polling")
+
+
+async def test_the_worker_runs_until_stop_is_set(
+    temporal: WorkflowEnvironment,
+    tmp_path: Path,
+    smtp_server: SmtpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="cme.worker")
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(settings_for(temporal, tmp_path, smtp_server), stop=stop))
+    await wait_until_polling(caplog, task)
+    assert not task.done()
+
+    stop.set()
+    await asyncio.wait_for(task, timeout=30)
+    assert any("worker stopped" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_worker_stops_cleanly_on_sigterm(
+    temporal: WorkflowEnvironment,
+    tmp_path: Path,
+    smtp_server: SmtpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="cme.worker")
+    task = asyncio.create_task(run_worker(settings_for(temporal, tmp_path, smtp_server)))
+    await wait_until_polling(caplog, task)
+    # Only signal once the worker's handler is in place: the default would end the test run.
+    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(task, timeout=30)
+    assert any("worker stopped" in r.getMessage() for r in caplog.records)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler removed again

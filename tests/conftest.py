@@ -1,0 +1,175 @@
+"""Shared fixtures: a real SMTP server on localhost, the register on SQLite and on PostgreSQL, and
+mail settings pointing at the SMTP server.
+
+PostgreSQL is expected at ``CME_TEST_POSTGRES_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``, trust auth). Each test gets a database of
+its own, created from that one and dropped afterwards. Tests that need PostgreSQL fail, and say
+why, when it cannot be reached: they are never skipped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from activities.models import MailConfig
+from activities.register import create_register_schema, make_engine
+
+POSTGRES_URL = os.environ.get(
+    "CME_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+# -- SMTP ------------------------------------------------------------------------------------------
+
+
+class _Collector:
+    """aiosmtpd handler: every message received, parsed, in arrival order."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) per message
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        content = envelope.original_content or envelope.content
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        message = email.message_from_bytes(content, policy=default_policy)
+        assert isinstance(message, EmailMessage)
+        with self._lock:
+            self.messages.append(message)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    def __init__(self, host: str, port: int, collector: _Collector) -> None:
+        self.host = host
+        self.port = port
+        self._collector = collector
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self._collector.messages
+
+    @property
+    def envelopes(self) -> list[tuple[str, list[str]]]:
+        return self._collector.envelopes
+
+    async def wait_for(
+        self, predicate: Callable[[EmailMessage], bool] = lambda m: True, timeout: float = 10
+    ) -> EmailMessage:
+        """The first received message matching ``predicate``, waiting up to ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in list(self.messages):
+                if predicate(message):
+                    return message
+            if time.monotonic() > deadline:
+                subjects = [str(m["Subject"]) for m in self.messages]
+                raise AssertionError(
+                    f"no matching email within {timeout} s; received: {subjects or 'none'}"
+                )
+            await asyncio.sleep(0.05)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    collector = _Collector()
+    host, port = "127.0.0.1", _free_port()
+    controller = Controller(collector, hostname=host, port=port)
+    controller.start()
+    try:
+        yield SmtpServer(host, port, collector)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def mail_config(smtp_server: SmtpServer) -> MailConfig:
+    return MailConfig(
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        smtp_username=None,
+        smtp_password=None,
+        start_tls=False,
+        mail_from="cme-service@portsmouth.example.invalid",
+        mash_email="mash@portsmouth.example.invalid",
+        sat_email="sat@portsmouth.example.invalid",
+        team_leader_email="sat-team-leader@portsmouth.example.invalid",
+        school_email_pattern="attendance.{laestab}@schools.example.invalid",
+        la_name="Portsmouth",
+    )
+
+
+# -- the register ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'register' / 'register.db'}")
+    create_register_schema(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def postgres_engine() -> Iterator[Engine]:
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"cme_test_{uuid.uuid4().hex[:16]}"
+    problem: str | None = None
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        problem = str(exc).splitlines()[0]
+    if problem is not None:
+        admin.dispose()
+        shown = make_url(POSTGRES_URL).render_as_string(hide_password=True)
+        pytest.fail(
+            f"PostgreSQL is needed for this test and cannot be used at {shown}: {problem}\n"
+            "Start PostgreSQL (trust auth for 127.0.0.1) or point CME_TEST_POSTGRES_URL at one.",
+            pytrace=False,
+        )
+    url = make_url(POSTGRES_URL).set(database=name)
+    engine = make_engine(url.render_as_string(hide_password=False))
+    try:
+        create_register_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def register_engine(request: pytest.FixtureRequest) -> Engine:
+    """The register, once on SQLite and once on PostgreSQL."""
+    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
+    return engine

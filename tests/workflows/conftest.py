@@ -1,0 +1,55 @@
+"""Fixtures for case workflow tests: a fresh time-skipping server, task queue and worker each."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.case_activities import CaseActivities
+from starter.admin import register_search_attributes
+from tests.workflows.harness import Harness, TestCalendar
+from workflows.case import CmeCaseWorkflow
+from workflows.clock import local_date
+
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(TEST_SERVER),
+    )
+    try:
+        await register_search_attributes(environment.client, "default")
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+@pytest.fixture
+async def harness(env, mail_config, sqlite_engine, tmp_path) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+    today = local_date(await env.get_current_time())
+    calendar = TestCalendar.write(tmp_path, today)
+    activities = CaseActivities(mail=mail_config, engine=sqlite_engine, calendar_path=calendar.path)
+    task_queue = f"cme-test-{uuid.uuid4()}"
+    async with Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[CmeCaseWorkflow],
+        activities=[
+            activities.send_notification,
+            activities.sync_case,
+            activities.load_calendar,
+        ],
+    ):
+        yield Harness(
+            env=env, client=env.client, task_queue=task_queue, calendar=calendar, today=today
+        )

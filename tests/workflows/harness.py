@@ -1,0 +1,223 @@
+"""Test harness for case workflows: a synthetic calendar around today, synthetic referrals, and a
+worker on a fresh time-skipping server with the real activities (SMTP on loopback, SQLite)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import holidays
+from stdnum.gb import upn as upn_mod
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from domain.intake import (
+    AnyReferral,
+    ProfessionalCMEReferral,
+    PupilMigrationReturn,
+    SchoolCMEReferral,
+)
+from starter.cases import open_case
+from workflows.case import CmeCaseWorkflow
+from workflows.clock import end_of_day, local_date
+from workflows.models import Actor, CaseState, RegisterReferralResult, Role
+
+SCHOOL = "8512000"
+OTHER_SCHOOL = "8512001"
+SECRET = "test-secret"
+
+SCHOOL_OFFICE = Actor(name="Ms Attendance (school)", role=Role.SCHOOL)
+OFFICER = Actor(name="Officer Example", role=Role.CME_OFFICER)
+TEAM_LEADER = Actor(name="Leader Example", role=Role.TEAM_LEADER)
+PROFESSIONAL = Actor(name="Chris Demo", role=Role.PROFESSIONAL)
+
+
+@dataclass
+class TestCalendar:
+    """Terms around ``mon0`` (the Monday of the week the test runs in), with a half term in the
+    next week. ``school_days`` is an independent, naive oracle for expected dates."""
+
+    mon0: date
+    path: Path
+    terms: list[tuple[date, date]] = field(default_factory=list)
+    closures: list[tuple[date, date]] = field(default_factory=list)
+
+    @classmethod
+    def write(cls, directory: Path, today: date) -> TestCalendar:
+        mon0 = today - timedelta(days=today.weekday())
+        term1 = (mon0 - timedelta(weeks=4), mon0 + timedelta(weeks=9, days=4))
+        half_term = (mon0 + timedelta(weeks=1), mon0 + timedelta(weeks=1, days=4))
+        term2 = (mon0 + timedelta(weeks=12), mon0 + timedelta(weeks=24, days=4))
+        path = directory / "calendar.toml"
+        path.write_text(
+            'la_code = 851\nla_name = "Testshire"\n'
+            f'[[term]]\nname = "Term 1"\nfirst_day = {term1[0]}\nlast_day = {term1[1]}\n'
+            f"closures = [[{half_term[0]}, {half_term[1]}]]\n"
+            f'[[term]]\nname = "Term 2"\nfirst_day = {term2[0]}\nlast_day = {term2[1]}\n',
+            encoding="utf-8",
+        )
+        return cls(mon0=mon0, path=path, terms=[term1, term2], closures=[half_term])
+
+    def is_school_day(self, d: date) -> bool:
+        bank = holidays.country_holidays("GB", subdiv="ENG", years=d.year)
+        return (
+            d.weekday() < 5
+            and any(a <= d <= b for a, b in self.terms)
+            and not any(a <= d <= b for a, b in self.closures)
+            and d not in bank
+        )
+
+    def nth(self, day1: date, n: int) -> date:
+        d, count = day1, 0
+        while True:
+            if self.is_school_day(d):
+                count += 1
+                if count == n:
+                    return d
+            d += timedelta(days=1)
+
+    def after(self, d: date, n: int) -> date:
+        return self.nth(d + timedelta(days=1), n) if n else d
+
+    def first_school_day_on_or_before(self, d: date) -> date:
+        while not self.is_school_day(d):
+            d -= timedelta(days=1)
+        return d
+
+
+def _upn(serial: int) -> str:
+    body = f"851200026{serial % 1000:03d}"
+    return upn_mod.calc_check_digit(body) + body
+
+
+def _child_names() -> tuple[str, str]:
+    token = uuid.uuid4().hex[:6]
+    return "Testchild", f"Synthetic{token}"
+
+
+def school_referral(
+    *,
+    today: date,
+    day1: date,
+    after_leave_end: date | None = None,
+    cp: bool = False,
+    safeguarding: bool = False,
+    enquiries: list[dict[str, Any]] | None = None,
+    serial: int | None = None,
+) -> SchoolCMEReferral:
+    first, last = _child_names()
+    data = {
+        "form": "school_cme_referral",
+        "pupil": {
+            "first_name": first,
+            "last_name": last,
+            "date_of_birth": str(today.replace(year=today.year - 10, day=1)),
+            "gender": "female",
+            "upn": _upn(serial if serial is not None else uuid.uuid4().int),
+        },
+        "school_laestab": SCHOOL,
+        "referral_date": str(today),
+        "absence_kind": "after_leave" if after_leave_end else "unauthorised",
+        "leave_end_date": str(after_leave_end) if after_leave_end else None,
+        "first_day_of_absence": str(day1),
+        "contacts": [
+            {
+                "name": "Parent Synthetic",
+                "relationship": "mother",
+                "phone_numbers": ["07700 900123"],
+                "is_primary": True,
+            }
+        ],
+        "last_known_address": {"lines": ["1 Example Road", "Testtown"], "postcode": "PO1 9ZZ"},
+        "enquiries_made": enquiries or [],
+        "safeguarding_concern": safeguarding,
+        "child_protection_plan": cp,
+        "siblings_schools": [],
+    }
+    return SchoolCMEReferral.model_validate(data)
+
+
+def migration_return(
+    *,
+    today: date,
+    leaving_date: date,
+    ground: str = "9(1)(a)",
+    destination: dict[str, Any] | None = None,
+    ehe_letter: str | None = None,
+    cp: bool = False,
+) -> PupilMigrationReturn:
+    first, last = _child_names()
+    data = {
+        "form": "pupil_migration_return",
+        "pupil": {
+            "first_name": first,
+            "last_name": last,
+            "date_of_birth": str(today.replace(year=today.year - 9, day=1)),
+            "gender": "male",
+            "upn": _upn(uuid.uuid4().int),
+        },
+        "school_laestab": SCHOOL,
+        "referral_date": str(today),
+        "leaving_date": str(leaving_date),
+        "ground": ground,
+        "new_address": {"lines": ["2 Sample Street", "Testtown"], "postcode": "PO4 0ZZ"},
+        "lives_with": {"name": "Parent Synthetic", "relationship": "father"},
+        "lives_with_from": str(leaving_date),
+        "destination": destination or {"kind": "school", "school_laestab": OTHER_SCHOOL},
+        "child_protection_plan": cp,
+        "ehe_letter_reference": ehe_letter,
+    }
+    return PupilMigrationReturn.model_validate(data)
+
+
+def professional_referral(*, today: date, cp: bool = False) -> ProfessionalCMEReferral:
+    first, last = _child_names()
+    data = json.loads(
+        (Path(__file__).parents[2] / "examples" / "professional-cme-referral.json").read_text()
+    )
+    data["child"].update(
+        first_name=first, last_name=last, date_of_birth=str(today.replace(year=today.year - 8))
+    )
+    data["referral_date"] = str(today)
+    data["date_received"] = str(today)
+    data["child_protection_plan"] = cp
+    return ProfessionalCMEReferral.model_validate(data)
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    client: Client
+    task_queue: str
+    calendar: TestCalendar
+    today: date
+
+    async def open(self, referral: AnyReferral, by: Actor) -> RegisterReferralResult:
+        return await open_case(self.client, referral, by, task_queue=self.task_queue, secret=SECRET)
+
+    def handle(self, case: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle_for(CmeCaseWorkflow.run, case)
+
+    async def state(self, case: str) -> CaseState:
+        return await self.handle(case).query(CmeCaseWorkflow.get_state)
+
+    async def now_date(self) -> date:
+        return local_date(await self.env.get_current_time())
+
+    async def sleep_until_end_of(self, day: date, extra: timedelta = timedelta(minutes=1)) -> None:
+        """Skip time to just after the end of ``day`` (local midnight)."""
+        target = end_of_day(day) + extra
+        now = await self.env.get_current_time()
+        if target > now:
+            await self.env.sleep(target - now)
+
+    async def sleep_until_morning_of(self, day: date) -> None:
+        """Skip time to 09:00 on ``day`` (local)."""
+        target = end_of_day(day - timedelta(days=1)) + timedelta(hours=9)
+        now = await self.env.get_current_time()
+        if target > now:
+            await self.env.sleep(target - now)

@@ -1,0 +1,334 @@
+"""Destination not verified (school CME referral): the school's enquiries, referral to SAT at the
+end of school day 10, the CME officer's investigation and its outcomes."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+
+from domain.calendar import human_date
+from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
+from tests.conftest import SmtpServer
+from tests.workflows.harness import (
+    OFFICER,
+    OTHER_SCHOOL,
+    SCHOOL_OFFICE,
+    Harness,
+    school_referral,
+)
+from workflows.case import CmeCaseWorkflow
+from workflows.clock import end_of_day
+from workflows.models import (
+    AuthoriseDeletionInput,
+    CaseOutcome,
+    ConcludeInvestigationInput,
+    Decision,
+    EscalationKind,
+    InvestigationOutcome,
+    RecordEnquiryInput,
+    ReportContactInput,
+    Stage,
+    TaskName,
+    TaskStatus,
+)
+
+
+def school_enquiry(
+    kind: EnquiryKind, day: date, outcome: EnquiryOutcome = EnquiryOutcome.NO_CONTACT
+) -> Enquiry:
+    return Enquiry(by=EnquiryBy.SCHOOL, kind=kind, made_on=day, outcome=outcome)
+
+
+def la_enquiry(
+    kind: EnquiryKind, day: date, outcome: EnquiryOutcome = EnquiryOutcome.NO_INFORMATION
+) -> Enquiry:
+    return Enquiry(by=EnquiryBy.LA, kind=kind, made_on=day, outcome=outcome)
+
+
+async def refer_day1_this_week(h: Harness, **kw: Any) -> tuple[str, date]:
+    day1 = h.calendar.first_school_day_on_or_before(h.today)
+    referral = school_referral(today=h.today, day1=day1, **kw)
+    opened = await h.open(referral, SCHOOL_OFFICE)
+    return opened.case, day1
+
+
+async def test_contact_made_on_day_3_closes_the_case_without_deletion(
+    harness: Harness, smtp_server: SmtpServer
+) -> None:
+    h = harness
+    day1 = h.calendar.mon0
+    referral = school_referral(today=h.today, day1=day1)
+    case = (await h.open(referral, SCHOOL_OFFICE)).case
+    day3 = h.calendar.nth(day1, 3)
+    await h.sleep_until_morning_of(max(day3, h.today))
+    handle = h.handle(case)
+    await handle.execute_update(
+        CmeCaseWorkflow.record_enquiry,
+        RecordEnquiryInput(
+            by=SCHOOL_OFFICE,
+            enquiry=school_enquiry(EnquiryKind.PHONE_PRIMARY, day3, EnquiryOutcome.CONTACT_MADE),
+        ),
+    )
+    await handle.execute_update(
+        CmeCaseWorkflow.report_contact,
+        ReportContactInput(by=SCHOOL_OFFICE, contact_on=day3, note="mother phoned back"),
+    )
+    outcome = await handle.result()
+    assert isinstance(outcome, CaseOutcome)
+    assert outcome.decision is Decision.CLOSED
+    assert outcome.investigation_outcome is InvestigationOutcome.LOCATED_BACK_AT_SCHOOL
+    assert outcome.ground is None and outcome.earliest_deletion_date is None
+    message = await smtp_server.wait_for(lambda m: "closed" in m["Subject"].lower())
+    assert case in message["Subject"]
+    assert f"attendance.{h.calendar and '8512000'}" in message["To"] or "8512000" in message["To"]
+    assert "back at school" in message.get_content()
+    # No referral to SAT ever happened.
+    state = await h.state(case)
+    assert state.stage is Stage.CLOSED
+    assert not [e for e in state.escalations if e.kind is EscalationKind.SAT_REFERRAL]
+
+
+async def test_no_contact_is_referred_to_sat_at_the_end_of_school_day_10_across_half_term(
+    harness: Harness, smtp_server: SmtpServer
+) -> None:
+    h = harness
+    day1 = h.calendar.mon0
+    referral = school_referral(today=h.today, day1=day1)
+    case = (await h.open(referral, SCHOOL_OFFICE)).case
+    # Hand-worked: days 1-5 this week, half term next week, days 6-10 the week after.
+    day10 = h.calendar.nth(day1, 10)
+    assert day10 >= day1 + timedelta(weeks=2), "half term must push day 10 into week 3"
+    state = await h.state(case)
+    assert not state.problems, state.problems
+    assert state.deadlines["sat_referral"] == day10
+    assert state.stage is Stage.SCHOOL_ENQUIRIES
+
+    await h.sleep_until_morning_of(day10)
+    assert (await h.state(case)).stage is Stage.SCHOOL_ENQUIRIES
+    assert not [m for m in smtp_server.messages if "referred" in m["Subject"].lower()]
+
+    await h.sleep_until_end_of(day10)
+    state = await h.state(case)
+    assert state.stage is Stage.LA_INVESTIGATION
+    referral_escalation = [e for e in state.escalations if e.kind is EscalationKind.SAT_REFERRAL]
+    assert len(referral_escalation) == 1
+    assert referral_escalation[0].at >= end_of_day(day10)
+    assert [t.name for t in state.tasks if t.status is TaskStatus.OPEN] == [TaskName.INVESTIGATE]
+    message = await smtp_server.wait_for(
+        lambda m: case in m["Subject"] and "sat" in m["To"].lower()
+    )
+    assert human_date(day10) in message.get_content()
+
+
+async def refer_and_reach_investigation(
+    h: Harness, smtp_server: SmtpServer, **kw: Any
+) -> tuple[str, date, WorkflowHandle[Any, Any]]:
+    """Open a referral with day 1 this week and skip to the morning after the SAT referral."""
+    day1 = h.calendar.mon0
+    referral = school_referral(today=h.today, day1=day1, **kw)
+    case = (await h.open(referral, SCHOOL_OFFICE)).case
+    handle = h.handle(case)
+    for kind, n in ((EnquiryKind.PHONE_PRIMARY, 1), (EnquiryKind.LETTER, 2)):
+        await handle.execute_update(
+            CmeCaseWorkflow.record_enquiry,
+            RecordEnquiryInput(
+                by=SCHOOL_OFFICE,
+                enquiry=school_enquiry(kind, min(h.calendar.nth(day1, n), h.today)),
+            ),
+        )
+    day10 = (await h.state(case)).deadlines["sat_referral"]
+    await h.sleep_until_morning_of(h.calendar.after(day10, 1))
+    assert (await h.state(case)).stage is Stage.LA_INVESTIGATION
+    return case, day1, handle
+
+
+async def test_not_located_deletion_refused_on_day_19_and_authorised_after_day_20(
+    harness: Harness, smtp_server: SmtpServer, sqlite_engine: Engine
+) -> None:
+    h = harness
+    case, day1, handle = await refer_and_reach_investigation(h, smtp_server)
+    visit_day = await h.now_date()
+    await handle.execute_update(
+        CmeCaseWorkflow.record_enquiry,
+        RecordEnquiryInput(
+            by=OFFICER,
+            enquiry=la_enquiry(EnquiryKind.HOME_VISIT, visit_day, EnquiryOutcome.NO_CONTACT),
+        ),
+    )
+    await handle.execute_update(
+        CmeCaseWorkflow.conclude_investigation,
+        ConcludeInvestigationInput(by=OFFICER, outcome=InvestigationOutcome.NOT_LOCATED),
+    )
+    day19, day20 = h.calendar.nth(day1, 19), h.calendar.nth(day1, 20)
+    earliest = h.calendar.after(day20, 1)
+    await h.sleep_until_morning_of(day19)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(i)")
+        )
+    message = str(refused.value.cause)
+    assert f"19 of 20 school days by {human_date(day19)}" in message
+    assert f"permitted from {human_date(earliest)}" in message
+
+    await h.sleep_until_morning_of(earliest)
+    result = await handle.execute_update(
+        CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(i)")
+    )
+    outcome = result.outcome
+    assert outcome.decision is Decision.DELETION_AUTHORISED
+    assert (outcome.ground, outcome.ground_other_rulebook) == ("9(1)(i)", "8(1)(h)")
+    assert outcome.earliest_deletion_date == earliest
+    assert outcome.ctf_destination == "XXXXXXXX"
+    assert outcome.decided_by == OFFICER
+    assert (await handle.result()).decision is Decision.DELETION_AUTHORISED
+
+    letter = await smtp_server.wait_for(
+        lambda m: "outcome" in m["Subject"].lower() and case in m["Subject"]
+    )
+    body = letter.get_content()
+    assert "9(1)(i)" in body and human_date(earliest) in body and "XXXXXXXX" in body
+    assert "8512000" in letter["To"]
+
+    from sqlmodel import Session
+
+    from activities.register import get_case
+
+    with Session(sqlite_engine) as session:
+        row = get_case(session=session, case=case)
+    assert row is not None
+    assert row.stage == "closed"
+    assert row.ground == "9(1)(i)"
+    assert row.earliest_deletion_date == earliest
+
+
+async def test_after_leave_deletion_needs_ten_school_days_after_leave_ended(
+    harness: Harness, smtp_server: SmtpServer
+) -> None:
+    h = harness
+    leave_end = h.calendar.mon0 - timedelta(days=3)  # the Friday before this week
+    day1 = h.calendar.after(leave_end, 1)
+    referral = school_referral(today=h.today, day1=day1, after_leave_end=leave_end)
+    case = (await h.open(referral, SCHOOL_OFFICE)).case
+    state = await h.state(case)
+    assert state.day1 == day1
+    threshold = h.calendar.after(h.calendar.nth(day1, 10), 1)
+    assert state.deadlines["deletion_threshold"] == threshold
+    assert state.deadlines["sat_referral"] == h.calendar.nth(day1, 10)
+    handle = h.handle(case)
+    await handle.execute_update(
+        CmeCaseWorkflow.record_enquiry,
+        RecordEnquiryInput(
+            by=SCHOOL_OFFICE, enquiry=school_enquiry(EnquiryKind.PHONE_PRIMARY, min(day1, h.today))
+        ),
+    )
+    await h.sleep_until_morning_of(threshold)
+    # The threshold tells the officer the after-leave ground may now be met.
+    await smtp_server.wait_for(
+        lambda m: "threshold" in m.get_content().lower() and case in m["Subject"]
+    )
+    await handle.execute_update(
+        CmeCaseWorkflow.record_enquiry,
+        RecordEnquiryInput(by=OFFICER, enquiry=la_enquiry(EnquiryKind.OTHER_LA, threshold)),
+    )
+    await handle.execute_update(
+        CmeCaseWorkflow.conclude_investigation,
+        ConcludeInvestigationInput(by=OFFICER, outcome=InvestigationOutcome.NOT_LOCATED),
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as wrong_ground:
+        await handle.execute_update(
+            CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(i)")
+        )
+    assert "points to the after leave ground" in str(wrong_ground.value.cause)
+    result = await handle.execute_update(
+        CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(h)")
+    )
+    assert result.outcome.ground_other_rulebook == "8(1)(f)"
+    assert result.outcome.earliest_deletion_date == threshold
+
+
+async def test_located_on_roll_at_another_school(harness: Harness, smtp_server: SmtpServer) -> None:
+    h = harness
+    case, _, handle = await refer_and_reach_investigation(h, smtp_server)
+    await handle.execute_update(
+        CmeCaseWorkflow.record_enquiry,
+        RecordEnquiryInput(
+            by=OFFICER,
+            enquiry=la_enquiry(
+                EnquiryKind.SIBLINGS_SCHOOL, await h.now_date(), EnquiryOutcome.INFORMATION
+            ),
+        ),
+    )
+    concluded = await handle.execute_update(
+        CmeCaseWorkflow.conclude_investigation,
+        ConcludeInvestigationInput(
+            by=OFFICER,
+            outcome=InvestigationOutcome.ON_ROLL_ELSEWHERE,
+            new_school_laestab=OTHER_SCHOOL,
+        ),
+    )
+    assert concluded.stage is Stage.AWAITING_DELETION_AUTHORISATION
+    result = await handle.execute_update(
+        CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(a)")
+    )
+    today = await h.now_date()
+    assert result.outcome.ctf_destination == OTHER_SCHOOL
+    assert result.outcome.earliest_deletion_date == today  # never backdated
+    assert result.outcome.ground_other_rulebook == "8(1)(b)"
+    letter = await smtp_server.wait_for(
+        lambda m: "outcome" in m["Subject"].lower() and case in m["Subject"]
+    )
+    assert OTHER_SCHOOL in letter.get_content()
+
+
+async def test_moved_away_tells_the_other_la(harness: Harness, smtp_server: SmtpServer) -> None:
+    h = harness
+    case, _, handle = await refer_and_reach_investigation(h, smtp_server)
+    await handle.execute_update(
+        CmeCaseWorkflow.conclude_investigation,
+        ConcludeInvestigationInput(
+            by=OFFICER,
+            outcome=InvestigationOutcome.MOVED_AWAY,
+            other_la="Exampleshire County Council",
+            other_la_email="cme@exampleshire.example.invalid",
+        ),
+    )
+    notice = await smtp_server.wait_for(lambda m: "exampleshire" in m["To"])
+    assert case in notice["Subject"]
+    assert "Exampleshire County Council" in notice.get_content()
+    result = await handle.execute_update(
+        CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(g)")
+    )
+    assert result.outcome.ground_other_rulebook == "8(1)(e)"
+    assert result.outcome.ctf_destination == "XXXXXXXX"
+
+
+async def test_home_education_needs_the_parents_letter(
+    harness: Harness, smtp_server: SmtpServer
+) -> None:
+    h = harness
+    case, _, handle = await refer_and_reach_investigation(h, smtp_server)
+    with pytest.raises(WorkflowUpdateFailedError) as no_letter:
+        await handle.execute_update(
+            CmeCaseWorkflow.conclude_investigation,
+            ConcludeInvestigationInput(by=OFFICER, outcome=InvestigationOutcome.HOME_EDUCATED),
+        )
+    assert "written deregistration letter" in str(no_letter.value.cause)
+    assert (await h.state(case)).stage is Stage.LA_INVESTIGATION
+    await handle.execute_update(
+        CmeCaseWorkflow.conclude_investigation,
+        ConcludeInvestigationInput(
+            by=OFFICER,
+            outcome=InvestigationOutcome.HOME_EDUCATED,
+            ehe_letter_reference="EHE-LETTER-001",
+            ehe_letter_received_on=await h.now_date(),
+        ),
+    )
+    result = await handle.execute_update(
+        CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(f)")
+    )
+    assert result.outcome.ground_other_rulebook == "8(1)(d)"
+    assert result.outcome.ctf_destination == "XXXXXXXX"

@@ -1,0 +1,89 @@
+"""The worker: registers the case workflow and its activities on the task queue and runs them.
+
+``python worker.py`` (or :func:`main`) runs until SIGTERM or SIGINT, then shuts down cleanly:
+the worker stops polling, lets running activities finish and returns. The register's schema is
+not created here: that is the explicit step :func:`activities.register.create_register_schema`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.case_activities import CaseActivities
+from activities.models import MailConfig
+from activities.register import make_engine
+from settings import Settings
+from workflows.case import CmeCaseWorkflow
+
+log = logging.getLogger("cme.worker")
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run the worker until SIGTERM/SIGINT, or until ``stop`` is set."""
+    client = await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+    engine = make_engine(settings.database_url)
+    acts = CaseActivities(
+        mail=MailConfig.from_settings(settings),
+        engine=engine,
+        calendar_path=settings.calendar_file,
+    )
+    worker = Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[CmeCaseWorkflow],
+        activities=[acts.send_notification, acts.sync_case, acts.load_calendar],
+    )
+
+    shutdown = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, shutdown.set)
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+            pass
+
+    waits = [asyncio.create_task(shutdown.wait())]
+    if stop is not None:
+        waits.append(asyncio.create_task(stop.wait()))
+    try:
+        async with worker:
+            log.info(
+                "worker polling task queue %s on %s (namespace %s)",
+                settings.task_queue,
+                settings.temporal_address,
+                settings.temporal_namespace,
+            )
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            log.info("worker shutting down")
+    finally:
+        for task in waits:
+            task.cancel()
+        for task in waits:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        engine.dispose()
+    log.info("worker stopped")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(Settings()))
+
+
+if __name__ == "__main__":
+    main()
