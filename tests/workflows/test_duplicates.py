@@ -1,0 +1,64 @@
+"""A second referral for a child with an open case lands on that case; a closed case's child gets
+a new episode under the same reference."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import SmtpServer
+from tests.workflows.harness import (
+    PROFESSIONAL,
+    SCHOOL_OFFICE,
+    TEAM_LEADER,
+    Harness,
+    school_referral,
+)
+from workflows.case import CmeCaseWorkflow
+from workflows.models import EscalationKind, WithdrawInput
+
+
+async def test_duplicate_referral_returns_the_open_case(
+    harness: Harness, smtp_server: SmtpServer
+) -> None:
+    h = harness
+    day1 = h.calendar.first_school_day_on_or_before(h.today)
+    first = school_referral(today=h.today, day1=day1, serial=4242)
+    again = first.model_copy(update={"safeguarding_concern": True})
+    opened = await h.open(first, SCHOOL_OFFICE)
+    assert not opened.existing
+    assert opened.case.startswith("CME-") and len(opened.case) == 16
+    assert first.pupil.last_name not in opened.case and str(first.pupil.upn) not in opened.case
+
+    matched = await h.open(again, PROFESSIONAL)
+    assert matched.existing and matched.case == opened.case
+    assert matched.referrals_received == 2
+    state = await h.state(opened.case)
+    assert "further referral received" in state.information[-1].information
+    # The new concern is acted on in the open case: MASH is told.
+    assert [e.kind for e in state.escalations] == [EscalationKind.MASH]
+    await smtp_server.wait_for(lambda m: "mash" in m["To"].lower())
+
+
+async def test_racing_referrals_for_one_child_open_one_case(harness: Harness) -> None:
+    h = harness
+    day1 = h.calendar.first_school_day_on_or_before(h.today)
+    referral = school_referral(today=h.today, day1=day1, serial=777)
+    results = await asyncio.gather(*(h.open(referral, SCHOOL_OFFICE) for _ in range(4)))
+    assert len({r.case for r in results}) == 1
+    assert sorted(r.existing for r in results) == [False, True, True, True]
+    assert (await h.state(results[0].case)).referrals_received == 4
+
+
+async def test_after_a_case_closes_a_new_referral_opens_a_new_episode(harness: Harness) -> None:
+    h = harness
+    day1 = h.calendar.first_school_day_on_or_before(h.today)
+    referral = school_referral(today=h.today, day1=day1, serial=31)
+    case = (await h.open(referral, SCHOOL_OFFICE)).case
+    handle = h.handle(case)
+    await handle.execute_update(
+        CmeCaseWorkflow.withdraw, WithdrawInput(by=TEAM_LEADER, reason="sent in error")
+    )
+    await handle.result()
+    reopened = await h.open(referral, SCHOOL_OFFICE)
+    assert reopened.case == case and not reopened.existing
+    assert (await h.state(case)).referrals_received == 1

@@ -1,0 +1,30 @@
+"""Recorded case histories (tests/workflows/histories, made with ``CME_RECORD_HISTORIES=1`` from
+the workflow scenarios) must replay against the current workflow code: a change that breaks
+running cases fails here. Re-record only for a new scenario, never to hide a replay failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.case import CmeCaseWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_histories_are_recorded() -> None:
+    # One scenario per path at least: not verified, verified, not on roll, safeguarding.
+    names = " ".join(p.name for p in HISTORIES)
+    for scenario in ("not-located", "ctf", "professional-referral", "cp-case", "duplicate"):
+        assert scenario in names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    replayer = Replayer(workflows=[CmeCaseWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)
