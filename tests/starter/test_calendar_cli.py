@@ -44,7 +44,7 @@ def test_is_school_day_after_and_count(capsys: pytest.CaptureFixture[str]) -> No
     assert run(capsys, "after", "2025-12-19", "1")[1] == (
         "school day 1 after 19 Dec 2025 is Mon 5 Jan 2026 in Portsmouth"
     )
-    code, out, _ = run(capsys, "count", "2025-10-20", "2025-11-07", "--json")
+    _, out, _ = run(capsys, "count", "2025-10-20", "2025-11-07", "--json")
     assert json.loads(out)["answer"] == 10
 
 

@@ -29,7 +29,6 @@ from workflows.models import (
     ConcludeInvestigationInput,
     ConfirmCtfInput,
     InvestigationOutcome,
-    RaiseConcernInput,
     ReassignInput,
     RecordEnquiryInput,
     RecordMashCallInput,
@@ -167,7 +166,7 @@ async def test_rejections_while_the_school_makes_its_enquiries(harness: Harness)
             handle, CmeCaseWorkflow.reassign, ReassignInput(by=SCHOOL_OFFICE, officer="Someone")
         ),
     ]
-    future = f"is in the future (today is "
+    future = "is in the future (today is "
     assert reasons == [
         "a school records its own enquiries (by: school)",
         "partner is an LA enquiry; a school's are home_visit, letter, phone_other, phone_primary",
