@@ -156,9 +156,9 @@ class CmeCaseWorkflow:
             await self._flush()
             if self.state.stage is Stage.CLOSED:
                 break
-            if workflow.info().is_continue_as_new_suggested():
+            if self._history_is_long():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                await self._flush()
+                await self._flush(stop_when_long=False)
                 workflow.continue_as_new(
                     OpenCaseInput(
                         case=self.state.case,
@@ -166,6 +166,7 @@ class CmeCaseWorkflow:
                         referred_by=self._input.referred_by,
                         carried_state=self.state,
                         s37_consent_rule=self._input.s37_consent_rule,
+                        max_history_events=self._input.max_history_events,
                     )
                 )
             fire_at = self._next_timer()
@@ -181,6 +182,13 @@ class CmeCaseWorkflow:
         await self._flush()
         assert self.state.outcome is not None
         return self.state.outcome
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.max_history_events
+        )
 
     def _today(self) -> date:
         return local_date(workflow.now())
@@ -200,10 +208,13 @@ class CmeCaseWorkflow:
         )
         self._calendar = snapshot.to_calendar()
 
-    async def _flush(self) -> None:
+    async def _flush(self, *, stop_when_long: bool = True) -> None:
         """Send queued emails, then bring the register and search attributes up to date; repeat
-        while updates handled meanwhile leave more to do."""
+        while updates handled meanwhile leave more to do (but hand back to the main loop when the
+        history is long, so that it can continue as new)."""
         while self._outbox or self._dirty:
+            if stop_when_long and self._history_is_long():
+                return
             if self._outbox:
                 await workflow.execute_activity(
                     "send_notification",

@@ -182,6 +182,9 @@ class OpenCaseInput(BaseModel):
     referred_by: Actor
     # Children's Wellbeing and Schools Act 2026 s.37 switch, from Settings when the case opens.
     s37_consent_rule: bool = False
+    # Continue-as-new (carrying the state) once the history is this long, or when Temporal
+    # suggests it, whichever comes first; far below Temporal's 51,200-event limit.
+    max_history_events: int = Field(default=10_000, ge=100)
     # Carried across continue-as-new; None on a new case.
     carried_state: CaseState | None = None
 
