@@ -90,7 +90,8 @@ class TestCalendar:
 
 
 def _upn(serial: int) -> str:
-    body = f"851200026{serial % 1000:03d}"
+    """A synthetic UPN with a valid check letter: LA 851, establishment 2000-2999, issued 2026."""
+    body = f"851{2000 + serial // 1000 % 1000:04d}26{serial % 1000:03d}"
     return upn_mod.calc_check_digit(body) + body
 
 
