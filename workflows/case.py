@@ -867,10 +867,10 @@ class CmeCaseWorkflow:
             Template.OUTCOME_TO_SCHOOL,
             [Recipient.SCHOOL, Recipient.SAT],
             outcome=(
-                state.investigation_outcome or InvestigationOutcome.ON_ROLL_ELSEWHERE
-            ).value.replace("_", " ")
-            if state.investigation_outcome
-            else "destination verified (Pupil Migration LA Return)",
+                state.investigation_outcome.value.replace("_", " ")
+                if state.investigation_outcome
+                else "destination verified (Pupil Migration LA Return)"
+            ),
             ground=assessment.ground.code,
             ground_title=assessment.ground.title,
             ground_other_rulebook=assessment.ground_other_rulebook or "none",
