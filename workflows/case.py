@@ -26,11 +26,11 @@ the school's calendar and waited on with durable timers that fire at local midni
 from __future__ import annotations
 
 import contextlib
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
@@ -42,85 +42,51 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.calendar import CalendarError, SchoolCalendar, human_date
     from domain.calendar_snapshot import CalendarSnapshot
-    from domain.ctf import validate_ctf_destination
     from domain.deletion import (
         AFTER_LEAVE_DAYS,
         CONTINUOUS_ABSENCE_DAYS,
-        DeletionAssessment,
-        assess_deletion,
     )
-    from domain.enquiries import AbsenceKind, Enquiry
+    from domain.enquiries import AbsenceKind
     from domain.grounds import (
         GroundKey,
-        UnknownGroundError,
-        find_ground,
         ground_by_key,
         rulebook_for,
     )
     from domain.intake import (
-        ProfessionalCMEReferral,
         PupilMigrationReturn,
         SchoolCMEReferral,
         school_of,
     )
     from workflows import case_rules as rules
     from workflows import search_attributes as sa
-    from workflows.clock import end_of_day, local_date, start_of_day
+    from workflows.clock import end_of_day, start_of_day
     from workflows.models import (
-        Actor,
-        AuthoriseDeletionInput,
-        AuthoriseDeletionResult,
-        CaseKind,
         CaseOutcome,
         CaseState,
-        ConcludeInvestigationInput,
-        ConcludeInvestigationResult,
-        ConfirmCtfInput,
-        ConfirmCtfResult,
-        Decision,
-        Escalation,
         EscalationKind,
-        InvestigationOutcome,
-        LoggedEnquiry,
-        LoggedInformation,
         OpenCaseInput,
-        RaiseConcernInput,
-        RaiseConcernResult,
-        ReassignInput,
-        ReassignResult,
-        RecordEnquiryInput,
-        RecordEnquiryResult,
-        RecordMashCallInput,
-        RecordMashCallResult,
         RegisterReferralInput,
         RegisterReferralResult,
-        ReportContactInput,
-        ReportContactResult,
         Role,
-        ShareInformationInput,
-        ShareInformationResult,
         Stage,
-        Task,
         TaskName,
         TaskStatus,
-        WithdrawInput,
-        WithdrawResult,
         case_kind_of,
     )
 
-_FIRST_STAGE = {
-    CaseKind.DESTINATION_NOT_VERIFIED: Stage.SCHOOL_ENQUIRIES,
-    CaseKind.DESTINATION_VERIFIED: Stage.AWAITING_CTF,
-    CaseKind.NOT_ON_ROLL: Stage.LA_INVESTIGATION,
-}
-SERVICE = Actor(name="CME service", role=Role.SERVICE)
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
-ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
-CALENDAR_RETRY = timedelta(days=7)
+
+from workflows.case_base import (
+    _FIRST_STAGE,
+    ACTIVITY_RETRY,
+    ACTIVITY_TIMEOUT,
+    CALENDAR_RETRY,
+    SERVICE,
+)
+from workflows.case_tasks import CaseTaskUpdates
 
 
 @workflow.defn(name="CmeCase")
-class CmeCaseWorkflow:
+class CmeCaseWorkflow(CaseTaskUpdates):
     @workflow.init
     def __init__(self, input: OpenCaseInput) -> None:
         self._input = input
@@ -190,14 +156,6 @@ class CmeCaseWorkflow:
             or info.get_current_history_length() >= self._input.max_history_events
         )
 
-    def _today(self) -> date:
-        return local_date(workflow.now())
-
-    @property
-    def calendar(self) -> SchoolCalendar:
-        assert self._calendar is not None, "calendar not loaded"
-        return self._calendar
-
     async def _load_calendar(self) -> None:
         snapshot = await workflow.execute_activity(
             "load_calendar",
@@ -232,9 +190,6 @@ class CmeCaseWorkflow:
                 retry_policy=ACTIVITY_RETRY,
             )
             self._upsert_search_attributes()
-
-    def _changed(self) -> None:
-        self._dirty = True
 
     # -- opening a case ------------------------------------------------------------------------
 
@@ -288,30 +243,6 @@ class CmeCaseWorkflow:
             )
         except CalendarError as exc:
             self._calendar_problem("the referral and deletion thresholds", str(exc))
-
-    def _school_day_after(self, day: date, n: int, deadline: str) -> date | None:
-        try:
-            due = self.calendar.school_day_after(day, n, self.state.school_laestab)
-        except CalendarError as exc:
-            self._calendar_problem(deadline, str(exc))
-            return None
-        self.state.deadlines[deadline] = due
-        return due
-
-    def _calendar_problem(self, deadline: str, problem: str) -> None:
-        """A deadline past the configured calendar is said on the case, never guessed."""
-        text = f"{deadline}: {problem}"
-        if text in self.state.problems:
-            return
-        self.state.problems.append(text)
-        self._add_escalation(EscalationKind.CALENDAR_ENDS, text, SERVICE)
-        self._notify(
-            f"calendar_ends:{len(self.state.problems)}",
-            Template.CALENDAR_ENDS,
-            [Recipient.TEAM_LEADER],
-            deadline=deadline,
-            problem=problem,
-        )
 
     # -- timers --------------------------------------------------------------------------------
 
@@ -453,129 +384,6 @@ class CmeCaseWorkflow:
             )
         self._changed()
 
-    # -- state helpers -------------------------------------------------------------------------
-
-    def _add_task(self, name: TaskName, assignee: Role, due: date | None = None) -> Task:
-        task = Task(
-            id=len(self.state.tasks) + 1,
-            name=name,
-            assignee=assignee,
-            opened_at=workflow.now(),
-            due=due,
-        )
-        self.state.tasks.append(task)
-        return task
-
-    def _open_tasks(self, name: TaskName) -> list[Task]:
-        return [t for t in self.state.tasks if t.name is name and t.status is TaskStatus.OPEN]
-
-    def _close_tasks(self, name: TaskName, by: Actor, status: TaskStatus) -> None:
-        for task in self._open_tasks(name):
-            task.status, task.done_by, task.done_at = status, by, workflow.now()
-
-    def _add_escalation(self, kind: EscalationKind, reason: str, by: Actor) -> Escalation:
-        escalation = Escalation(
-            id=len(self.state.escalations) + 1,
-            kind=kind,
-            at=workflow.now(),
-            reason=reason,
-            raised_by=by,
-        )
-        self.state.escalations.append(escalation)
-        return escalation
-
-    def _log_enquiry(self, enquiry: Enquiry, by: Actor) -> LoggedEnquiry:
-        logged = LoggedEnquiry(
-            id=len(self.state.enquiries) + 1,
-            enquiry=enquiry,
-            recorded_by=by,
-            recorded_at=workflow.now(),
-        )
-        self.state.enquiries.append(logged)
-        return logged
-
-    def _notify(self, purpose: str, template: Template, to: list[Recipient], **fields: str) -> None:
-        fields.setdefault("pupil", rules.pupil_line(self.state))
-        fields.setdefault("school_laestab", self.state.school_laestab or "not on roll")
-        other = fields.pop("other_address", None)
-        self._outbox.append(
-            SendNotificationInput(
-                case=self.state.case,
-                purpose=purpose,
-                template=template,
-                to=to,
-                school_laestab=self.state.school_laestab,
-                other_address=other,
-                fields=fields,
-            )
-        )
-
-    def _escalate_to_mash(self, reason: str, by: Actor) -> Escalation:
-        """Tell MASH and SAT at once; a school or officer must phone MASH by the next school day."""
-        self.state.child_protection = True
-        escalation = self._add_escalation(EscalationKind.MASH, reason, by)
-        if not self._open_tasks(TaskName.PHONE_MASH):
-            task = self._add_task(TaskName.PHONE_MASH, _mash_caller(self.state))
-            task.due = self._school_day_after(self._today(), 1, "mash_call")
-        due = self.state.deadlines.get("mash_call")
-        self._notify(
-            f"mash_escalation:{escalation.id}",
-            Template.MASH_ESCALATION,
-            [Recipient.MASH, Recipient.SAT],
-            reason=reason,
-            mash_call_due=human_date(due) if due else "see the case: calendar ends",
-        )
-        return escalation
-
-    def _close_case(self, outcome: CaseOutcome) -> None:
-        self.state.outcome = outcome
-        self.state.stage = Stage.CLOSED
-        for task in self.state.tasks:
-            if task.status is TaskStatus.OPEN:
-                task.status, task.done_by, task.done_at = (
-                    TaskStatus.CANCELLED,
-                    outcome.decided_by,
-                    workflow.now(),
-                )
-        self._changed()
-
-    def _closure(
-        self, by: Actor, reason: str, outcome: InvestigationOutcome | None = None, **kw: str
-    ) -> CaseOutcome:
-        result = CaseOutcome(
-            case=self.state.case,
-            decision=Decision.CLOSED,
-            investigation_outcome=outcome,
-            closure_reason=reason,
-            decided_by=by,
-            decided_at=workflow.now(),
-            duplicate_of=kw.get("duplicate_of"),
-        )
-        self._close_case(result)
-        words = outcome.value.replace("_", " ") if outcome else "closed"
-        if self.state.kind is CaseKind.NOT_ON_ROLL:
-            referrer = self.state.referral
-            assert isinstance(referrer, ProfessionalCMEReferral)
-            self._notify(
-                "closure",
-                Template.CLOSURE_DECISION,
-                [Recipient.SAT, Recipient.REFERRER],
-                other_address=referrer.referrer.email,
-                outcome=words,
-                reason=reason,
-                decided_by=by.name,
-            )
-        else:
-            self._notify(
-                "closure",
-                Template.CLOSURE_TO_SCHOOL,
-                [Recipient.SCHOOL, Recipient.SAT],
-                outcome=words,
-                reason=reason,
-                decided_by=by.name,
-            )
-        return result
-
     def _refresh_overdue(self) -> None:
         today = self._today()
         for task in self.state.tasks:
@@ -644,347 +452,3 @@ class CmeCaseWorkflow:
             stage=self.state.stage,
             referrals_received=self.state.referrals_received,
         )
-
-    @workflow.update(name="record_enquiry")
-    def record_enquiry(self, input: RecordEnquiryInput) -> RecordEnquiryResult:
-        logged = self._log_enquiry(input.enquiry, input.by)
-        self._changed()
-        return RecordEnquiryResult(
-            case=self.state.case, enquiry_id=logged.id, enquiries_recorded=len(self.state.enquiries)
-        )
-
-    @record_enquiry.validator
-    def _validate_record_enquiry(self, input: RecordEnquiryInput) -> None:
-        rules.require_open(self.state)
-        rules.check_enquiry(self.state, input.by, input.enquiry.kind, input.enquiry.by)
-        rules.require_not_future(input.enquiry.made_on, self._today(), "enquiry date")
-
-    @workflow.update(name="report_contact")
-    def report_contact(self, input: ReportContactInput) -> ReportContactResult:
-        when = human_date(input.contact_on)
-        if input.returned_to_school:
-            self._closure(
-                input.by,
-                f"contact made on {when}: the child is back at school" + _note(input.note),
-                InvestigationOutcome.LOCATED_BACK_AT_SCHOOL,
-            )
-        else:
-            self._log_information(
-                f"contact made on {when}; the child is not back at school" + _note(input.note),
-                input.by,
-            )
-            self._changed()
-        return ReportContactResult(case=self.state.case, stage=self.state.stage)
-
-    @report_contact.validator
-    def _validate_report_contact(self, input: ReportContactInput) -> None:
-        rules.require_open(self.state)
-        if self.state.kind is not CaseKind.DESTINATION_NOT_VERIFIED:
-            raise rules.Rejected(
-                "contact is reported on a missing pupil's case; conclude this case instead"
-            )
-        rules.require_role(input.by, rules.OFFICERS | {Role.SCHOOL}, "reporting contact")
-        if self.state.stage is Stage.AWAITING_DELETION_AUTHORISATION:
-            raise rules.Rejected("the investigation is concluded: share the information instead")
-        rules.require_not_future(input.contact_on, self._today(), "contact date")
-
-    @workflow.update(name="raise_concern")
-    def raise_concern(self, input: RaiseConcernInput) -> RaiseConcernResult:
-        reason = f"safeguarding concern raised by {input.by.name}: {input.concern}"
-        if input.child_protection_plan:
-            reason = f"Child Protection Plan reported by {input.by.name}: {input.concern}"
-        escalation = self._escalate_to_mash(reason, input.by)
-        self._changed()
-        return RaiseConcernResult(
-            case=self.state.case,
-            escalation_id=escalation.id,
-            mash_call_due=self.state.deadlines.get("mash_call"),
-        )
-
-    @raise_concern.validator
-    def _validate_raise_concern(self, input: RaiseConcernInput) -> None:
-        rules.require_open(self.state)
-
-    @workflow.update(name="share_information")
-    def share_information(self, input: ShareInformationInput) -> ShareInformationResult:
-        logged = self._log_information(input.information, input.by)
-        self.state.attendance_codes.extend(input.attendance_codes)
-        if self.state.stage is not Stage.SCHOOL_ENQUIRIES:
-            self._notify(
-                f"information_shared:{logged.id}",
-                Template.INFORMATION_SHARED,
-                [Recipient.SAT],
-                shared_by=f"{input.by.name} ({input.by.role.value.replace('_', ' ')})",
-                information=input.information,
-            )
-        self._changed()
-        return ShareInformationResult(case=self.state.case, information_id=logged.id)
-
-    @share_information.validator
-    def _validate_share_information(self, input: ShareInformationInput) -> None:
-        rules.require_open(self.state)
-        for code in input.attendance_codes:
-            rules.require_not_future(code.day, self._today(), "attendance code date")
-
-    def _log_information(self, text: str, by: Actor) -> LoggedInformation:
-        logged = LoggedInformation(
-            id=len(self.state.information) + 1,
-            information=text,
-            shared_by=by,
-            shared_at=workflow.now(),
-        )
-        self.state.information.append(logged)
-        return logged
-
-    @workflow.update(name="record_mash_call")
-    def record_mash_call(self, input: RecordMashCallInput) -> RecordMashCallResult:
-        task = self._open_tasks(TaskName.PHONE_MASH)[0]
-        self._close_tasks(TaskName.PHONE_MASH, input.by, TaskStatus.DONE)
-        ref = f" (MASH reference {input.mash_reference})" if input.mash_reference else ""
-        self._log_information(
-            f"MASH phoned on {human_date(input.called_on)}{ref}" + _note(input.advice), input.by
-        )
-        self._changed()
-        return RecordMashCallResult(case=self.state.case, task_id=task.id)
-
-    @record_mash_call.validator
-    def _validate_record_mash_call(self, input: RecordMashCallInput) -> None:
-        rules.require_open(self.state)
-        if not self._open_tasks(TaskName.PHONE_MASH):
-            raise rules.Rejected("no MASH call is due on this case")
-        rules.require_role(input.by, rules.OFFICERS | {Role.SCHOOL}, "recording the MASH call")
-        rules.require_not_future(input.called_on, self._today(), "call date")
-
-    @workflow.update(name="confirm_ctf")
-    def confirm_ctf(self, input: ConfirmCtfInput) -> ConfirmCtfResult:
-        code = validate_ctf_destination(input.destination_code)
-        task = self._open_tasks(TaskName.SEND_CTF)[0]
-        on_time = task.due is None or input.sent_on <= task.due
-        self._close_tasks(TaskName.SEND_CTF, input.by, TaskStatus.DONE)
-        self.state.outcome_details["ctf_sent_on"] = input.sent_on.isoformat()
-        self.state.outcome_details["ctf_destination"] = code
-        self._maybe_finish_verified()
-        self._changed()
-        return ConfirmCtfResult(case=self.state.case, destination_code=code, on_time=on_time)
-
-    @confirm_ctf.validator
-    def _validate_confirm_ctf(self, input: ConfirmCtfInput) -> None:
-        rules.require_open(self.state)
-        if not self._open_tasks(TaskName.SEND_CTF):
-            raise rules.Rejected("no CTF is due on this case")
-        rules.require_role(input.by, rules.OFFICERS | {Role.SCHOOL}, "confirming the CTF")
-        try:
-            code = validate_ctf_destination(input.destination_code)
-        except ValueError as exc:
-            raise rules.Rejected(f"destination_code: {exc}") from None
-        expected = rules.ctf_destination_of(self.state)
-        if code != expected:
-            raise rules.Rejected(
-                f"destination_code: the return names destination {expected}, not {code}"
-            )
-        rules.require_not_future(input.sent_on, self._today(), "CTF sent date")
-
-    @workflow.update(name="conclude_investigation")
-    def conclude_investigation(
-        self, input: ConcludeInvestigationInput
-    ) -> ConcludeInvestigationResult:
-        state = self.state
-        state.investigation_outcome = input.outcome
-        state.concluded_by = input.by
-        for key in ("new_school_laestab", "other_la", "ehe_letter_reference"):
-            value = getattr(input, key)
-            if value:
-                state.outcome_details[key] = value
-        if input.ehe_letter_received_on:
-            state.outcome_details["ehe_letter_received_on"] = (
-                input.ehe_letter_received_on.isoformat()
-            )
-        self._close_tasks(TaskName.INVESTIGATE, input.by, TaskStatus.DONE)
-        words = input.outcome.value.replace("_", " ")
-        if input.other_la_email:
-            self._notify(
-                "other_la_notice",
-                Template.OTHER_LA_NOTICE,
-                [Recipient.OTHER_LA],
-                other_address=input.other_la_email,
-                other_la=input.other_la or "",
-            )
-        outcome = None
-        if state.kind is CaseKind.NOT_ON_ROLL:
-            outcome = self._closure(
-                input.by, _closure_words(input) + _note(input.note), input.outcome
-            )
-        elif input.outcome is InvestigationOutcome.LOCATED_BACK_AT_SCHOOL:
-            outcome = self._closure(
-                input.by, "located: the child is back at school" + _note(input.note), input.outcome
-            )
-        else:
-            state.stage = Stage.AWAITING_DELETION_AUTHORISATION
-            self._add_task(TaskName.AUTHORISE_DELETION, Role.CME_OFFICER)
-            self._log_information(f"investigation concluded: {words}" + _note(input.note), input.by)
-            self._changed()
-        return ConcludeInvestigationResult(case=state.case, stage=state.stage, outcome=outcome)
-
-    @conclude_investigation.validator
-    def _validate_conclude(self, input: ConcludeInvestigationInput) -> None:
-        rules.require_open(self.state)
-        rules.require_role(input.by, rules.OFFICERS, "concluding an investigation")
-        rules.check_conclusion(
-            self.state,
-            input.outcome,
-            new_school_laestab=input.new_school_laestab,
-            other_la=input.other_la,
-            ehe_letter_reference=input.ehe_letter_reference,
-        )
-
-    @workflow.update(name="authorise_deletion")
-    def authorise_deletion(self, input: AuthoriseDeletionInput) -> AuthoriseDeletionResult:
-        assessment = self._assess(input)
-        state = self.state
-        decision_date = input.decision_date or self._today()
-        earliest = max(assessment.earliest_date or decision_date, decision_date)
-        ctf_destination = rules.ctf_destination_of(state)
-        outcome = CaseOutcome(
-            case=state.case,
-            decision=Decision.DELETION_AUTHORISED,
-            investigation_outcome=state.investigation_outcome,
-            rulebook=assessment.ground.rulebook,
-            ground=assessment.ground.code,
-            ground_title=assessment.ground.title,
-            ground_other_rulebook=assessment.ground_other_rulebook,
-            earliest_deletion_date=earliest,
-            ctf_destination=ctf_destination,
-            decided_by=input.by,
-            decided_at=workflow.now(),
-        )
-        state.rulebook = assessment.ground.rulebook
-        self._close_tasks(TaskName.AUTHORISE_DELETION, input.by, TaskStatus.DONE)
-        ctf_due: date | None = state.deadlines.get("ctf")
-        if state.kind is not CaseKind.DESTINATION_VERIFIED:
-            ctf_due = self._school_day_after(earliest, 15, "ctf")
-        self._notify(
-            "outcome_to_school",
-            Template.OUTCOME_TO_SCHOOL,
-            [Recipient.SCHOOL, Recipient.SAT],
-            outcome=(
-                state.investigation_outcome.value.replace("_", " ")
-                if state.investigation_outcome
-                else "destination verified (Pupil Migration LA Return)"
-            ),
-            ground=assessment.ground.code,
-            ground_title=assessment.ground.title,
-            ground_other_rulebook=assessment.ground_other_rulebook or "none",
-            earliest_deletion_date=human_date(earliest),
-            ctf_destination=ctf_destination,
-            ctf_due=human_date(ctf_due) if ctf_due else "see the case: calendar ends",
-            decided_by=input.by.name,
-        )
-        if state.kind is CaseKind.DESTINATION_VERIFIED:
-            state.outcome = outcome
-            self._maybe_finish_verified()
-        else:
-            self._close_case(outcome)
-        self._changed()
-        return AuthoriseDeletionResult(case=state.case, outcome=outcome)
-
-    @authorise_deletion.validator
-    def _validate_authorise_deletion(self, input: AuthoriseDeletionInput) -> None:
-        rules.require_open(self.state)
-        rules.require_role(input.by, rules.OFFICERS, "authorising deletion")
-        if not self._open_tasks(TaskName.AUTHORISE_DELETION):
-            raise rules.Rejected(
-                "deletion cannot be authorised at stage "
-                f"{self.state.stage.value}: the investigation must be concluded first"
-            )
-        today = self._today()
-        if input.decision_date is not None and input.decision_date < today:
-            raise rules.Rejected(
-                f"deletion is never backdated: decision date {human_date(input.decision_date)} "
-                f"is before today ({human_date(today)})"
-            )
-        self._assess(input)
-
-    def _assess(self, input: AuthoriseDeletionInput) -> DeletionAssessment:
-        decision_date = input.decision_date or self._today()
-        try:
-            ground = find_ground(input.ground, rulebook_for(decision_date))
-        except UnknownGroundError as exc:
-            raise rules.Rejected(str(exc)) from None
-        expected = rules.expected_ground_key(self.state)
-        if expected is not None and ground.key is not expected:
-            raise rules.Rejected(
-                f"ground {ground.code} ({ground.title}) does not fit this case: its outcome "
-                f"points to the {expected.value.replace('_', ' ')} ground"
-            )
-        try:
-            assessment = assess_deletion(
-                ground.code,
-                decision_date,
-                rules.case_facts(self.state),
-                self.calendar,
-                s37_consent_rule=self._input.s37_consent_rule,
-            )
-        except CalendarError as exc:
-            raise rules.Rejected(str(exc)) from None
-        if not assessment.permitted:
-            raise rules.Rejected(
-                f"deletion on {ground.code} not permitted on {human_date(decision_date)}: "
-                + "; ".join(assessment.reasons)
-            )
-        return assessment
-
-    def _maybe_finish_verified(self) -> None:
-        state = self.state
-        if (
-            state.kind is CaseKind.DESTINATION_VERIFIED
-            and state.outcome is not None
-            and not self._open_tasks(TaskName.SEND_CTF)
-        ):
-            self._close_case(state.outcome)
-
-    @workflow.update(name="withdraw")
-    def withdraw(self, input: WithdrawInput) -> WithdrawResult:
-        reason = input.reason
-        if input.duplicate_of:
-            reason = f"withdrawn as a duplicate of {input.duplicate_of}: {reason}"
-        outcome = self._closure(input.by, reason, duplicate_of=input.duplicate_of or "")
-        return WithdrawResult(case=self.state.case, outcome=outcome)
-
-    @withdraw.validator
-    def _validate_withdraw(self, input: WithdrawInput) -> None:
-        rules.require_open(self.state)
-        rules.require_role(input.by, frozenset({Role.TEAM_LEADER}), "withdrawing a case")
-        if input.duplicate_of == self.state.case:
-            raise rules.Rejected("duplicate_of: a case cannot be a duplicate of itself")
-
-    @workflow.update(name="reassign")
-    def reassign(self, input: ReassignInput) -> ReassignResult:
-        self.state.assigned_officer = input.officer
-        self._log_information(f"case assigned to {input.officer}", input.by)
-        self._changed()
-        return ReassignResult(case=self.state.case, assigned_officer=input.officer)
-
-    @reassign.validator
-    def _validate_reassign(self, input: ReassignInput) -> None:
-        rules.require_open(self.state)
-        rules.require_role(input.by, frozenset({Role.TEAM_LEADER}), "reassigning a case")
-
-
-def _note(note: str) -> str:
-    return f" ({note})" if note else ""
-
-
-def _mash_caller(state: CaseState) -> Role:
-    return Role.CME_OFFICER if state.kind is CaseKind.NOT_ON_ROLL else Role.SCHOOL
-
-
-def _closure_words(input: ConcludeInvestigationInput) -> str:
-    match input.outcome:
-        case InvestigationOutcome.PLACED_ON_ROLL:
-            return f"placed on roll at {input.new_school_laestab}"
-        case InvestigationOutcome.LEFT_AREA:
-            return f"left the area: {input.other_la}; the other LA has been told"
-        case InvestigationOutcome.HOME_EDUCATED:
-            return "home educated (parent's written notice received)"
-        case _:
-            return "not located after the LA's enquiries"
