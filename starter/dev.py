@@ -25,12 +25,10 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
-import errno
 import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -52,7 +50,7 @@ from domain.calendar import CalendarError
 from settings import Settings
 from starter.admin import register_search_attributes
 from starter.errors import CliError
-from starter.mail_folder import MailFolderServer
+from starter.mail_folder import MailFolderServer, port_in_use
 from workflows.search_attributes import CLI_TYPES
 
 log = logging.getLogger("cme.dev")
@@ -230,7 +228,7 @@ class DevStack:
             "SMTP": (self.ports.smtp, "--smtp-port"),
         }
         seen: dict[int, str] = {}
-        for name, (port, flag) in ports.items():
+        for name, (port, _flag) in ports.items():
             if port in seen:
                 raise CliError(f"the {seen[port]} and {name} ports are both {port}", exit_code=2)
             seen[port] = name
@@ -303,7 +301,7 @@ class DevStack:
             code = self._server.poll()
             if code is not None:
                 raise CliError(
-                    f"the Temporal dev server exited (code {code}) before it was ready: "
+                    f"the Temporal dev server {exit_words(code)} before it was ready: "
                     f"{last_error(self.temporal_log)} (log: {self.temporal_log})"
                 )
             try:
@@ -410,23 +408,21 @@ class DevStack:
     async def _serve(self) -> None:
         """Until a signal stops the worker, the worker fails, or the dev server dies."""
         assert self._worker is not None
-        server_watch = asyncio.create_task(self._watch_server())
+        watches = [asyncio.create_task(self._watch_server()), asyncio.create_task(self.stop.wait())]
         try:
-            await asyncio.wait(
-                [self._worker, server_watch, asyncio.ensure_future(self.stop.wait())],
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await asyncio.wait([self._worker, *watches], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            server_watch.cancel()
+            for watch in watches:
+                watch.cancel()
         self._reclaim_signals()  # the worker handed them back if it returned
         self.stop.set()
-        if self._worker.done():
-            self._worker_outcome()
         if self._server is not None and self._server.poll() is not None:
             raise CliError(
-                f"the Temporal dev server stopped unexpectedly (code {self._server.returncode}): "
-                f"{last_error(self.temporal_log)} (log: {self.temporal_log})"
+                f"the Temporal dev server {exit_words(self._server.returncode)} while running; "
+                f"its log: {self.temporal_log}"
             )
+        if self._worker.done():
+            self._worker_outcome()
 
     async def _watch_server(self) -> None:
         assert self._server is not None
@@ -437,17 +433,21 @@ class DevStack:
         """Worker, then mail server, then dev server; each bounded in time."""
         self.stop.set()
         self._reclaim_signals()
-        if self._worker is not None:
-            if not self._worker.done():
-                print("stopping the worker…", flush=True)
-                try:
-                    await asyncio.wait_for(asyncio.shield(self._worker), WORKER_STOP_TIMEOUT)
-                except TimeoutError:
-                    self._worker.cancel()
-                    with contextlib.suppress(BaseException):
-                        await self._worker
-            if not self._worker.cancelled() and self._worker.exception() is not None:
-                log.warning("the worker stopped with an error: %s", self._worker.exception())
+        if self._worker is not None and not self._worker.done():
+            print("stopping the worker…", flush=True)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._worker), WORKER_STOP_TIMEOUT)
+            except TimeoutError:
+                log.warning("the worker did not stop within %.0f s", WORKER_STOP_TIMEOUT)
+                self._worker.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._worker
+            except asyncio.CancelledError:
+                if not self._worker.cancelled():
+                    raise  # this task is being cancelled, not the worker
+                log.warning("the worker was cancelled as it stopped")
+            except Exception as exc:  # it failed while stopping: say so, and stop the rest
+                log.warning("the worker stopped with an error: %s", exc)
         if self._mail is not None:
             await asyncio.to_thread(self._mail.stop)
             self._mail = None
@@ -493,21 +493,13 @@ def temporal_binary() -> Path:
     )
 
 
-def port_in_use(host: str, port: int) -> bool:
-    """Whether something listens on (or holds) ``host:port``."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
-        return False
-    for family, kind, proto, _name, address in infos:
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(address)
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    return True
-    return False
+def exit_words(code: int) -> str:
+    """How a process ended, from its return code."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed ({signal.Signals(-code).name})"
+        return f"was killed (signal {-code})"
+    return f"exited with code {code}"
 
 
 def last_error(log_file: Path) -> str:

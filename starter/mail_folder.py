@@ -1,4 +1,4 @@
-"""The local mail server of `cme dev`: every email the service sends lands in a folder as an .eml file.
+"""The local mail server of `cme dev`: every email the service sends lands in a folder as .eml.
 
 An aiosmtpd server accepts any message for any recipient (no authentication, no relaying) and
 stores it, byte for byte as received, under the mail folder (``<data_dir>/mail``), with two
@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import email
+import errno
 import logging
 import os
 import re
+import socket
 import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -105,7 +107,7 @@ class MailFolderHandler:
         path = self.folder / eml_name(case, datetime.now(UTC), uuid.uuid4().hex[:8])
         write_atomically(path, _with_envelope(content, mail_from, rcpt_tos))
         log.info(
-            "mail: %s to %s, %r -> %s",
+            "email for %s to %s, %r: %s",
             case or "no case",
             ", ".join(rcpt_tos),
             str(parsed.get("Subject", "")),
@@ -129,6 +131,8 @@ class MailFolderServer:
         self._controller: Controller | None = None
 
     def start(self) -> None:
+        if port_in_use(self.host, self.port):  # aiosmtpd would only say so after ready_timeout
+            raise OSError(errno.EADDRINUSE, f"{self.host}:{self.port} is already in use")
         self.folder.mkdir(parents=True, exist_ok=True)
         controller = Controller(self.handler, hostname=self.host, port=self.port, ready_timeout=10)
         try:
@@ -150,6 +154,23 @@ class MailFolderServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something listens on (or holds) ``host:port``."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return False
+    for family, kind, proto, _name, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return True
+    return False
 
 
 def messages(folder: Path) -> list[Path]:

@@ -1,0 +1,25 @@
+# The CME worker: `docker build -t cme-worker .` then run it with the CME_* settings
+# (docker-compose.yml does both). Not built on the machines this was written on (no Docker engine).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN groupadd --system --gid 10001 cme \
+    && useradd --system --uid 10001 --gid cme --home-dir /app --no-create-home \
+        --shell /usr/sbin/nologin cme
+
+WORKDIR /app
+# The project (.dockerignore keeps out .env, .cme, .venv, tests): installed with its dependencies,
+# and kept here for `python worker.py`.
+COPY . .
+RUN pip install . && rm -rf build ./*.egg-info
+
+# Numeric, so that runtimes enforcing non-root (runAsNonRoot) can check it.
+USER 10001:10001
+
+# SIGTERM (docker stop) makes the worker stop polling and finish its running activities.
+STOPSIGNAL SIGTERM
+CMD ["python", "worker.py"]

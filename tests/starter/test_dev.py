@@ -1,0 +1,253 @@
+"""`cme dev` end to end: the stack starts on free ports, a child-protection referral sends its
+email to the mail folder at once, Ctrl-C stops everything cleanly, and the next start picks the
+open case up again from the data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from starter.cases import case_reference
+from starter.dev import temporal_binary
+from starter.errors import CliError
+from starter.mail_folder import messages, read_message
+from tests.conftest import _free_port
+from tests.workflows import harness
+from workflows.clock import local_date
+
+REPO = Path(__file__).parents[2]
+SECRET = "test-dev-secret"
+START_TIMEOUT = 90.0  # the first start creates temporal.db
+STOP_TIMEOUT = 45.0
+
+CME = [sys.executable, "-m", "starter.cli"]
+
+
+@dataclass
+class Stack:
+    process: subprocess.Popen[bytes]
+    out: Path
+    err: Path
+
+    def output(self) -> str:
+        return self.out.read_text(errors="replace")
+
+    def errors(self) -> str:
+        return self.err.read_text(errors="replace")
+
+
+@dataclass
+class Env:
+    tmp: Path
+    data_dir: Path
+    port: int
+    ui_port: int
+    smtp_port: int
+    env: dict[str, str]
+
+    def dev_args(self) -> list[str]:
+        return [
+            "dev",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            "--ui-port",
+            str(self.ui_port),
+            "--smtp-port",
+            str(self.smtp_port),
+        ]
+
+    def cme(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        """A `cme` command against this stack, to its end (bounded)."""
+        return subprocess.run(
+            [*CME, *argv], cwd=self.tmp, env=self.env, capture_output=True, text=True, timeout=60
+        )
+
+    def cme_ok(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        """A `cme` command that must succeed (and exit cleanly: no crash at interpreter exit)."""
+        result = self.cme(*argv)
+        assert result.returncode == 0, f"cme {' '.join(argv)}: {result.returncode} {result.stderr}"
+        return result
+
+    def start(self, name: str) -> Stack:
+        out, err = self.tmp / f"{name}.out", self.tmp / f"{name}.err"
+        with open(out, "wb") as o, open(err, "wb") as e:
+            process = subprocess.Popen(
+                [*CME, *self.dev_args()],
+                cwd=self.tmp,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=o,
+                stderr=e,
+            )
+        return Stack(process, out, err)
+
+    def wait_ready(self, stack: Stack) -> int:
+        """Until "Ctrl-C to stop"; the dev server's pid."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while "Ctrl-C to stop" not in stack.output():
+            if stack.process.poll() is not None:
+                pytest.fail(f"cme dev exited ({stack.process.returncode}): {stack.errors()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"cme dev not ready in {START_TIMEOUT} s: {stack.output()}")
+            time.sleep(0.1)
+        found = re.search(r"dev server pid (\d+)", stack.output())
+        assert found, stack.output()
+        return int(found.group(1))
+
+    def stop(self, stack: Stack, server_pid: int) -> None:
+        stack.process.send_signal(signal.SIGINT)
+        try:
+            code = stack.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            stack.process.kill()
+            pytest.fail(f"cme dev did not stop within {STOP_TIMEOUT} s: {stack.errors()}")
+        assert code == 0, stack.errors()
+        assert "Traceback" not in stack.errors(), stack.errors()
+        assert "cme dev stopped" in stack.output()
+        assert not _alive(server_pid), "the Temporal dev server outlived cme dev"
+        assert not _processes_mentioning(str(self.data_dir / "temporal.db"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    today = local_date(datetime.now(UTC))
+    calendar = harness.TestCalendar.write(tmp_path, today)
+    ports = {_free_port() for _ in range(3)}
+    while len(ports) < 3:
+        ports.add(_free_port())
+    port, ui_port, smtp_port = sorted(ports)
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "CME_CALENDAR_FILE": str(calendar.path),
+        "CME_DATABASE_URL": f"sqlite:///{tmp_path / 'register.db'}",
+        "CME_TASK_QUEUE": f"cme-dev-test-{uuid.uuid4().hex[:8]}",
+        "CME_TEMPORAL_ADDRESS": f"localhost:{port}",
+        "CME_CASE_KEY_SECRET": SECRET,
+    }
+    yield Env(tmp_path, tmp_path / "cme", port, ui_port, smtp_port, environment)
+    for pid in _processes_mentioning(str(tmp_path / "cme" / "temporal.db")):  # a failed test's
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_cme_dev_runs_the_stack_stops_on_ctrl_c_and_resumes_open_cases(env: Env) -> None:
+    today = local_date(datetime.now(UTC))
+    calendar = harness.TestCalendar.write(env.tmp, today)
+    referral = harness.school_referral(
+        today=today, day1=calendar.first_school_day_on_or_before(today), cp=True
+    )
+    case = case_reference(referral, SECRET)
+    referral_file = env.tmp / "referral.json"
+    referral_file.write_text(referral.model_dump_json(indent=2), encoding="utf-8")
+
+    first = env.start("first")
+    server_pid = env.wait_ready(first)
+    summary = first.output()
+    assert f"localhost:{env.port}" in summary and "namespace default" in summary
+    assert f"http://localhost:{env.ui_port}" in summary
+    assert str(env.data_dir / "mail") in summary
+    assert str(env.tmp / "register.db") in summary
+
+    # A second stack on the same ports: one line, a non-zero exit, the first one unharmed.
+    second = env.cme(*env.dev_args())
+    assert second.returncode == 1
+    assert second.stderr.strip().count("\n") == 0, second.stderr
+    assert "already in use" in second.stderr
+    assert first.process.poll() is None
+
+    # The referral, as an LA officer would submit it.
+    refer = env.cme_ok("refer", str(referral_file))
+    assert f"opened case {case}" in refer.stdout
+
+    # Child protection: MASH is emailed at once; the email is in the mail folder.
+    mail = _wait_for_mail(env.data_dir / "mail", case)
+    stored = read_message(mail)
+    assert "mash" in str(stored["To"]).lower()
+    assert case in str(stored["Subject"])
+
+    env.stop(first, server_pid)
+    assert (env.data_dir / "temporal.db").is_file()
+
+    # Started again on the same data directory, the case is still open.
+    again = env.start("again")
+    server_pid = env.wait_ready(again)
+    try:
+        show = env.cme_ok("show", case, "--json")
+        state = json.loads(show.stdout)
+        assert state["case"] == case
+        assert state["stage"] != "closed"
+        assert state["child_protection"] is True
+    finally:
+        env.stop(again, server_pid)
+
+
+def _wait_for_mail(folder: Path, case: str, timeout: float = 30) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in messages(folder):
+            if case in path.name:
+                return path
+        time.sleep(0.1)
+    pytest.fail(f"no email for {case} in {folder} within {timeout} s: {messages(folder)}")
+
+
+def test_a_port_in_use_is_one_line_and_nothing_is_started(env: Env) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", env.port))
+        taken.listen()
+        result = env.cme(*env.dev_args())
+    err = result.stderr.strip()
+    assert result.returncode == 1
+    assert err == (
+        f"cme: error: port already in use: {env.port} (Temporal gRPC, --port); is another "
+        "`cme dev` running? Stop it, or choose free ports with the flags shown"
+    )
+    assert not (env.data_dir / "temporal.db").exists()
+
+
+def test_a_missing_temporal_binary_is_a_cli_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = tmp_path / "bin"  # a Python with no `temporal` beside it, and none on PATH
+    bare.mkdir()
+    monkeypatch.setattr(sys, "executable", str(bare / "python"))
+    monkeypatch.setenv("PATH", str(bare))
+    with pytest.raises(CliError) as raised:
+        temporal_binary()
+    assert raised.value.message.startswith("the Temporal CLI (`temporal`) is not installed")
+    assert "\n" not in raised.value.message
