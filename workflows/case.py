@@ -84,6 +84,9 @@ from workflows.case_base import (
 )
 from workflows.case_tasks import CaseTaskUpdates
 
+# Patch: a task is marked overdue only by its timer, which also escalates it.
+OVERDUE_BY_TIMER_ONLY = "overdue-by-timer-only"
+
 
 @workflow.defn(name="CmeCase")
 class CmeCaseWorkflow(CaseTaskUpdates):
@@ -182,7 +185,8 @@ class CmeCaseWorkflow(CaseTaskUpdates):
                 )
                 continue
             self._dirty = False
-            self._refresh_overdue()
+            if not workflow.patched(OVERDUE_BY_TIMER_ONLY):
+                self._refresh_overdue()
             await workflow.execute_activity(
                 "sync_case",
                 SyncCaseInput(state=self.state),
@@ -385,6 +389,9 @@ class CmeCaseWorkflow(CaseTaskUpdates):
         self._changed()
 
     def _refresh_overdue(self) -> None:
+        """Before OVERDUE_BY_TIMER_ONLY: marked a task past its due date overdue, which kept its
+        timer from firing, so a task already overdue when the case opened was never escalated.
+        Kept for cases recorded before the patch."""
         today = self._today()
         for task in self.state.tasks:
             if task.status is TaskStatus.OPEN and task.due is not None and task.due < today:

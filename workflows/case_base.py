@@ -193,7 +193,11 @@ class CaseBase:
         self._changed()
 
     def _closure(
-        self, by: Actor, reason: str, outcome: InvestigationOutcome | None = None, **kw: str
+        self,
+        by: Actor,
+        reason: str,
+        outcome: InvestigationOutcome | None = None,
+        duplicate_of: str | None = None,
     ) -> CaseOutcome:
         result = CaseOutcome(
             case=self.state.case,
@@ -202,7 +206,7 @@ class CaseBase:
             closure_reason=reason,
             decided_by=by,
             decided_at=workflow.now(),
-            duplicate_of=kw.get("duplicate_of"),
+            duplicate_of=duplicate_of,
         )
         self._close_case(result)
         words = outcome.value.replace("_", " ") if outcome else "closed"

@@ -305,7 +305,7 @@ class CaseTaskUpdates(CaseBase):
         reason = input.reason
         if input.duplicate_of:
             reason = f"withdrawn as a duplicate of {input.duplicate_of}: {reason}"
-        outcome = self._closure(input.by, reason, duplicate_of=input.duplicate_of or "")
+        outcome = self._closure(input.by, reason, duplicate_of=input.duplicate_of)
         return WithdrawResult(case=self.state.case, outcome=outcome)
 
     @withdraw.validator

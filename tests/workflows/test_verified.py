@@ -3,6 +3,8 @@ destination code, the overdue-CTF reminder, and deletion on the return's ground.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
@@ -131,3 +133,21 @@ async def test_ehe_return_deletion_on_the_ehe_ground(
         ConfirmCtfInput(by=SCHOOL_OFFICE, destination_code="XXXXXXXX", sent_on=h.today),
     )
     assert (await handle.result()).ctf_destination == "XXXXXXXX"
+
+
+async def test_a_return_filed_after_the_ctf_deadline_is_escalated_at_once(
+    harness: Harness, smtp_server: SmtpServer
+) -> None:
+    h = harness
+    # Left 16 school days before the last school day up to today: the CTF deadline has passed.
+    last = h.calendar.first_school_day_on_or_before(h.today)
+    leaving = last
+    while h.calendar.after(leaving, 15) >= last:
+        leaving -= timedelta(days=1)
+    due = h.calendar.after(leaving, 15)
+    case = (await h.open(migration_return(today=h.today, leaving_date=leaving), SCHOOL_OFFICE)).case
+    reminder = await smtp_server.wait_for(lambda m: "common transfer file" in m["Subject"].lower())
+    assert case in reminder["Subject"] and human_date(due) in reminder.get_content()
+    state = await h.state(case)
+    assert [e.kind for e in state.escalations] == [EscalationKind.CTF_OVERDUE]
+    assert [t.overdue for t in state.tasks if t.name is TaskName.SEND_CTF] == [True]

@@ -1,0 +1,492 @@
+"""One `cme` command per human task on a case; each sends the case workflow its update.
+
+    cme enquiry CASE --kind phone_primary --outcome no_contact --by "Ms A"     (school)
+    cme enquiry CASE --kind partner --outcome information --by-la --by "Officer X"
+    cme contact CASE --on 2026-03-02 [--not-returned] --by "Ms A"
+    cme concern CASE "Neighbour reports the family left at night" [--cp-plan] --by "Ms A"
+    cme share CASE "Sibling seen at another school" [--code 2026-03-02=N] --by "Ms A"
+    cme mash-call CASE --on 2026-03-02 --reference M-123 --by "Ms A"
+    cme ctf CASE 8512001 --sent-on 2026-03-02 --by "Ms A"
+    cme conclude CASE not_located --by "Officer X"                          (CME officer)
+    cme authorise CASE "9(1)(i)" --by "Officer X"                           (CME officer)
+    cme withdraw CASE "duplicate referral" --duplicate-of CME-… --by "Lead Y" (team leader)
+    cme reassign CASE "Officer Z" --by "Lead Y"                             (team leader)
+
+Every command needs ``--by NAME`` (who is doing it) and takes ``--as ROLE`` (school, cme_officer,
+team_leader; the default is the role the task is usually for, shown above). Dates default to
+today (England). The workflow checks every request: a refused one prints the workflow's reason as
+``cme: error: rejected: ...`` and exits 1, and leaves no trace on the case. Bad argument values
+exit 2 before anything is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from domain.calendar import human_date
+from domain.deletion import SessionCode
+from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
+from settings import Settings
+from starter.connect import connect
+from starter.errors import CliError
+from starter.inspect import (
+    add_json,
+    answer,
+    case_arg,
+    date_arg,
+    laestab_arg,
+    one_line_errors,
+    outcome_words,
+    print_json,
+    today,
+)
+from starter.timeline import stage_words
+from workflows.models import (
+    Actor,
+    AuthoriseDeletionInput,
+    AuthoriseDeletionResult,
+    ConcludeInvestigationInput,
+    ConcludeInvestigationResult,
+    ConfirmCtfInput,
+    ConfirmCtfResult,
+    InvestigationOutcome,
+    RaiseConcernInput,
+    RaiseConcernResult,
+    ReassignInput,
+    ReassignResult,
+    RecordEnquiryInput,
+    RecordEnquiryResult,
+    RecordMashCallInput,
+    RecordMashCallResult,
+    ReportContactInput,
+    ReportContactResult,
+    Role,
+    ShareInformationInput,
+    ShareInformationResult,
+    Stage,
+    WithdrawInput,
+    WithdrawResult,
+)
+
+R = TypeVar("R", bound=BaseModel)
+
+TASK_ROLES = (Role.SCHOOL, Role.CME_OFFICER, Role.TEAM_LEADER)
+
+# Which option or argument a model field came from, for one-line input errors.
+_OPTION_OF = {
+    "name": "--by",
+    "officer": "OFFICER",
+    "reason": "REASON",
+    "concern": "TEXT",
+    "information": "TEXT",
+    "note": "--note",
+    "advice": "--advice",
+    "mash_reference": "--reference",
+    "other_la": "--other-la",
+    "other_la_email": "--other-la-email",
+    "ehe_letter_reference": "--ehe-letter",
+    "destination_code": "CODE",
+    "ground": "GROUND",
+}
+
+
+def _session_codes(text: str) -> list[SessionCode]:
+    """``2026-03-02=N`` (both sessions) or ``2026-03-02:am=N``."""
+    match = re.fullmatch(r"\s*([0-9-]+)(?::(am|pm))?\s*=\s*(\S{1,2})\s*", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an attendance code: use DATE=CODE or DATE:am=CODE, e.g. 2026-03-02=N"
+        )
+    day = date_arg(match.group(1))
+    sessions = [match.group(2)] if match.group(2) else ["am", "pm"]
+    return [SessionCode(day=day, session=s, code=match.group(3).upper()) for s in sessions]
+
+
+def _text(text: str) -> str:
+    return " ".join(text.split())
+
+
+# -- building the commands ---------------------------------------------------------------------
+
+
+def _task(
+    subparsers: Any,
+    name: str,
+    *,
+    help: str,
+    role: Role | None,
+    handler: Callable[[argparse.Namespace, Settings], Any],
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = one_line_errors(
+        subparsers.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".")
+    )
+    parser.add_argument("case", type=case_arg, metavar="CASE", help="case reference, CME-…")
+    parser.add_argument("--by", required=True, metavar="NAME", help="who is doing it")
+    default = f" (default {role.value})" if role else " (default school; cme_officer with --by-la)"
+    parser.add_argument(
+        "--as",
+        dest="role",
+        choices=[r.value for r in TASK_ROLES],
+        default=role.value if role else None,
+        help=f"in which role{default}",
+    )
+    add_json(parser)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def register(subparsers: Any) -> None:
+    p = _task(
+        subparsers,
+        "enquiry",
+        help="record an enquiry into the child's whereabouts and its outcome",
+        role=None,
+        handler=enquiry,
+    )
+    p.add_argument(
+        "--kind",
+        required=True,
+        choices=[k.value for k in EnquiryKind],
+        help="the school's: phone_primary, phone_other, letter, home_visit; the LA's: home_visit, "
+        "siblings_school, partner, other_la, sensitive, school_place_offer",
+    )
+    p.add_argument(
+        "--outcome",
+        required=True,
+        choices=[o.value for o in EnquiryOutcome],
+        help="what came of it",
+    )
+    p.add_argument("--on", type=date_arg, metavar="DATE", help="when it was made (default today)")
+    p.add_argument("--note", default="", help="what happened, briefly")
+    p.add_argument(
+        "--by-la",
+        action="store_true",
+        help="an LA enquiry by the CME officer (default role then cme_officer); else the school's",
+    )
+
+    p = _task(
+        subparsers,
+        "contact",
+        help="report contact with the family; closes the case if the child is back at school",
+        role=Role.SCHOOL,
+        handler=contact,
+    )
+    p.add_argument("--on", type=date_arg, metavar="DATE", help="when (default today)")
+    p.add_argument(
+        "--not-returned", action="store_true", help="contact made, but the child is not back"
+    )
+    p.add_argument("--note", default="")
+
+    p = _task(
+        subparsers,
+        "concern",
+        help="raise a safeguarding concern: MASH and SAT are told at once",
+        role=Role.SCHOOL,
+        handler=concern,
+    )
+    p.add_argument("text", metavar="TEXT", help="the concern")
+    p.add_argument("--cp-plan", action="store_true", help="the child has a Child Protection Plan")
+
+    p = _task(
+        subparsers,
+        "share",
+        help="share new information on the case (SAT is told once it investigates)",
+        role=Role.SCHOOL,
+        handler=share,
+    )
+    p.add_argument("text", metavar="TEXT", help="the information")
+    p.add_argument(
+        "--code",
+        dest="codes",
+        type=_session_codes,
+        action="append",
+        default=[],
+        metavar="DATE[:am|pm]=CODE",
+        help="an attendance code recorded for the child (repeatable), e.g. 2026-03-02=N",
+    )
+
+    p = _task(
+        subparsers,
+        "mash-call",
+        help="record the phone call to MASH (due by the next school day after an escalation)",
+        role=Role.SCHOOL,
+        handler=mash_call,
+    )
+    p.add_argument("--on", type=date_arg, metavar="DATE", help="when (default today)")
+    p.add_argument("--reference", metavar="R", help="MASH's reference")
+    p.add_argument("--advice", default="", help="MASH's advice")
+
+    p = _task(
+        subparsers,
+        "ctf",
+        help="confirm the Common Transfer File was sent",
+        role=Role.SCHOOL,
+        handler=ctf,
+    )
+    p.add_argument("code", metavar="CODE", help="CTF destination: LAESTAB, XXXXXXXX, MMMMMMMM, …")
+    p.add_argument("--sent-on", type=date_arg, metavar="DATE", help="when (default today)")
+
+    p = _task(
+        subparsers,
+        "conclude",
+        help="conclude the LA's investigation with its outcome",
+        role=Role.CME_OFFICER,
+        handler=conclude,
+    )
+    p.add_argument("outcome", choices=[o.value for o in InvestigationOutcome], metavar="OUTCOME")
+    p.add_argument("--new-school", type=laestab_arg, metavar="LAESTAB")
+    p.add_argument("--other-la", metavar="NAME", help="the LA the child moved to")
+    p.add_argument("--other-la-email", metavar="E", help="tell the other LA at this address")
+    p.add_argument("--ehe-letter", metavar="REF", help="the parent's EHE letter reference")
+    p.add_argument("--ehe-letter-received", type=date_arg, metavar="DATE")
+    p.add_argument("--note", default="")
+
+    p = _task(
+        subparsers,
+        "authorise",
+        help="authorise deletion from the admission register on a ground",
+        role=Role.CME_OFFICER,
+        handler=authorise,
+    )
+    p.add_argument("ground", metavar="GROUND", help="e.g. 9(1)(i) (2024 rules) or 8(1)(h)")
+    p.add_argument(
+        "--decision-date", type=date_arg, metavar="DATE", help="default today; never in the past"
+    )
+
+    p = _task(
+        subparsers,
+        "withdraw",
+        help="withdraw a case (e.g. a duplicate): it closes with no deletion",
+        role=Role.TEAM_LEADER,
+        handler=withdraw,
+    )
+    p.add_argument("reason", metavar="REASON")
+    p.add_argument("--duplicate-of", type=case_arg, metavar="CASE")
+
+    p = _task(
+        subparsers,
+        "reassign",
+        help="assign the case to a CME officer",
+        role=Role.TEAM_LEADER,
+        handler=reassign,
+    )
+    p.add_argument("officer", metavar="OFFICER")
+
+
+# -- sending -----------------------------------------------------------------------------------
+
+
+def _build(model: type[R], **fields: Any) -> R:
+    """The update's input, or one line naming the bad argument (exit 2)."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = _OPTION_OF.get(str(error["loc"][-1]), ".".join(str(p) for p in error["loc"]))
+        raise CliError(f"{where}: {error['msg']}", exit_code=2) from None
+
+
+def _actor(args: argparse.Namespace, default: Role | None = None) -> Actor:
+    role = args.role or (default.value if default else Role.SCHOOL.value)
+    return _build(Actor, name=_text(args.by), role=Role(role))
+
+
+async def _send(
+    args: argparse.Namespace, settings: Settings, update: str, input: BaseModel, result: type[R]
+) -> R:
+    client = await connect(settings)
+    handle = client.get_workflow_handle(args.case)
+    reply: R = await answer(
+        handle.execute_update(update, input, result_type=result),
+        case=args.case,
+        settings=settings,
+    )
+    return reply
+
+
+def _done(args: argparse.Namespace, reply: BaseModel, *lines: str) -> int:
+    if args.json:
+        print_json(reply.model_dump(mode="json"))
+    else:
+        print("\n".join(lines))
+    return 0
+
+
+async def enquiry(args: argparse.Namespace, settings: Settings) -> int:
+    by = _actor(args, Role.CME_OFFICER if args.by_la else Role.SCHOOL)
+    made = _build(
+        Enquiry,
+        by=EnquiryBy.LA if args.by_la else EnquiryBy.SCHOOL,
+        kind=EnquiryKind(args.kind),
+        made_on=args.on or today(),
+        outcome=EnquiryOutcome(args.outcome),
+        note=_text(args.note),
+    )
+    payload = _build(RecordEnquiryInput, by=by, enquiry=made)
+    reply = await _send(args, settings, "record_enquiry", payload, RecordEnquiryResult)
+    return _done(
+        args,
+        reply,
+        f"{reply.case}: enquiry {reply.enquiry_id} recorded ({made.by.value} {made.kind.value}, "
+        f"{made.outcome.value} on {human_date(made.made_on)}); {reply.enquiries_recorded} "
+        "enquiries on the case",
+    )
+
+
+async def contact(args: argparse.Namespace, settings: Settings) -> int:
+    payload = _build(
+        ReportContactInput,
+        by=_actor(args),
+        contact_on=args.on or today(),
+        returned_to_school=not args.not_returned,
+        note=_text(args.note),
+    )
+    reply = await _send(args, settings, "report_contact", payload, ReportContactResult)
+    if reply.stage is Stage.CLOSED:
+        line = "the child is back at school: case closed, the school is told in writing"
+    else:
+        line = f"the child is not back at school; stage {stage_words(reply.stage.value)}"
+    return _done(args, reply, f"{reply.case}: contact recorded; {line}")
+
+
+async def concern(args: argparse.Namespace, settings: Settings) -> int:
+    payload = _build(
+        RaiseConcernInput,
+        by=_actor(args),
+        concern=args.text.strip(),
+        child_protection_plan=args.cp_plan,
+    )
+    reply = await _send(args, settings, "raise_concern", payload, RaiseConcernResult)
+    due = (
+        f"MASH must be phoned by the end of {human_date(reply.mash_call_due)} "
+        f"(cme mash-call {reply.case})"
+        if reply.mash_call_due
+        else "the MASH call's due date is past the school calendar: see cme show"
+    )
+    return _done(
+        args,
+        reply,
+        f"{reply.case}: concern raised (escalation {reply.escalation_id}): MASH and SAT are "
+        "told by email",
+        due,
+    )
+
+
+async def share(args: argparse.Namespace, settings: Settings) -> int:
+    codes = [code for group in args.codes for code in group]
+    payload = _build(
+        ShareInformationInput,
+        by=_actor(args),
+        information=args.text.strip(),
+        attendance_codes=codes,
+    )
+    reply = await _send(args, settings, "share_information", payload, ShareInformationResult)
+    extra = f" with {len(codes)} attendance codes" if codes else ""
+    return _done(args, reply, f"{reply.case}: information {reply.information_id} shared{extra}")
+
+
+async def mash_call(args: argparse.Namespace, settings: Settings) -> int:
+    payload = _build(
+        RecordMashCallInput,
+        by=_actor(args),
+        called_on=args.on or today(),
+        mash_reference=_text(args.reference) if args.reference else None,
+        advice=args.advice.strip(),
+    )
+    reply = await _send(args, settings, "record_mash_call", payload, RecordMashCallResult)
+    return _done(
+        args,
+        reply,
+        f"{reply.case}: MASH call on {human_date(payload.called_on)} recorded "
+        f"(task {reply.task_id} done)",
+    )
+
+
+async def ctf(args: argparse.Namespace, settings: Settings) -> int:
+    payload = _build(
+        ConfirmCtfInput,
+        by=_actor(args),
+        destination_code=args.code.strip().upper(),
+        sent_on=args.sent_on or today(),
+    )
+    reply = await _send(args, settings, "confirm_ctf", payload, ConfirmCtfResult)
+    timing = "on time" if reply.on_time else "LATE: after the 15 school days"
+    return _done(
+        args,
+        reply,
+        f"{reply.case}: CTF to {reply.destination_code} confirmed, sent on "
+        f"{human_date(payload.sent_on)} ({timing})",
+    )
+
+
+async def conclude(args: argparse.Namespace, settings: Settings) -> int:
+    payload = _build(
+        ConcludeInvestigationInput,
+        by=_actor(args),
+        outcome=InvestigationOutcome(args.outcome),
+        new_school_laestab=args.new_school,
+        other_la=_text(args.other_la) if args.other_la else None,
+        other_la_email=args.other_la_email.strip() if args.other_la_email else None,
+        ehe_letter_reference=_text(args.ehe_letter) if args.ehe_letter else None,
+        ehe_letter_received_on=args.ehe_letter_received,
+        note=_text(args.note),
+    )
+    reply = await _send(
+        args, settings, "conclude_investigation", payload, ConcludeInvestigationResult
+    )
+    head = f"{reply.case}: investigation concluded: {args.outcome.replace('_', ' ')}"
+    if reply.outcome is not None:
+        return _done(args, reply, head, f"case closed: {outcome_words(reply.outcome)}")
+    return _done(
+        args,
+        reply,
+        head,
+        f"stage {stage_words(reply.stage.value)}: authorise deletion with "
+        f"cme authorise {reply.case} GROUND",
+    )
+
+
+async def authorise(args: argparse.Namespace, settings: Settings) -> int:
+    payload = _build(
+        AuthoriseDeletionInput,
+        by=_actor(args),
+        ground=args.ground.strip(),
+        decision_date=args.decision_date,
+    )
+    reply = await _send(args, settings, "authorise_deletion", payload, AuthoriseDeletionResult)
+    outcome = reply.outcome
+    title = f" ({outcome.ground_title})" if outcome.ground_title else ""
+    other = (
+        f"; {outcome.ground_other_rulebook} in the other rulebook"
+        if outcome.ground_other_rulebook
+        else ""
+    )
+    when = human_date(outcome.earliest_deletion_date) if outcome.earliest_deletion_date else "today"
+    return _done(
+        args,
+        reply,
+        f"{reply.case}: deletion authorised on ground {outcome.ground}{title}{other}",
+        f"the pupil may be deleted from {when}; CTF to {outcome.ctf_destination}; the written "
+        "outcome goes to the school",
+    )
+
+
+async def withdraw(args: argparse.Namespace, settings: Settings) -> int:
+    payload = _build(
+        WithdrawInput, by=_actor(args), reason=args.reason.strip(), duplicate_of=args.duplicate_of
+    )
+    reply = await _send(args, settings, "withdraw", payload, WithdrawResult)
+    return _done(
+        args, reply, f"{reply.case}: withdrawn, case closed: {outcome_words(reply.outcome)}"
+    )
+
+
+async def reassign(args: argparse.Namespace, settings: Settings) -> int:
+    payload = _build(ReassignInput, by=_actor(args), officer=_text(args.officer))
+    reply = await _send(args, settings, "reassign", payload, ReassignResult)
+    return _done(args, reply, f"{reply.case}: assigned to {reply.assigned_officer}")

@@ -1,0 +1,169 @@
+"""`cme refer`: each of the three forms opens a case; the same child again lands on the open case;
+a bad referral is refused field by field and starts nothing."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from temporalio.service import RPCError, RPCStatusCode
+
+from starter.cases import case_reference
+from tests.starter.conftest import Cli
+from tests.workflows.harness import (
+    SECRET,
+    migration_return,
+    professional_referral,
+    school_referral,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+CASE = re.compile(r"CME-[0-9A-F]{12}")
+
+
+async def test_school_referral_opens_a_case_and_the_same_child_again_matches_it(cli: Cli) -> None:
+    referral = school_referral(
+        today=cli.today, day1=cli.calendar.first_school_day_on_or_before(cli.today)
+    )
+    path = cli.write("school.json", referral)
+
+    first = await cli.ok("refer", str(path), "--by", "Ms Attendance")
+    expected = case_reference(referral, SECRET)
+    assert first.out_lines == [f"opened case {expected} (stage: school enquiries)"]
+
+    again = await cli.ok("refer", str(path))
+    assert again.out_lines == [f"matched open case {expected} (2 referrals received)"]
+
+    state = (await cli.ok("show", expected, "--json")).json()
+    assert state["referrals_received"] == 2
+    history = [e["what"] for e in (await cli.ok("history", expected, "--json")).json()]
+    assert history[0] == (
+        "referral received from Ms Attendance (school): school CME referral (destination not "
+        "verified); case opened at stage school enquiries"
+    )
+    assert (
+        "further referral received from school 8512000 (school): school CME referral "
+        "(destination not verified) (2 referrals received)"
+    ) in history
+
+
+async def test_pupil_migration_return_opens_a_case_awaiting_the_ctf(cli: Cli) -> None:
+    referral = migration_return(today=cli.today, leaving_date=cli.today)
+    run = await cli.ok("refer", str(cli.write("return.json", referral)), "--json")
+    assert run.json() == {
+        "case": case_reference(referral, SECRET),
+        "existing": False,
+        "stage": "awaiting_ctf",
+        "referrals_received": 1,
+    }
+
+
+async def test_professional_referral_opens_a_case_by_the_referrer(cli: Cli) -> None:
+    referral = professional_referral(today=cli.today)
+    run = await cli.ok("refer", str(cli.write("professional.json", referral)))
+    case = case_reference(referral, SECRET)
+    assert run.out_lines == [f"opened case {case} (stage: LA investigation)"]
+    history = (await cli.ok("history", case, "--json")).json()
+    assert history[0]["actor"] == "Chris Demo (professional)"
+    assert history[0]["what"].startswith(
+        "referral received from Chris Demo (professional): professional CME referral"
+    )
+
+
+async def test_by_and_as_name_who_submitted_it(cli: Cli) -> None:
+    referral = school_referral(
+        today=cli.today, day1=cli.calendar.first_school_day_on_or_before(cli.today)
+    )
+    case = await cli.open("school.json", referral, "--by", "Dr Who", "--as", "professional")
+    history = (await cli.ok("history", case, "--json")).json()
+    assert history[0]["actor"] == "Dr Who (professional)"
+
+
+async def test_a_bad_referral_prints_one_line_per_field_and_starts_no_case(cli: Cli) -> None:
+    referral = school_referral(
+        today=cli.today, day1=cli.calendar.first_school_day_on_or_before(cli.today)
+    )
+    data = referral.model_dump(mode="json")
+    upn = data["pupil"]["upn"]
+    wrong_letter = "A" if upn[0] != "A" else "B"
+    data["pupil"]["upn"] = wrong_letter + upn[1:]
+    data["school_laestab"] = "85120"
+    data["referral_date"] = "2026-02-30"
+
+    run = await cli("refer", str(cli.write("bad.json", data)))
+
+    assert run.code == 2
+    assert run.out == ""
+    assert run.err_lines == [
+        "pupil.upn: UPN check letter is wrong",
+        "school_laestab: school LAESTAB must be 7 digits: 3-digit LA number + 4-digit "
+        "establishment number, e.g. 8512000",
+        "referral_date: must be a date like 2026-03-02",
+    ]
+    # nothing was started: not the case the right UPN would have, nor any on the task queue
+    with pytest.raises(RPCError) as raised:
+        await cli.client.get_workflow_handle(case_reference(referral, SECRET)).describe()
+    assert raised.value.status is RPCStatusCode.NOT_FOUND
+    count = await cli.client.count_workflows(f"TaskQueue = '{cli.task_queue}'")
+    assert count.count == 0
+
+
+async def test_a_referral_whose_day_1_is_no_school_day_is_refused(cli: Cli) -> None:
+    saturday = cli.calendar.mon0 - timedelta(days=2)  # in term, but a weekend
+    referral = school_referral(
+        today=cli.today, day1=cli.calendar.first_school_day_on_or_before(cli.today)
+    )
+    data = referral.model_dump(mode="json")
+    data["first_day_of_absence"] = saturday.isoformat()
+    run = await cli("refer", str(cli.write("saturday.json", data)))
+    assert run.code == 2
+    assert len(run.err_lines) == 1
+    assert run.err_lines[0].startswith("first_day_of_absence: ")
+    count = await cli.client.count_workflows(f"TaskQueue = '{cli.task_queue}'")
+    assert count.count == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not JSON: Expecting property name enclosed in double quotes at line 1"),
+        ("", "is not JSON: Expecting value at line 1 column 1"),
+    ],
+)
+async def test_a_file_that_is_not_json_is_one_line(cli: Cli, content: str, message: str) -> None:
+    path = cli.directory / "broken.json"
+    path.write_text(content, encoding="utf-8")
+    run = await cli("refer", str(path))
+    assert run.code == 2
+    assert len(run.err_lines) == 1
+    assert run.err_lines[0].startswith(f"cme: error: {path} ")
+    assert message in run.err_lines[0]
+
+
+async def test_a_missing_file_or_a_json_list_is_one_line(cli: Cli) -> None:
+    run = await cli("refer", str(cli.directory / "nowhere.json"))
+    assert (run.code, run.err_lines) == (
+        2,
+        [f"cme: error: cannot read {cli.directory / 'nowhere.json'}: no such file"],
+    )
+    listed = await cli("refer", str(cli.write("list.json", [1, 2])))
+    assert listed.code == 2
+    assert listed.err_lines == [
+        "form: form must be one of: pupil_migration_return (destination verified), "
+        "school_cme_referral (destination not verified), professional_cme_referral (child not "
+        "on roll)"
+    ]
+    unknown = await cli("refer", str(cli.write("form.json", {"form": "letter"})))
+    assert unknown.code == 2 and len(unknown.err_lines) == 1
+
+
+async def test_refer_with_the_server_down_is_one_line(cli: Cli) -> None:
+    referral = professional_referral(today=cli.today)
+    path = cli.write("professional.json", referral)
+    cli.server_down()
+    run = await cli("refer", str(path))
+    assert run.code == 1
+    assert len(run.err_lines) == 1
+    assert run.err_lines[0].startswith("cme: error: cannot reach Temporal at 127.0.0.1:")

@@ -1,0 +1,320 @@
+"""The task commands end to end: each sends its update to a real case and prints the result; a
+task the workflow refuses prints the workflow's reason and exits 1."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+
+from domain.calendar import human_date
+from starter import inspect as inspect_cli
+from tests.starter.conftest import Cli, eventually, school_days_back
+from tests.workflows.harness import (
+    OTHER_SCHOOL,
+    SCHOOL_OFFICE,
+    migration_return,
+    professional_referral,
+    school_referral,
+)
+from workflows.case import CmeCaseWorkflow
+from workflows.models import OpenCaseInput
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def _stage(cli: Cli, case: str) -> str:
+    stage: str = (await cli.ok("show", case, "--json")).json()["stage"]
+    return stage
+
+
+async def _at_la_investigation(cli: Cli, *, days_absent: int = 15) -> str:
+    """A missing pupil's case already past school day 10: the SAT referral timer fires at once."""
+    day1 = school_days_back(cli.calendar, cli.today, days_absent)
+    referral = school_referral(
+        today=cli.today,
+        day1=day1,
+        enquiries=[
+            {
+                "by": "school",
+                "kind": "phone_primary",
+                "made_on": str(day1),
+                "outcome": "no_contact",
+            },
+            {"by": "school", "kind": "letter", "made_on": str(day1), "outcome": "no_contact"},
+        ],
+    )
+    case = await cli.open("late.json", referral)
+
+    async def referred() -> None:
+        assert await _stage(cli, case) == "la_investigation"
+
+    await eventually(referred)
+    return case
+
+
+async def test_a_school_works_its_case_from_enquiry_to_contact(cli: Cli) -> None:
+    referral = school_referral(
+        today=cli.today, day1=cli.calendar.first_school_day_on_or_before(cli.today)
+    )
+    case = await cli.open("school.json", referral)
+    today = human_date(cli.today)
+
+    run = await cli.ok(
+        "enquiry", case, "--kind", "phone_primary", "--outcome", "no_contact", "--by", "Ms A"
+    )
+    assert run.out_lines == [
+        f"{case}: enquiry 1 recorded (school phone_primary, no_contact on {today}); "
+        "1 enquiries on the case"
+    ]
+
+    run = await cli.ok("concern", case, "Neighbour says the family left at night", "--by", "Ms A")
+    mash_due = (await cli.ok("show", case, "--json")).json()["deadlines"]["mash_call"]
+    assert run.out_lines == [
+        f"{case}: concern raised (escalation 1): MASH and SAT are told by email",
+        f"MASH must be phoned by the end of {human_date(date.fromisoformat(mash_due))} "
+        f"(cme mash-call {case})",
+    ]
+    await cli.smtp.wait_for(lambda m: "referred to MASH" in str(m["Subject"]))
+
+    run = await cli.ok("mash-call", case, "--reference", "M-77", "--by", "Ms A")
+    assert run.out_lines == [f"{case}: MASH call on {today} recorded (task 2 done)"]
+
+    run = await cli.ok(
+        "share", case, "Seen with a sibling in town", "--code", f"{cli.today}=N", "--by", "Ms A"
+    )
+    assert run.out_lines == [f"{case}: information 2 shared with 2 attendance codes"]
+
+    run = await cli.ok("contact", case, "--not-returned", "--note", "phoned", "--by", "Ms A")
+    assert run.out_lines == [
+        f"{case}: contact recorded; the child is not back at school; stage school enquiries"
+    ]
+
+    run = await cli.ok("contact", case, "--on", str(cli.today), "--by", "Ms A", "--json")
+    assert run.json() == {"case": case, "stage": "closed"}
+
+    await cli.client.get_workflow_handle(case).result()
+    closed = await cli("share", case, "more news", "--by", "Ms A")
+    assert (closed.code, closed.err_lines) == (
+        1,
+        [f"cme: error: case {case} is closed: nothing more can be recorded on it"],
+    )
+
+
+async def test_a_not_on_roll_case_is_reassigned_investigated_and_closed(cli: Cli) -> None:
+    case = await cli.open("professional.json", professional_referral(today=cli.today))
+
+    run = await cli.ok("reassign", case, "Officer Zed", "--by", "Lead Y")
+    assert run.out_lines == [f"{case}: assigned to Officer Zed"]
+
+    run = await cli.ok(
+        "enquiry",
+        case,
+        "--kind",
+        "school_place_offer",
+        "--outcome",
+        "information",
+        "--by-la",
+        "--by",
+        "Officer Zed",
+    )
+    assert "(la school_place_offer, information on" in run.out
+
+    run = await cli.ok(
+        "conclude", case, "placed_on_roll", "--new-school", OTHER_SCHOOL, "--by", "Officer Zed"
+    )
+    assert run.out_lines == [
+        f"{case}: investigation concluded: placed on roll",
+        f"case closed: closed: placed on roll at {OTHER_SCHOOL}; by Officer Zed (CME officer)",
+    ]
+    shown = (await cli.ok("show", case, "--json")).json()
+    assert shown["stage"] == "closed"
+    assert shown["assigned_officer"] == "Officer Zed"
+    assert shown["outcome"]["decision"] == "closed"
+
+
+async def test_a_verified_return_gets_its_ctf_and_deletion_authorised(cli: Cli) -> None:
+    case = await cli.open("return.json", migration_return(today=cli.today, leaving_date=cli.today))
+
+    run = await cli.ok("ctf", case, OTHER_SCHOOL, "--by", "Ms A")
+    assert run.out_lines == [
+        f"{case}: CTF to {OTHER_SCHOOL} confirmed, sent on {human_date(cli.today)} (on time)"
+    ]
+
+    run = await cli.ok("authorise", case, "9(1)(a)", "--by", "Officer X")
+    assert run.out_lines[0].startswith(f"{case}: deletion authorised on ground 9(1)(a) (")
+    assert run.out_lines[1] == (
+        f"the pupil may be deleted from {human_date(cli.today)}; CTF to {OTHER_SCHOOL}; the "
+        "written outcome goes to the school"
+    )
+    shown = (await cli.ok("show", case, "--json")).json()
+    assert shown["stage"] == "closed"
+    assert shown["outcome"]["ground"] == "9(1)(a)"
+    assert shown["outcome"]["ground_other_rulebook"] == "8(1)(b)"
+
+
+async def test_deletion_on_the_20_day_ground_before_day_20_is_rejected(cli: Cli) -> None:
+    case = await _at_la_investigation(cli, days_absent=15)
+    await cli.ok(
+        "enquiry",
+        case,
+        "--kind",
+        "partner",
+        "--outcome",
+        "no_information",
+        "--by-la",
+        "--by",
+        "Officer X",
+    )
+    run = await cli.ok("conclude", case, "not_located", "--by", "Officer X")
+    assert run.out_lines == [
+        f"{case}: investigation concluded: not located",
+        f"stage awaiting deletion authorisation: authorise deletion with "
+        f"cme authorise {case} GROUND",
+    ]
+
+    refused = await cli("authorise", case, "9(1)(i)", "--by", "Officer X")
+
+    assert refused.code == 1
+    assert refused.out == ""
+    assert len(refused.err_lines) == 1
+    assert refused.err_lines[0].startswith(
+        f"cme: error: rejected: deletion on 9(1)(i) not permitted on {human_date(cli.today)}: "
+    )
+    assert "of 20 school days" in refused.err_lines[0]
+    assert (await _stage(cli, case)) == "awaiting_deletion_authorisation"  # nothing changed
+
+
+async def test_a_task_in_the_wrong_role_is_rejected_then_done_in_the_right_one(cli: Cli) -> None:
+    case = await _at_la_investigation(cli)
+    wrong = await cli("withdraw", case, "opened twice", "--as", "school", "--by", "Ms A")
+    assert (wrong.code, wrong.err_lines) == (
+        1,
+        ["cme: error: rejected: withdrawing a case is for a team leader, not a school"],
+    )
+    run = await cli.ok(
+        "withdraw", case, "opened twice", "--duplicate-of", "cme-0123456789ab", "--by", "Lead Y"
+    )
+    assert run.out_lines == [
+        f"{case}: withdrawn, case closed: closed: withdrawn as a duplicate of CME-0123456789AB: "
+        "opened twice; by Lead Y (team leader)"
+    ]
+
+
+async def test_moved_away_tells_the_other_la_and_is_deleted_on_its_ground(cli: Cli) -> None:
+    case = await _at_la_investigation(cli)
+    run = await cli.ok(
+        "conclude",
+        case,
+        "moved_away",
+        "--other-la",
+        "Hampshire",
+        "--other-la-email",
+        "cme@hampshire.example.invalid",
+        "--note",
+        "family confirmed the move",
+        "--by",
+        "Officer X",
+    )
+    assert run.out_lines[0] == f"{case}: investigation concluded: moved away"
+    message = await cli.smtp.wait_for(lambda m: "moved to your area" in str(m["Subject"]))
+    assert "cme@hampshire.example.invalid" in str(message["To"])
+
+    run = await cli.ok("authorise", case, "9(1)(g)", "--by", "Officer X", "--json")
+    outcome = run.json()["outcome"]
+    assert (outcome["ground"], outcome["ctf_destination"]) == ("9(1)(g)", "XXXXXXXX")
+
+
+async def test_a_task_on_an_unknown_case_is_one_line(cli: Cli) -> None:
+    run = await cli("reassign", "CME-000000000000", "Officer Z", "--by", "Lead Y")
+    assert (run.code, run.out, run.err_lines) == (1, "", ["cme: error: no case CME-000000000000"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["contact", "CME-000000000000", "--on", "2026-13-45", "--by", "Ms A"],
+            "cme contact: error: argument --on: '2026-13-45' is not a date",
+        ),
+        (
+            ["conclude", "CME-000000000000", "vanished", "--by", "Officer X"],
+            "cme conclude: error: argument OUTCOME: invalid choice: 'vanished'",
+        ),
+        (
+            ["enquiry", "CME-000000000000", "--kind", "phone_primary", "--outcome", "no_contact"],
+            "cme enquiry: error: the following arguments are required: --by",
+        ),
+        (
+            ["share", "CME-000000000000", "x", "--code", "2026-03-02=", "--by", "Ms A"],
+            "cme share: error: argument --code: '2026-03-02=' is not an attendance code",
+        ),
+        (
+            [
+                "conclude",
+                "CME-000000000000",
+                "on_roll_elsewhere",
+                "--new-school",
+                "851",
+                "--by",
+                "X",
+            ],
+            "cme conclude: error: argument --new-school: '851' is not a LAESTAB",
+        ),
+        (
+            ["authorise", "CME-000000000000", "9(1)(i)", "--by", "X", "--as", "mash"],
+            "cme authorise: error: argument --as: invalid choice: 'mash'",
+        ),
+    ],
+)
+async def test_bad_argument_values_are_one_line_and_exit_2(
+    cli: Cli, argv: list[str], message: str
+) -> None:
+    run = await cli(*argv)
+    assert run.code == 2
+    assert run.out == ""
+    assert len(run.err_lines) == 1
+    assert run.err_lines[0].startswith(message)
+
+
+async def test_an_empty_name_is_refused_before_anything_is_sent(cli: Cli) -> None:
+    cli.server_down()  # would be exit 1 if it got that far
+    run = await cli("reassign", "CME-000000000000", "Officer Z", "--by", "  ")
+    assert run.code == 2
+    assert run.err_lines == ["cme: error: --by: String should have at least 1 character"]
+
+
+async def test_a_task_with_the_server_down_is_one_line(cli: Cli) -> None:
+    cli.server_down()
+    run = await cli("concern", "CME-000000000000", "worried", "--by", "Ms A")
+    assert run.code == 1
+    assert len(run.err_lines) == 1
+    assert run.err_lines[0].startswith("cme: error: cannot reach Temporal at 127.0.0.1:")
+
+
+async def test_a_case_nobody_works_on_times_out_with_one_line(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case whose task queue has no worker cannot answer: say so instead of hanging."""
+    monkeypatch.setattr(inspect_cli, "ANSWER_TIMEOUT_SECONDS", 1.0)
+    referral = school_referral(
+        today=cli.today, day1=cli.calendar.first_school_day_on_or_before(cli.today)
+    )
+    case = f"CME-{uuid.uuid4().hex[:12].upper()}"
+    handle = await cli.client.start_workflow(
+        CmeCaseWorkflow.run,
+        OpenCaseInput(case=case, referral=referral, referred_by=SCHOOL_OFFICE),
+        id=case,
+        task_queue=f"nobody-{uuid.uuid4()}",
+        execution_timeout=timedelta(minutes=5),
+    )
+    try:
+        run = await cli("reassign", case, "Officer Z", "--by", "Lead Y")
+        assert run.code == 1
+        assert run.err_lines == [
+            f"cme: error: case {case} did not answer within 1 s: is the worker running "
+            f"(task queue {cli.task_queue})?"
+        ]
+    finally:
+        await handle.terminate("test over")
