@@ -42,7 +42,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         client,
         task_queue=settings.task_queue,
         workflows=[CmeCaseWorkflow],
-        activities=[acts.send_notification, acts.sync_case, acts.load_calendar],
+        activities=acts.all(),
     )
 
     shutdown = asyncio.Event()

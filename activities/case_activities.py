@@ -38,10 +38,12 @@ from __future__ import annotations
 import asyncio
 import email.policy
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 from sqlalchemy import Engine
@@ -80,6 +82,10 @@ class CaseActivities:
         self._mail = mail
         self._engine = engine
         self._calendar_path = Path(calendar_path)
+
+    def all(self) -> list[Callable[..., Awaitable[Any]]]:
+        """Every activity of a case, for a worker to register."""
+        return [self.send_notification, self.sync_case, self.load_calendar]
 
     # -- send_notification -----------------------------------------------------------------------
 

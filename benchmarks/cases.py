@@ -114,7 +114,7 @@ async def workflows(cases: int) -> None:
             env.client,
             task_queue=queue,
             workflows=[CmeCaseWorkflow],
-            activities=[acts.send_notification, acts.sync_case, acts.load_calendar],
+            activities=acts.all(),
         ):
             day1 = calendar.first_school_day_on_or_before(today)
             start = time.perf_counter()

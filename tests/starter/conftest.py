@@ -182,11 +182,7 @@ async def cli(
         client,
         task_queue=task_queue,
         workflows=[CmeCaseWorkflow],
-        activities=[
-            activities.send_notification,
-            activities.sync_case,
-            activities.load_calendar,
-        ],
+        activities=activities.all(),
     ):
         yield Cli(
             client=client,
@@ -220,11 +216,7 @@ async def skipping(
             env.client,
             task_queue=task_queue,
             workflows=[CmeCaseWorkflow],
-            activities=[
-                activities.send_notification,
-                activities.sync_case,
-                activities.load_calendar,
-            ],
+            activities=activities.all(),
         ):
             yield Harness(
                 env=env, client=env.client, task_queue=task_queue, calendar=calendar, today=today

@@ -200,6 +200,13 @@ def test_cme_dev_runs_the_stack_stops_on_ctrl_c_and_resumes_open_cases(env: Env)
     assert "mash" in str(stored["To"]).lower()
     assert case in str(stored["Subject"])
 
+    # The README's example professional referral: the SAT is told of it by email.
+    example = env.cme_ok("refer", str(REPO / "examples" / "professional-cme-referral.json"))
+    example_case = example.stdout.split()[2]
+    assert example.stdout.startswith(f"opened case {example_case} ")
+    to_sat = read_message(_wait_for_mail(env.data_dir / "mail", example_case))
+    assert "sat" in str(to_sat["To"]).lower()
+
     env.stop(first, server_pid)
     assert (env.data_dir / "temporal.db").is_file()
 

@@ -49,11 +49,7 @@ async def harness(  # type: ignore[no-untyped-def]
         env.client,
         task_queue=task_queue,
         workflows=[CmeCaseWorkflow],
-        activities=[
-            activities.send_notification,
-            activities.sync_case,
-            activities.load_calendar,
-        ],
+        activities=activities.all(),
     ):
         harness = Harness(
             env=env, client=env.client, task_queue=task_queue, calendar=calendar, today=today
