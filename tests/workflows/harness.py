@@ -49,6 +49,8 @@ class TestCalendar:
     @classmethod
     def write(cls, directory: Path, today: date) -> TestCalendar:
         mon0 = today - timedelta(days=today.weekday())
+        if _first_working_day(mon0) > today:  # today is a Monday bank holiday: week 0 is last week
+            mon0 -= timedelta(weeks=1)
         term1 = (mon0 - timedelta(weeks=4), mon0 + timedelta(weeks=9, days=4))
         half_term = (mon0 + timedelta(weeks=1), mon0 + timedelta(weeks=1, days=4))
         term2 = (mon0 + timedelta(weeks=12), mon0 + timedelta(weeks=24, days=4))
@@ -61,6 +63,11 @@ class TestCalendar:
             encoding="utf-8",
         )
         return cls(mon0=mon0, path=path, terms=[term1, term2], closures=[half_term])
+
+    @property
+    def day1(self) -> date:
+        """Day 1 of the tests' absences: the first school day of week 0, never after today."""
+        return _first_working_day(self.mon0)
 
     def is_school_day(self, d: date) -> bool:
         bank = holidays.country_holidays("GB", subdiv="ENG", years=d.year)
@@ -87,6 +94,14 @@ class TestCalendar:
         while not self.is_school_day(d):
             d -= timedelta(days=1)
         return d
+
+
+def _first_working_day(monday: date) -> date:
+    bank = holidays.country_holidays("GB", subdiv="ENG", years=monday.year)
+    d = monday
+    while d in bank:
+        d += timedelta(days=1)
+    return d
 
 
 def _upn(serial: int) -> str:

@@ -60,7 +60,7 @@ async def test_contact_made_on_day_3_closes_the_case_without_deletion(
     harness: Harness, smtp_server: SmtpServer
 ) -> None:
     h = harness
-    day1 = h.calendar.mon0
+    day1 = h.calendar.day1
     referral = school_referral(today=h.today, day1=day1)
     case = (await h.open(referral, SCHOOL_OFFICE)).case
     day3 = h.calendar.nth(day1, 3)
@@ -96,7 +96,7 @@ async def test_no_contact_is_referred_to_sat_at_the_end_of_school_day_10_across_
     harness: Harness, smtp_server: SmtpServer
 ) -> None:
     h = harness
-    day1 = h.calendar.mon0
+    day1 = h.calendar.day1
     referral = school_referral(today=h.today, day1=day1)
     case = (await h.open(referral, SCHOOL_OFFICE)).case
     # Hand-worked: days 1-5 this week, half term next week, days 6-10 the week after.
@@ -128,7 +128,7 @@ async def refer_and_reach_investigation(
     h: Harness, smtp_server: SmtpServer, **kw: Any
 ) -> tuple[str, date, WorkflowHandle[Any, Any]]:
     """Open a referral with day 1 this week and skip to the morning after the SAT referral."""
-    day1 = h.calendar.mon0
+    day1 = h.calendar.day1
     referral = school_referral(today=h.today, day1=day1, **kw)
     case = (await h.open(referral, SCHOOL_OFFICE)).case
     handle = h.handle(case)

@@ -198,7 +198,7 @@ async def test_rejections_while_the_school_makes_its_enquiries(harness: Harness)
 
 async def test_rejections_during_the_investigation(harness: Harness) -> None:
     h = harness
-    day1 = h.calendar.mon0
+    day1 = h.calendar.day1
     referral = school_referral(today=h.today, day1=day1)
     case = (await h.open(referral, SCHOOL_OFFICE)).case
     handle = h.handle(case)
