@@ -47,7 +47,13 @@ from stdnum.exceptions import ValidationError as NumberError
 from stdnum.gb import upn as stdnum_upn
 
 from domain.calendar import CalendarEndsError, SchoolCalendar, human_date
-from domain.ctf import SERVICE_CHILDREN_LA, DestinationKind, validate_ctf_destination
+from domain.ctf import (
+    LOST_PUPIL_DATABASE,
+    SCOTLAND_OR_INDEPENDENT,
+    SERVICE_CHILDREN_LA,
+    DestinationKind,
+    validate_ctf_destination,
+)
 from domain.enquiries import SCHOOL_ENQUIRY_KINDS, AbsenceKind, Enquiry, EnquiryBy
 from domain.grounds import (
     Ground,
@@ -459,9 +465,9 @@ class Destination(BaseModel):
             case DestinationKind.SERVICE_CHILDREN:
                 code = SERVICE_CHILDREN_LA + (self.service_school_number or "LLLL")
             case DestinationKind.SCOTLAND_OR_INDEPENDENT:
-                code = "MMMMMMMM"
+                code = SCOTLAND_OR_INDEPENDENT
             case DestinationKind.UNKNOWN:
-                code = "XXXXXXXX"
+                code = LOST_PUPIL_DATABASE
         return validate_ctf_destination(code)
 
 

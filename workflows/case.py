@@ -42,13 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.calendar import CalendarError, SchoolCalendar, human_date
     from domain.calendar_snapshot import CalendarSnapshot
-    from domain.deletion import (
-        AFTER_LEAVE_DAYS,
-        CONTINUOUS_ABSENCE_DAYS,
-    )
-    from domain.enquiries import AbsenceKind
     from domain.grounds import (
-        GroundKey,
         ground_by_key,
         rulebook_for,
     )
@@ -233,11 +227,7 @@ class CmeCaseWorkflow(CaseTaskUpdates):
             self._calendar_problem("day 1", str(exc))
             return
         self.state.day1 = day1
-        threshold_days = (
-            AFTER_LEAVE_DAYS
-            if referral.absence_kind is AbsenceKind.AFTER_LEAVE
-            else CONTINUOUS_ABSENCE_DAYS
-        )
+        threshold_days = rules.ABSENCE_GROUND_DAYS[rules.absence_ground_key(referral)]
         school = self.state.school_laestab
         try:
             self.state.deadlines["sat_referral"] = self.calendar.nth_school_day(day1, 10, school)
@@ -340,20 +330,15 @@ class CmeCaseWorkflow(CaseTaskUpdates):
     def _threshold_reached(self) -> None:
         state = self.state
         state.outcome_details["threshold_reached"] = self._today().isoformat()
-        ground_key = (
-            "after_leave"
-            if isinstance(state.referral, SchoolCMEReferral)
-            and state.referral.absence_kind is AbsenceKind.AFTER_LEAVE
-            else "continuous_absence"
-        )
-        rulebook = rulebook_for(self._today())
-        ground = ground_by_key(GroundKey(ground_key), rulebook)
+        assert isinstance(state.referral, SchoolCMEReferral)
+        ground_key = rules.absence_ground_key(state.referral)
+        ground = ground_by_key(ground_key, rulebook_for(self._today()))
         self._notify(
             "threshold_reached",
             Template.THRESHOLD_REACHED,
             [Recipient.SAT],
             threshold=human_date(state.deadlines["deletion_threshold"]),
-            ground=f"{ground.code} {ground.title}" if ground else ground_key,
+            ground=f"{ground.code} {ground.title}" if ground else ground_key.value,
         )
         self._changed()
 

@@ -8,8 +8,8 @@ from datetime import date
 from temporalio.exceptions import ApplicationError
 
 from domain.calendar import SchoolCalendar, human_date
-from domain.ctf import validate_ctf_destination
-from domain.deletion import CaseFacts
+from domain.ctf import LOST_PUPIL_DATABASE, validate_ctf_destination
+from domain.deletion import AFTER_LEAVE_DAYS, CONTINUOUS_ABSENCE_DAYS, CaseFacts
 from domain.enquiries import (
     LA_ENQUIRY_KINDS,
     SCHOOL_ENQUIRY_KINDS,
@@ -18,7 +18,6 @@ from domain.enquiries import (
     EnquiryKind,
 )
 from domain.grounds import (
-    EVIDENCE_DESCRIPTIONS,
     MOVED_AWAY,
     REGISTERED_ELSEWHERE_CONFIRMED,
     GroundKey,
@@ -52,7 +51,6 @@ NOT_ON_ROLL_OUTCOMES = frozenset(
     }
 )
 OFFICERS = frozenset({Role.CME_OFFICER, Role.TEAM_LEADER})
-LOST_PUPIL_DATABASE = "XXXXXXXX"
 
 
 class Rejected(ApplicationError):
@@ -195,10 +193,21 @@ def expected_ground_key(state: CaseState) -> GroundKey | None:
             return GroundKey.EHE
         case InvestigationOutcome.NOT_LOCATED:
             assert isinstance(referral, SchoolCMEReferral)
-            if referral.absence_kind is AbsenceKind.AFTER_LEAVE:
-                return GroundKey.AFTER_LEAVE
-            return GroundKey.CONTINUOUS_ABSENCE
+            return absence_ground_key(referral)
     return None
+
+
+def absence_ground_key(referral: SchoolCMEReferral) -> GroundKey:
+    """The ground a missing pupil not located is deleted on: after leave, or 20 days' absence."""
+    if referral.absence_kind is AbsenceKind.AFTER_LEAVE:
+        return GroundKey.AFTER_LEAVE
+    return GroundKey.CONTINUOUS_ABSENCE
+
+
+ABSENCE_GROUND_DAYS = {
+    GroundKey.AFTER_LEAVE: AFTER_LEAVE_DAYS,
+    GroundKey.CONTINUOUS_ABSENCE: CONTINUOUS_ABSENCE_DAYS,
+}
 
 
 def case_facts(state: CaseState) -> CaseFacts:
@@ -245,7 +254,3 @@ def ctf_destination_of(state: CaseState) -> str:
     if state.investigation_outcome is InvestigationOutcome.ON_ROLL_ELSEWHERE:
         return validate_ctf_destination(state.outcome_details["new_school_laestab"])
     return LOST_PUPIL_DATABASE
-
-
-def evidence_words(key: str) -> str:
-    return EVIDENCE_DESCRIPTIONS.get(key, key)
