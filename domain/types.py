@@ -1,0 +1,335 @@
+"""One annotated type per concept, shared by every boundary: intake forms, case commands, settings
+and the `cme` command's arguments.
+
+Whatever one boundary accepts, every other decodes: a referral the CLI accepts is decoded by the
+worker with these same types, so a value can never pass intake and then fail inside a case.
+
+Every type explains itself in words a school office understands (the message of the
+``ValueError`` its validator raises, which pydantic reports against the field).
+
+* :data:`EmailAddress`: an address that mail servers accept (``email-validator``, no deliverability
+  check); RFC 2606/6761 test domains (``example.invalid``, ``localhost``) are accepted for test and
+  development configurations.
+* :data:`Laestab`: 3-digit LA number + 4-digit establishment number.
+* :data:`Upn`: the DfE Unique Pupil Number, check letter verified (``python-stdnum``).
+* :data:`Postcode`: a UK postcode, normalised to ``PO1 2AB``.
+* :data:`Phone`: a UK phone number.
+* :data:`PersonName`, :data:`ShortText`, :data:`FreeText`, :data:`Note`, :data:`Reference`:
+  text without control characters (no NUL, no escape codes; free text keeps line breaks and tabs),
+  with length limits; surrounding whitespace is stripped.
+* :data:`PlausibleDate`: a date this service can meet in a real case (1 Jan 2000 to 31 Dec 2099);
+  whether it is plausible *for a case* (not before the absence began, not in the future) is the
+  case's rule, checked where the case is known.
+* :data:`CaseRef` and :data:`RequestId`: the identifiers clients send.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+from typing import Annotated, Final
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength
+from stdnum.exceptions import ValidationError as NumberError
+from stdnum.gb import upn as stdnum_upn
+
+__all__ = [
+    "EARLIEST_PLAUSIBLE_DATE",
+    "LATEST_PLAUSIBLE_DATE",
+    "CaseRef",
+    "EmailAddress",
+    "FreeText",
+    "Laestab",
+    "Note",
+    "PersonName",
+    "Phone",
+    "PlausibleDate",
+    "Postcode",
+    "Reference",
+    "RequestId",
+    "ShortText",
+    "Upn",
+    "check_email",
+    "check_laestab",
+    "check_text",
+    "check_upn",
+]
+
+EARLIEST_PLAUSIBLE_DATE: Final = date(2000, 1, 1)
+LATEST_PLAUSIBLE_DATE: Final = date(2099, 12, 31)
+
+# -- text ------------------------------------------------------------------------------------------
+
+_LINE_BREAKS = re.compile(r"\r\n?")
+
+
+def _control_characters(text: str, *, multiline: bool) -> list[str]:
+    allowed = {"\n", "\t"} if multiline else set()
+    return sorted(
+        {
+            f"U+{ord(ch):04X}"
+            for ch in text
+            if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn")
+        }
+    )
+
+
+def check_text(value: str, *, multiline: bool = False) -> str:
+    """``value`` without surrounding whitespace; single-line text has its runs of spaces folded.
+
+    Refuses control characters (NUL, escape codes, unpaired surrogates, unassigned code points):
+    they corrupt registers, emails and terminals and never belong in what people type.
+    """
+    if multiline:
+        value = _LINE_BREAKS.sub("\n", value)
+    bad = _control_characters(value, multiline=multiline)
+    if bad:
+        raise ValueError(
+            "must not contain control characters (found " + ", ".join(bad[:3]) + ")"
+            if multiline
+            else "must not contain control characters or line breaks (found "
+            + ", ".join(bad[:3])
+            + ")"
+        )
+    return value.strip() if multiline else " ".join(value.split())
+
+
+def _single_line(value: str) -> str:
+    return check_text(value, multiline=False)
+
+
+def _multi_line(value: str) -> str:
+    return check_text(value, multiline=True)
+
+
+def _blank_to_empty(value: object) -> object:
+    return "" if value is None else value
+
+
+def _int_to_str(value: object) -> object:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+PersonName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_single_line),
+    Field(description="a person's name", examples=["Jacob Samplefield"]),
+]
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_single_line),
+]
+Reference = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_single_line),
+    Field(description="a reference number or code", examples=["MASH-2026-0042"]),
+]
+FreeText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
+    AfterValidator(_multi_line),
+]
+# Optional free text: missing or blank is "".
+Note = Annotated[
+    str,
+    BeforeValidator(_blank_to_empty),
+    StringConstraints(strip_whitespace=True, max_length=4000),
+    AfterValidator(_multi_line),
+]
+
+# -- email -----------------------------------------------------------------------------------------
+
+EMAIL_MESSAGE = "email address must look like name@example.org"
+# Domains reserved for testing and documentation (RFC 2606, RFC 6761): accepted, so that test and
+# development configurations can use addresses that never reach anybody.
+_RESERVED_TLDS = frozenset({"invalid", "test", "localhost", "example", "local"})
+
+
+def check_email(value: str) -> str:
+    """The address, normalised (domain in lower case), or a ``ValueError`` saying what is wrong."""
+    text = value.strip()
+    if len(text) > 254:
+        raise ValueError("email address must be at most 254 characters")
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError(EMAIL_MESSAGE)
+    last_label = domain.rstrip(".").rsplit(".", 1)[-1].lower()
+    reserved = last_label in _RESERVED_TLDS
+    # email-validator refuses reserved names outright; check the rest of such an address by
+    # standing a public suffix in for the reserved one.
+    candidate = f"{local}@{domain.rstrip('.')}.org" if reserved else text
+    try:
+        checked = validate_email(candidate, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{EMAIL_MESSAGE}: {exc}") from None
+    normal = checked.normalized
+    if reserved:
+        normal = normal.removesuffix(".org")
+    return normal
+
+
+EmailAddress = Annotated[
+    str,
+    AfterValidator(check_email),
+    Field(max_length=254, description="an email address", examples=["cme@portsmouth.gov.uk"]),
+]
+
+# -- school and pupil identifiers ----------------------------------------------------------------
+
+LAESTAB_MESSAGE = (
+    "school LAESTAB must be 7 digits: 3-digit LA number + 4-digit establishment number, "
+    "e.g. 8512000"
+)
+
+
+def check_laestab(value: str) -> str:
+    normal = re.sub(r"[\s/]", "", value)
+    # ASCII digits only: ``\d`` would also accept other scripts' digits.
+    if not re.fullmatch(r"[0-9]{7}", normal):
+        raise ValueError(LAESTAB_MESSAGE)
+    return normal
+
+
+Laestab = Annotated[
+    str,
+    BeforeValidator(_int_to_str),
+    AfterValidator(check_laestab),
+    Field(
+        description="LAESTAB: 3-digit LA number + 4-digit establishment number",
+        examples=["8512000"],
+    ),
+]
+
+UPN_LENGTH_MESSAGE = "UPN must be 13 characters"
+UPN_FORMAT_MESSAGE = (
+    "UPN must be a check letter, 11 digits and a last digit (or letter, for a temporary UPN)"
+)
+UPN_CHECK_MESSAGE = "UPN check letter is wrong"
+
+# LA numbers created after python-stdnum's list of LA numbers (2011); UPNs issued by their schools
+# are real. 838 Dorset, 839 Bournemouth, Christchurch and Poole, 940/941 North/West
+# Northamptonshire, 942 Cumberland, 943 Westmorland and Furness.
+_NEWER_LA_NUMBERS = frozenset({"838", "839", "940", "941", "942", "943"})
+
+
+def check_upn(value: str) -> str:
+    if _control_characters(value, multiline=False):
+        raise ValueError(UPN_FORMAT_MESSAGE)
+    number = str(stdnum_upn.compact(value))
+    try:
+        return str(stdnum_upn.validate(number))
+    except InvalidLength:
+        raise ValueError(UPN_LENGTH_MESSAGE) from None
+    except InvalidChecksum:
+        raise ValueError(UPN_CHECK_MESSAGE) from None
+    except InvalidComponent:
+        la = number[1:4]
+        if la not in _NEWER_LA_NUMBERS:
+            raise ValueError(
+                f"UPN must carry an English LA number after the check letter: {la} is not one"
+            ) from None
+        if str(stdnum_upn.calc_check_digit(number[1:])) != number[0]:
+            raise ValueError(UPN_CHECK_MESSAGE) from None
+        return number
+    except NumberError:
+        raise ValueError(UPN_FORMAT_MESSAGE) from None
+
+
+Upn = Annotated[
+    str,
+    AfterValidator(check_upn),
+    Field(description="Unique Pupil Number: 13 characters", examples=["M851200025001"]),
+]
+
+POSTCODE_MESSAGE = (
+    "postcode must be a UK postcode, e.g. PO1 2AB (for an address abroad, give its country)"
+)
+
+
+def check_postcode(value: str) -> str:
+    compact = "".join(value.split()).upper()
+    if not re.fullmatch(r"[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}", compact):
+        raise ValueError(POSTCODE_MESSAGE)
+    return f"{compact[:-3]} {compact[-3:]}"
+
+
+Postcode = Annotated[
+    str,
+    AfterValidator(check_postcode),
+    Field(max_length=10, description="a UK postcode", examples=["PO1 2AB"]),
+]
+
+PHONE_CHARACTERS_MESSAGE = (
+    "a phone number may only have digits, spaces and a leading +, e.g. 01632 960123"
+)
+
+
+def check_phone(value: str) -> str:
+    text = " ".join(value.split())
+    if not re.fullmatch(r"\+?[0-9 ]+", text):
+        raise ValueError(PHONE_CHARACTERS_MESSAGE)
+    digits = text.replace(" ", "")
+    if digits.startswith("+"):
+        ok = digits.startswith("+44") and len(digits) in (12, 13) and digits[3] != "0"
+    else:
+        ok = digits.startswith("0") and len(digits) in (10, 11)
+    if not ok:
+        raise ValueError(
+            f"{text} is not a UK phone number: it must start with 0 and have 10 or 11 digits, or "
+            "start with +44, e.g. 01632 960123 or +44 1632 960123"
+        )
+    return text
+
+
+Phone = Annotated[
+    str,
+    BeforeValidator(_int_to_str),
+    AfterValidator(check_phone),
+    Field(description="UK phone number: digits, spaces, leading +", examples=["01632 960123"]),
+]
+
+# -- dates -----------------------------------------------------------------------------------------
+
+
+def _plausible(value: date) -> date:
+    if not EARLIEST_PLAUSIBLE_DATE <= value <= LATEST_PLAUSIBLE_DATE:
+        raise ValueError(
+            f"{value.isoformat()} is not a plausible date for a case: dates run from "
+            f"{EARLIEST_PLAUSIBLE_DATE.isoformat()} to {LATEST_PLAUSIBLE_DATE.isoformat()}"
+        )
+    return value
+
+
+PlausibleDate = Annotated[date, AfterValidator(_plausible)]
+
+# -- identifiers clients send ----------------------------------------------------------------------
+
+CASE_REF_PATTERN: Final = r"^CME-[0-9A-F]{12}$"
+
+
+def _case_ref(value: str) -> str:
+    normal = value.strip().upper()
+    if not re.fullmatch(CASE_REF_PATTERN, normal):
+        raise ValueError("a case reference is CME- and 12 hex digits, e.g. CME-7F3A9C21D0B4")
+    return normal
+
+
+CaseRef = Annotated[str, AfterValidator(_case_ref)]
+
+
+def _request_id(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._:-]{8,100}", value):
+        raise ValueError(
+            "a request id is 8 to 100 letters, digits and . _ : - (the same id for the same "
+            "request, so that sending it again is safe)"
+        )
+    return value
+
+
+RequestId = Annotated[str, AfterValidator(_request_id)]
