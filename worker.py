@@ -17,10 +17,16 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.case_activities import CaseActivities
-from activities.models import MailConfig
+from activities.config import MailConfig
 from activities.register import make_engine
+from activities.v1.legacy import LegacyActivities
 from settings import Settings
-from workflows.case import CmeCaseWorkflow
+from workflows.case import CmeCase
+from workflows.v1.case import CmeCaseWorkflow
+
+# Version 2 runs every new case; version 1 stays registered so that cases opened on it replay
+# and continue as new into version 2 (workflows/v1/migrate.py).
+WORKFLOWS = [CmeCase, CmeCaseWorkflow]
 
 log = logging.getLogger("cme.worker")
 
@@ -33,16 +39,14 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         data_converter=pydantic_data_converter,
     )
     engine = make_engine(settings.database_url)
-    acts = CaseActivities(
-        mail=MailConfig.from_settings(settings),
-        engine=engine,
-        calendar_path=settings.calendar_file,
-    )
+    mail = MailConfig.from_settings(settings)
+    acts = CaseActivities(mail=mail, engine=engine, calendar_path=settings.calendar_file)
+    legacy = LegacyActivities(mail=mail, engine=engine, calendar_path=settings.calendar_file)
     worker = Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CmeCaseWorkflow],
-        activities=acts.all(),
+        workflows=WORKFLOWS,
+        activities=[*acts.all(), *legacy.all()],
     )
 
     shutdown = asyncio.Event()

@@ -1,43 +1,26 @@
-"""The case workflow's activities: send a notification, sync the register, load the calendar.
+"""The case workflow's activities: prepare a new episode, reload the calendar, deliver one
+notification, sync the register.
 
 They are methods of :class:`CaseActivities`, which receives its dependencies (mail settings, the
 register's engine, the calendar file), so tests hand in real local ones: an SMTP server on
 localhost, a SQLite file or a PostgreSQL database, a calendar file in a temporary directory.
 
-Business failures are non-retryable :class:`ApplicationError`\\ s whose ``type`` names them:
+Error hierarchy (non-retryable :class:`ApplicationError`\\ s, by ``type``; the workflow turns each
+into a problem on the case, see :mod:`domain.case.machine`). Their messages never carry personal
+data: they are recorded on the case, shown in lists and logged.
 
-* ``RecipientMissing``: a recipient's address is not known (no school LAESTAB for SCHOOL, no
-  ``other_address`` for OTHER_LA or REFERRER) or is not usable;
-* ``TemplateFieldMissing``: a field the template needs was not given;
-* ``CalendarFileError``: the calendar file cannot be read or is wrong.
+* ``RecipientRejected``: a recipient's address is missing, unusable or refused by the mail server;
+* ``MessageRejected``: the mail server refused the message itself for good (5xx);
+* ``CalendarFileError``: the calendar file cannot be read or is wrong;
+* ``RegisterRejected``: the register refused the case's data (a constraint, a value it cannot hold).
 
 Everything else (mail server down, database unreachable) raises as it is and is retried.
-
-Delivery of notifications: at least once, never silently twice
-----------------------------------------------------------------
-Each message has an outbox row in the register, unique by (case, purpose), written *before* the
-message is sent, with its subject, body, recipients and a Message-ID derived from the case and the
-purpose. After the mail server accepts the message the row gets ``sent_at``. On a retry:
-
-* the row has ``sent_at``: nothing is sent, the result says ``already_sent=True``;
-* the row has no ``sent_at`` (the earlier attempt failed before the server accepted the message,
-  or crashed after it did but before ``sent_at`` was written): the stored message is sent again,
-  byte for byte the same text, with the **same Message-ID**. A crash in that narrow window is the
-  one case where a recipient can get the message twice, and then both copies carry one
-  Message-ID, so mail systems and readers can de-duplicate them. ``attempts`` on the row counts
-  the sends started.
-
-Exactly-once delivery over SMTP is not possible (the server's acceptance and our record of it
-cannot be one transaction); this is the honest best.
-
-Logs carry case references and purposes only: never a child's name or the message text.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.policy
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -47,34 +30,37 @@ from typing import Any
 
 import aiosmtplib
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import register
-from activities.models import (
+from activities.config import MailConfig
+from activities.render import render_notification
+from domain.calendar import CalendarError, SchoolCalendar
+from domain.calendar_snapshot import CalendarSnapshot
+from domain.case.effects import (
+    DeliverNotificationInput,
+    DeliverNotificationResult,
     LoadCalendarInput,
-    MailConfig,
-    Recipient,
-    SendNotificationInput,
-    SendNotificationResult,
+    PrepareCaseInput,
+    PrepareCaseResult,
     SyncCaseInput,
     SyncCaseResult,
 )
-from activities.templates import TemplateFieldMissing, render
-from domain.calendar import CalendarError, SchoolCalendar
-from domain.calendar_snapshot import CalendarSnapshot
+from domain.case.notifications import NotificationBase, Recipient
+from domain.types import check_email, check_laestab
 
-_ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\".]+")
-_LAESTAB = re.compile(r"[0-9]{7}")
+__all__ = ["CaseActivities"]
+
 # SMTP line endings, headers folded only past 998 characters: Python's folder at 78 may move a
 # whole subject onto a continuation line, which some readers then show with a leading space.
-# The body is already encoded (quoted-printable for long lines) by set_content.
 _WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
-def _recipient_missing(message: str) -> ApplicationError:
-    return ApplicationError(message, type="RecipientMissing", non_retryable=True)
+def _rejected(kind: str, message: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
 
 
 class CaseActivities:
@@ -85,188 +71,194 @@ class CaseActivities:
 
     def all(self) -> list[Callable[..., Awaitable[Any]]]:
         """Every activity of a case, for a worker to register."""
-        return [self.send_notification, self.sync_case, self.load_calendar]
+        return [
+            self.prepare_case,
+            self.reload_calendar,
+            self.deliver_notification,
+            self.sync_register,
+        ]
 
-    # -- send_notification -----------------------------------------------------------------------
+    # -- calendar ------------------------------------------------------------------------------
 
-    def _address_of(self, recipient: Recipient, input: SendNotificationInput) -> str:
+    def _snapshot(self, school: str | None) -> CalendarSnapshot:
+        return CalendarSnapshot.of(SchoolCalendar.load(self._calendar_path), school)
+
+    @activity.defn
+    async def reload_calendar(self, input: LoadCalendarInput) -> CalendarSnapshot:
+        """The calendar, read from the file on every call (a corrected or extended file reaches
+        running cases), with only ``input.school_laestab``'s INSET days."""
+        try:
+            return await asyncio.to_thread(self._snapshot, input.school_laestab)
+        except CalendarError as exc:
+            raise _rejected(
+                "CalendarFileError", f"the school calendar cannot be used: {exc}"
+            ) from None
+
+    @activity.defn
+    async def prepare_case(self, input: PrepareCaseInput) -> PrepareCaseResult:
+        """The calendar and the child's earlier episodes. What cannot be had comes back as a
+        problem to record, never as a failure: the case opens regardless."""
+        result = PrepareCaseResult()
+        try:
+            result.calendar = await asyncio.to_thread(self._snapshot, input.school_laestab)
+        except CalendarError as exc:
+            result.calendar_problem = f"the school calendar cannot be used: {exc}"
+        result.earlier_episodes = []
+        return result
+
+    # -- notifications -------------------------------------------------------------------------
+
+    def _address_of(self, recipient: Recipient, message: NotificationBase) -> str:
         mail = self._mail
+        where = f"case {message.case}, {message.purpose}"
         match recipient:
             case Recipient.MASH:
-                address = mail.mash_email
+                return mail.mash_email
             case Recipient.SAT:
-                address = mail.sat_email
+                return mail.sat_email
             case Recipient.TEAM_LEADER:
-                address = mail.team_leader_email
+                return mail.team_leader_email
             case Recipient.SCHOOL:
-                laestab = (input.school_laestab or "").strip()
-                if not laestab:
-                    raise _recipient_missing(
-                        f"case {input.case}, {input.purpose}: the school is a recipient but no "
-                        "school LAESTAB was given"
-                    )
-                if not _LAESTAB.fullmatch(laestab):
-                    raise _recipient_missing(
-                        f"case {input.case}, {input.purpose}: {laestab!r} is not a LAESTAB "
-                        "(7 digits), so the school's address cannot be made"
-                    )
-                address = mail.school_email_pattern.format(laestab=laestab)
+                try:
+                    laestab = check_laestab(message.school_laestab or "")
+                except ValueError:
+                    raise _rejected(
+                        "RecipientRejected", f"{where}: the school has no usable LAESTAB"
+                    ) from None
+                try:
+                    return check_email(mail.school_email_pattern.format(laestab=laestab))
+                except ValueError:
+                    raise _rejected(
+                        "RecipientRejected",
+                        f"{where}: the school address pattern does not make an email address",
+                    ) from None
             case Recipient.OTHER_LA | Recipient.REFERRER:
-                address = (input.other_address or "").strip()
-                if not address:
-                    raise _recipient_missing(
-                        f"case {input.case}, {input.purpose}: {recipient.value} is a recipient "
-                        "but no other_address was given"
+                if not message.other_address:
+                    raise _rejected(
+                        "RecipientRejected", f"{where}: no address for {recipient.value}"
                     )
-                if not _ADDRESS.fullmatch(address):
-                    raise _recipient_missing(
-                        f"case {input.case}, {input.purpose}: the other_address of "
-                        f"{recipient.value} is not an email address"
-                    )
-        # Addresses from the settings are not second-guessed: a wrong one is fixed in the
-        # settings, and the retried activity then uses the corrected address.
-        return address
+                return message.other_address
 
-    def _recipients(self, input: SendNotificationInput) -> list[str]:
-        if not input.to:
-            raise _recipient_missing(f"case {input.case}, {input.purpose}: no recipients")
+    def _recipients(self, message: NotificationBase) -> list[str]:
         addresses: list[str] = []
-        for recipient in input.to:
-            address = self._address_of(recipient, input)
+        for recipient in message.to:
+            address = self._address_of(recipient, message)
             if address.lower() not in (a.lower() for a in addresses):
                 addresses.append(address)
+        if not addresses:
+            raise _rejected(
+                "RecipientRejected", f"case {message.case}, {message.purpose}: no recipients"
+            )
         return addresses
 
-    def _message_id(self, case: str, purpose: str) -> str:
-        domain = self._mail.mail_from.rpartition("@")[2] or "localhost"
-        return register.message_id_for(case=case, purpose=purpose, domain=domain)
-
     def _claim(
-        self, input: SendNotificationInput, subject: str, body: str, recipients: list[str]
+        self, message: NotificationBase, subject: str, body: str, recipients: list[str], kind: str
     ) -> register.OutboxMessage:
+        key = f"e{message.episode}:{message.purpose}"
+        domain = self._mail.mail_from.rpartition("@")[2] or "localhost"
         with Session(self._engine) as session:
             return register.claim_notification(
                 session=session,
-                case=input.case,
-                purpose=input.purpose,
-                template=input.template.value,
+                case=message.case,
+                purpose=key,
+                template=kind,
                 subject=subject,
                 body=body,
                 recipients=recipients,
-                message_id=self._message_id(input.case, input.purpose),
+                message_id=register.message_id_for(case=message.case, purpose=key, domain=domain),
             )
 
-    def _mark_sent(self, input: SendNotificationInput) -> None:
+    def _mark_sent(self, message: NotificationBase) -> None:
         with Session(self._engine) as session:
             register.mark_notification_sent(
-                session=session, case=input.case, purpose=input.purpose, at=datetime.now(UTC)
+                session=session,
+                case=message.case,
+                purpose=f"e{message.episode}:{message.purpose}",
+                at=datetime.now(UTC),
             )
 
     def _email(self, outbox: register.OutboxMessage) -> EmailMessage:
-        message = EmailMessage()
-        message["Subject"] = outbox.subject
-        message["From"] = formataddr((f"{self._mail.la_name} CME service", self._mail.mail_from))
-        message["To"] = ", ".join(outbox.recipients)
-        message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Message-ID"] = outbox.message_id
-        message["X-CME-Case"] = outbox.case_ref
-        message.set_content(outbox.body)
-        return message
-
-    async def _deliver(self, message: EmailMessage, recipients: list[str]) -> None:
-        mail = self._mail
-        errors, _response = await aiosmtplib.send(
-            message.as_bytes(policy=_WIRE_POLICY),
-            sender=mail.mail_from,
-            recipients=recipients,
-            hostname=mail.smtp_host,
-            port=mail.smtp_port,
-            username=mail.smtp_username,
-            password=mail.smtp_password,
-            start_tls=mail.start_tls,
-            timeout=30,
+        email_message = EmailMessage()
+        email_message["Subject"] = outbox.subject
+        email_message["From"] = formataddr(
+            (f"{self._mail.la_name} CME service", self._mail.mail_from)
         )
-        if errors:
-            # Some recipients were refused (all refused raises): the others have the message.
-            activity.logger.warning(
-                "case %s: the mail server refused %d of %d recipient(s)",
-                message["X-CME-Case"],
-                len(errors),
-                len(recipients),
-            )
+        email_message["To"] = ", ".join(outbox.recipients)
+        email_message["Date"] = formatdate(localtime=False, usegmt=True)
+        email_message["Message-ID"] = outbox.message_id
+        email_message["X-CME-Case"] = outbox.case_ref
+        email_message.set_content(outbox.body)
+        return email_message
 
-    @activity.defn(name="send_notification")
-    async def send_notification(self, input: SendNotificationInput) -> SendNotificationResult:
+    async def _deliver(self, email_message: EmailMessage, recipients: list[str]) -> None:
+        mail = self._mail
         try:
-            rendered = render(
-                input.template, case=input.case, fields=input.fields, la_name=self._mail.la_name
+            await aiosmtplib.send(
+                email_message.as_bytes(policy=_WIRE_POLICY),
+                sender=mail.mail_from,
+                recipients=recipients,
+                hostname=mail.smtp_host,
+                port=mail.smtp_port,
+                username=mail.smtp_username,
+                password=mail.smtp_password,
+                start_tls=mail.start_tls,
+                timeout=30,
             )
-        except TemplateFieldMissing as exc:
-            raise ApplicationError(
-                f"case {input.case}, {input.purpose}: {exc}",
-                type="TemplateFieldMissing",
-                non_retryable=True,
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            if all(400 <= r.code < 500 for r in exc.recipients):
+                raise  # a temporary refusal: retried
+            raise _rejected(
+                "RecipientRejected",
+                f"case {email_message['X-CME-Case']}: the mail server refused every recipient",
             ) from None
-        recipients = self._recipients(input)
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600:
+                raise _rejected(
+                    "MessageRejected",
+                    f"case {email_message['X-CME-Case']}: the mail server refused the message "
+                    f"({exc.code})",
+                ) from None
+            raise
 
+    @activity.defn
+    async def deliver_notification(
+        self, input: DeliverNotificationInput
+    ) -> DeliverNotificationResult:
+        message = input.notification
+        rendered = render_notification(message, la_name=self._mail.la_name)
+        recipients = self._recipients(message)
         outbox = await asyncio.to_thread(
-            self._claim, input, rendered.subject, rendered.body, recipients
+            self._claim, message, rendered.subject, rendered.body, recipients, message.kind
         )
         if outbox.sent_at is not None:
-            activity.logger.info(
-                "case %s: %s already sent at %s, not sending again",
-                input.case,
-                input.purpose,
-                outbox.sent_at.isoformat(),
-            )
-            return SendNotificationResult(
+            return DeliverNotificationResult(
                 message_id=outbox.message_id, already_sent=True, recipients=outbox.recipients
             )
-        if outbox.attempts > 1:
-            activity.logger.info(
-                "case %s: sending %s again (attempt %d, same Message-ID)",
-                input.case,
-                input.purpose,
-                outbox.attempts,
-            )
-
         await self._deliver(self._email(outbox), outbox.recipients)
-        await asyncio.to_thread(self._mark_sent, input)
+        await asyncio.to_thread(self._mark_sent, message)
         activity.logger.info(
-            "case %s: sent %s (%s) to %d recipient(s)",
-            input.case,
-            input.purpose,
-            outbox.template,
-            len(outbox.recipients),
+            "case %s: sent %s to %d recipient(s)", message.case, message.purpose, len(recipients)
         )
-        return SendNotificationResult(
+        return DeliverNotificationResult(
             message_id=outbox.message_id, already_sent=False, recipients=outbox.recipients
         )
 
-    # -- sync_case -------------------------------------------------------------------------------
+    # -- the register ----------------------------------------------------------------------------
 
     def _sync(self, input: SyncCaseInput) -> register.CasePublic:
         with Session(self._engine) as session:
             return register.upsert_case(session=session, state=input.state)
 
-    @activity.defn(name="sync_case")
-    async def sync_case(self, input: SyncCaseInput) -> SyncCaseResult:
-        row = await asyncio.to_thread(self._sync, input)
-        activity.logger.info("case %s: register synced (stage %s)", row.case_ref, row.stage)
-        return SyncCaseResult(case=row.case_ref, stage=row.stage)
-
-    # -- load_calendar ---------------------------------------------------------------------------
-
-    @activity.defn(name="load_calendar")
-    async def load_calendar(self, input: LoadCalendarInput) -> CalendarSnapshot:
-        """The calendar, read from the file on every call (a corrected or extended file reaches
-        running cases), with only ``input.school_laestab``'s INSET days."""
+    @activity.defn
+    async def sync_register(self, input: SyncCaseInput) -> SyncCaseResult:
         try:
-            calendar = await asyncio.to_thread(SchoolCalendar.load, self._calendar_path)
-        except CalendarError as exc:
-            raise ApplicationError(
-                f"the school calendar cannot be used: {exc}",
-                type="CalendarFileError",
-                non_retryable=True,
+            row = await asyncio.to_thread(self._sync, input)
+        except (IntegrityError, DataError) as exc:
+            raise _rejected(
+                "RegisterRejected",
+                f"case {input.state.case}: the register refused the case's data "
+                f"({type(exc.orig).__name__})",
             ) from None
-        return CalendarSnapshot.of(calendar, input.school_laestab)
+        except OperationalError:
+            raise  # the database is unreachable: retried
+        return SyncCaseResult(case=row.case_ref, episode=input.state.episode, stage=row.stage)

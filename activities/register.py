@@ -34,8 +34,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from domain.intake import ProfessionalCMEReferral
-from workflows.models import Actor, CaseState, TaskStatus
+from domain.case.model import Actor
+from domain.case.state import CaseState
 
 # -- engine and schema -----------------------------------------------------------------------------
 
@@ -290,19 +290,17 @@ def _actor(actor: Actor) -> tuple[str, str]:
 
 
 def _case_values(state: CaseState) -> dict[str, Any]:
-    referral = state.referral
-    child = referral.child if isinstance(referral, ProfessionalCMEReferral) else referral.pupil
-    open_tasks = [t for t in state.tasks if t.status is TaskStatus.OPEN]
-    dues = [t.due for t in open_tasks if t.due is not None]
+    child = state.child
     outcome = state.outcome
+    conclusion = state.conclusion
     return {
         "kind": state.kind.value,
         "stage": state.stage.value,
         "school_laestab": state.school_laestab,
         "child_protection": state.child_protection,
         "opened_at": _utc(state.opened_at),
-        "next_deadline": min(dues) if dues else None,
-        "overdue": any(t.overdue for t in open_tasks),
+        "next_deadline": state.next_deadline,
+        "overdue": state.overdue,
         "assigned_officer": state.assigned_officer,
         "referrals_received": state.referrals_received,
         "rulebook": state.rulebook.value if state.rulebook is not None else None,
@@ -312,9 +310,7 @@ def _case_values(state: CaseState) -> dict[str, Any]:
         "last_name": child.last_name,
         "date_of_birth": child.date_of_birth,
         "decision": outcome.decision.value if outcome else None,
-        "investigation_outcome": (
-            state.investigation_outcome.value if state.investigation_outcome else None
-        ),
+        "investigation_outcome": conclusion.outcome.value if conclusion else None,
         "ground": outcome.ground if outcome else None,
         "earliest_deletion_date": outcome.earliest_deletion_date if outcome else None,
         "ctf_destination": outcome.ctf_destination if outcome else None,

@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.case_activities import CaseActivities
-from activities.models import MailConfig
+from activities.config import MailConfig
 from activities.register import create_register_schema, make_engine
 from domain.calendar import DEFAULT_CALENDAR_PATH, SchoolCalendar
 from domain.deletion import CaseFacts, assess_deletion

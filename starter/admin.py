@@ -16,6 +16,7 @@ _TYPES = {
     "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     "BOOL": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
     "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
 }
 
 

@@ -1,13 +1,20 @@
-"""Client-side operations on cases: opening one from a referral, and finding a case's handle.
+"""Client-side operations on cases: opening one from a referral, and the request ids that make
+every request safe to send again.
 
 A case reference carries no personal data: it is an HMAC of the child's identity (UPN, or name and
 date of birth when there is no UPN) under the LA's secret, so the same child always maps to the
 same workflow id. Opening uses update-with-start with ``USE_EXISTING``: if a case for the child is
 open, the referral is delivered to it as a further referral and its reference is returned; Temporal
-serialises the two, so two referrals racing for one child cannot open two cases.
+serialises the two, so two referrals racing for one child cannot open two cases. When the child's
+last case has closed, the referral opens a new episode (a new run of the same workflow id).
+
+Idempotency: every request carries a request id. A referral's is derived from its content and
+sender, a task's from its case, its kind and its content (unless the caller gives one), so the same
+command run twice is applied once: Temporal de-duplicates the update by its id within a run, and
+the case remembers the ids it has applied across runs.
 
 Known limit: a referral with a UPN and one without (name + date of birth only) for the same child
-map to different references; the officer withdraws the later one as a duplicate.
+map to different references; the team leader withdraws the later one as a duplicate.
 """
 
 from __future__ import annotations
@@ -15,17 +22,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from pydantic import BaseModel
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from domain.case.commands import CaseInput, OpenCase, RegisterReferral, Request
+from domain.case.model import Actor, CommandResult
 from domain.intake import AnyReferral, child_identity_keys
-from workflows.case import CmeCaseWorkflow
-from workflows.models import (
-    Actor,
-    OpenCaseInput,
-    RegisterReferralInput,
-    RegisterReferralResult,
-)
+from workflows.case import CmeCase
 
 CASE_PREFIX = "CME-"
 
@@ -37,6 +41,48 @@ def case_reference(referral: AnyReferral, secret: str) -> str:
     return CASE_PREFIX + digest[:12].upper()
 
 
+def request_id_for(kind: str, *parts: BaseModel | str) -> str:
+    """A request id derived from the request itself: the same request, the same id."""
+    digest = hashlib.sha256(kind.encode())
+    for part in parts:
+        text = part if isinstance(part, str) else part.model_dump_json()
+        digest.update(b"\x00" + text.encode())
+    return f"{kind}-{digest.hexdigest()[:32]}"
+
+
+def referral_request_id(referral: AnyReferral, by: Actor) -> str:
+    return request_id_for("referral", referral, by)
+
+
+def referral_update(referral: AnyReferral, by: Actor, request_id: str | None = None) -> Request:
+    return RegisterReferral(
+        by=by, request_id=request_id or referral_request_id(referral, by), referral=referral
+    )
+
+
+def case_input(case: str, update: RegisterReferral, *, s37_consent_rule: bool = False) -> CaseInput:
+    return CaseInput(
+        case=case,
+        opening=OpenCase(
+            referral=update.referral, referred_by=update.by, request_id=update.request_id
+        ),
+        s37_consent_rule=s37_consent_rule,
+    )
+
+
+def start_operation(
+    case: str, update: RegisterReferral, *, task_queue: str, s37_consent_rule: bool = False
+) -> WithStartWorkflowOperation[CaseInput, object]:
+    return WithStartWorkflowOperation(
+        CmeCase.run,
+        case_input(case, update, s37_consent_rule=s37_consent_rule),
+        id=case,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+
+
 async def open_case(
     client: Client,
     referral: AnyReferral,
@@ -45,25 +91,18 @@ async def open_case(
     task_queue: str,
     secret: str,
     s37_consent_rule: bool = False,
-) -> RegisterReferralResult:
+    request_id: str | None = None,
+) -> CommandResult:
     """Open a case for the referral, or deliver it to the child's open case."""
     case = case_reference(referral, secret)
-    start = WithStartWorkflowOperation(
-        CmeCaseWorkflow.run,
-        OpenCaseInput(
-            case=case,
-            referral=referral,
-            referred_by=referred_by,
-            s37_consent_rule=s37_consent_rule,
+    update = referral_update(referral, referred_by, request_id)
+    assert isinstance(update, RegisterReferral)
+    result: CommandResult = await client.execute_update_with_start_workflow(
+        CmeCase.register_referral,
+        update,
+        start_workflow_operation=start_operation(
+            case, update, task_queue=task_queue, s37_consent_rule=s37_consent_rule
         ),
-        id=case,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    )
-    result: RegisterReferralResult = await client.execute_update_with_start_workflow(
-        CmeCaseWorkflow.register_referral,  # type: ignore[arg-type]
-        RegisterReferralInput(referral=referral, referred_by=referred_by),
-        start_workflow_operation=start,
+        id=update.request_id,
     )
     return result

@@ -27,7 +27,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from activities.models import MailConfig
+from activities.config import MailConfig
 from activities.register import create_register_schema, make_engine
 
 POSTGRES_URL = os.environ.get(

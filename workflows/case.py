@@ -1,150 +1,166 @@
-"""One durable workflow per CME case, from referral to deletion authorisation or closure.
+"""One durable workflow per episode of a child's CME case (version 2, type ``CmeCaseV2``).
 
-Stages (``CaseState.stage``), by kind of case:
+The workflow only orchestrates; the case's behaviour is the pure state machine in
+:mod:`domain.case`. It turns each update (a person's request) and each timer into a command,
+applies it with :func:`domain.case.decide`, runs the effects that come out as activities (each
+email on its own, child-protection emails first; one register sync at a time for every batch of
+changes) and feeds their outcomes back as commands. The case's history is its own event log, in
+the state.
 
-- destination not verified (school CME referral): ``school_enquiries`` → (no contact by the end of
-  school day 10: referred to SAT) ``la_investigation`` → (officer concludes: on roll elsewhere,
-  moved away, home educated, not located) ``awaiting_deletion_authorisation`` → (officer authorises
-  on a ground the rulebook permits; written outcome to the school) ``closed``. Contact with the
-  child back at school, or located back at school, closes the case with no deletion.
-- destination verified (Pupil Migration LA Return): ``awaiting_ctf`` until the school confirms the
-  CTF (due within 15 school days; an overdue CTF reminds the school and SAT) and the officer
-  authorises deletion on the return's ground → ``closed``.
-- not on roll (professional referral): ``la_investigation`` → closure decision → ``closed``.
+One failure policy: an activity that fails for good, or a step that fails with an unexpected
+error, becomes a problem on the case (recorded, escalated, retried); nothing here fails or wedges
+the workflow. Transient failures (mail server or database down) are retried by Temporal without
+holding up anything else.
 
-A Child Protection Plan or safeguarding concern, at intake or raised later, emails MASH and SAT at
-once and opens a "phone MASH" task; no call recorded by the end of the next school day escalates
-to the SAT team leader.
+Lifecycle: a run opens its episode (or carries a long case's state on after continue-as-new),
+works until the episode is :func:`~domain.case.finished`, then returns the outcome. A referral
+that reaches a closed episode opens the next episode as a new run of the same workflow id.
 
-Handlers: the ``register_referral`` update (sent with update-with-start; a second referral for the
-same child lands here), one validated update per human task, and the ``state`` query. Updates only
-change the state and queue emails; the main loop sends the emails, keeps the register in step,
-upserts search attributes and sleeps until the next deadline. Deadlines are dates worked out from
-the school's calendar and waited on with durable timers that fire at local midnight.
+Cases opened on version 1 (type ``CmeCase``, :mod:`workflows.v1`) continue as new into this
+workflow the next time they wake: see :mod:`workflows.v1.migrate`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows import search_attributes as sa
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import (
-        LoadCalendarInput,
-        Recipient,
-        SendNotificationInput,
-        SyncCaseInput,
-        Template,
-    )
-    from domain.calendar import CalendarError, SchoolCalendar, human_date
-    from domain.calendar_snapshot import CalendarSnapshot
-    from domain.grounds import (
-        ground_by_key,
-        rulebook_for,
-    )
-    from domain.intake import (
-        PupilMigrationReturn,
-        SchoolCMEReferral,
-        school_of,
-    )
-    from workflows import case_rules as rules
-    from workflows import search_attributes as sa
-    from workflows.clock import end_of_day, start_of_day
-    from workflows.models import (
-        CaseOutcome,
+    from activities.case_activities import CaseActivities
+    from domain.calendar import SchoolCalendar
+    from domain.case import (
         CaseState,
-        EscalationKind,
-        OpenCaseInput,
-        RegisterReferralInput,
-        RegisterReferralResult,
-        Role,
-        Stage,
-        TaskName,
-        TaskStatus,
-        case_kind_of,
+        Context,
+        Outcome,
+        Rejected,
+        check,
+        decide,
+        finished,
+        next_wakeup,
+        open_case,
+        record_internal_error,
     )
+    from domain.case.commands import (
+        AuthoriseDeletion,
+        CalendarReloaded,
+        CaseCommand,
+        CaseInput,
+        ConcludeInvestigation,
+        ConfirmCtf,
+        NotificationDelivered,
+        NotificationFailed,
+        OpenCase,
+        RaiseConcern,
+        Reassign,
+        RecordEnquiry,
+        RecordMashCall,
+        RegisterFailed,
+        RegisterReferral,
+        RegisterSynced,
+        ReportContact,
+        Request,
+        RetryProblems,
+        ShareInformation,
+        Tick,
+        Withdraw,
+    )
+    from domain.case.effects import (
+        DeliverNotificationInput,
+        LoadCalendar,
+        LoadCalendarInput,
+        PrepareCaseInput,
+        SendNotification,
+        StartNextEpisode,
+        SyncCaseInput,
+        SyncRegister,
+    )
+    from domain.case.model import CaseOutcome, CommandResult
+    from domain.case.state import NotificationStatus
+    from domain.clock import end_of_day
+    from domain.intake import school_of
 
+WORKFLOW_TYPE = "CmeCaseV2"
 
-from workflows.case_base import (
-    _FIRST_STAGE,
-    ACTIVITY_RETRY,
-    ACTIVITY_TIMEOUT,
-    CALENDAR_RETRY,
-    SERVICE,
+# Mail is retried often so that queued mail goes out within seconds of the server coming back.
+DELIVERY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10)
 )
-from workflows.case_tasks import CaseTaskUpdates
-
-# Patch: a task is marked overdue only by its timer, which also escalates it.
-OVERDUE_BY_TIMER_ONLY = "overdue-by-timer-only"
+SERVICE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
 
 
-@workflow.defn(name="CmeCase")
-class CmeCaseWorkflow(CaseTaskUpdates):
+def _failure(error: ActivityError) -> str | None:
+    """The reason of a failure that retrying cannot mend, or ``None``."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.non_retryable:
+        return cause.message
+    return None
+
+
+@workflow.defn(name=WORKFLOW_TYPE)
+class CmeCase:
     @workflow.init
-    def __init__(self, input: OpenCaseInput) -> None:
+    def __init__(self, input: CaseInput) -> None:
         self._input = input
-        referral = input.referral
-        if input.carried_state is not None:
-            self.state = input.carried_state
-        else:
-            self.state = CaseState(
-                case=input.case,
-                kind=case_kind_of(referral),
-                stage=_FIRST_STAGE[case_kind_of(referral)],
-                referral=referral,
-                opened_at=workflow.now(),
-                school_laestab=school_of(referral),
-            )
-        self._new = input.carried_state is None
-        self._opened = not self._new
-        self._first_registration = self._new
+        self._state: CaseState | None = input.carried_state
         self._calendar: SchoolCalendar | None = None
-        self._outbox: list[SendNotificationInput] = []
-        self._dirty = True
+        self._delivering: set[str] = set()
+        self._syncing = False
+        self._sync_wanted = False
+        self._loading_calendar = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._next_episode: OpenCase | None = None
+        self._woken = False
         self._last_search: dict[str, object] = {}
 
-    # -- main loop -----------------------------------------------------------------------------
+    # -- the main loop -------------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, input: OpenCaseInput) -> CaseOutcome:
-        await self._load_calendar()
-        if self._new:
-            self._open()
-            self._opened = True
+    async def run(self, input: CaseInput) -> CaseOutcome:
+        await self._prepare()
         while True:
-            await self._flush()
-            if self.state.stage is Stage.CLOSED:
+            state = self._case
+            idle = not self._tasks
+            if idle and self._next_episode is not None:
+                workflow.continue_as_new(self._next_episode_input())
+            if idle and finished(state, workflow.now()):
                 break
-            if self._history_is_long():
+            if idle and self._history_is_long():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                await self._flush(stop_when_long=False)
                 workflow.continue_as_new(
-                    OpenCaseInput(
-                        case=self.state.case,
-                        referral=self.state.referral,
-                        referred_by=self._input.referred_by,
-                        carried_state=self.state,
-                        s37_consent_rule=self._input.s37_consent_rule,
-                        max_history_events=self._input.max_history_events,
-                    )
+                    self._input.model_copy(update={"carried_state": self._case})
                 )
-            fire_at = self._next_timer()
-            if fire_at is None or fire_at > workflow.now():
-                timeout = None if fire_at is None else fire_at - workflow.now()
-                with contextlib.suppress(TimeoutError):
-                    # Wakes for anything an update left to do (emails, register, new deadlines).
-                    await workflow.wait_condition(
-                        lambda: bool(self._outbox) or self._dirty, timeout=timeout
-                    )
-            await self._fire_due_timers()
+            wake = next_wakeup(state)
+            timeout = None if wake is None else max(wake - workflow.now(), timedelta(0))
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._woken, timeout=timeout)
+            self._woken = False
+            if wake is not None and workflow.now() >= wake:
+                self._apply(Tick())
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._flush()
-        assert self.state.outcome is not None
-        return self.state.outcome
+        outcome = self._case.outcome
+        assert outcome is not None
+        return outcome
+
+    @property
+    def _case(self) -> CaseState:
+        assert self._state is not None, "the case is not open yet"
+        return self._state
+
+    def _context(self) -> Context:
+        return Context(
+            now=workflow.now(),
+            calendar=self._calendar,
+            s37_consent_rule=self._input.s37_consent_rule,
+        )
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -153,250 +169,233 @@ class CmeCaseWorkflow(CaseTaskUpdates):
             or info.get_current_history_length() >= self._input.max_history_events
         )
 
-    async def _load_calendar(self) -> None:
-        snapshot = await workflow.execute_activity(
-            "load_calendar",
-            LoadCalendarInput(school_laestab=self.state.school_laestab),
-            result_type=CalendarSnapshot,
+    async def _prepare(self) -> None:
+        """Load the calendar (and, for a new episode, the earlier episodes), then open."""
+        opening = self._input.opening
+        school = school_of(opening.referral)
+        prepared = await workflow.execute_activity_method(
+            CaseActivities.prepare_case,
+            PrepareCaseInput(case=self._input.case, school_laestab=school),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+            retry_policy=SERVICE_RETRY,
         )
-        self._calendar = snapshot.to_calendar()
-
-    async def _flush(self, *, stop_when_long: bool = True) -> None:
-        """Send queued emails, then bring the register and search attributes up to date; repeat
-        while updates handled meanwhile leave more to do (but hand back to the main loop when the
-        history is long, so that it can continue as new)."""
-        while self._outbox or self._dirty:
-            if stop_when_long and self._history_is_long():
-                return
-            if self._outbox:
-                await workflow.execute_activity(
-                    "send_notification",
-                    self._outbox.pop(0),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=ACTIVITY_RETRY,
+        if prepared.calendar is not None:
+            self._calendar = prepared.calendar.to_calendar()
+        if self._state is None:
+            if not self._input.episodes_known:
+                episodes = prepared.earlier_episodes or []
+                opening = opening.model_copy(
+                    update={
+                        "episode": len(episodes) + 1,
+                        "earlier_episodes": episodes,
+                        "episodes_problem": prepared.episodes_problem,
+                    }
                 )
-                continue
-            self._dirty = False
-            if not workflow.patched(OVERDUE_BY_TIMER_ONLY):
-                self._refresh_overdue()
-            await workflow.execute_activity(
-                "sync_case",
-                SyncCaseInput(state=self.state),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-            )
-            self._upsert_search_attributes()
-
-    # -- opening a case ------------------------------------------------------------------------
-
-    def _open(self) -> None:
-        state, referral = self.state, self.state.referral
-        state.rulebook = rulebook_for(self._today())
-        if isinstance(referral, SchoolCMEReferral):
-            for enquiry in referral.enquiries_made:
-                self._log_enquiry(enquiry, self._input.referred_by)
-            self._add_task(TaskName.SCHOOL_ENQUIRIES, Role.SCHOOL)
-            self._set_absence_deadlines(referral)
-        elif isinstance(referral, PupilMigrationReturn):
-            ctf_due = self._school_day_after(referral.leaving_date, 15, "ctf")
-            self._add_task(TaskName.SEND_CTF, Role.SCHOOL, due=ctf_due)
-            self._add_task(TaskName.AUTHORISE_DELETION, Role.CME_OFFICER)
+            self._take(open_case(self._input.case, opening, self._context()))
+            if prepared.calendar_problem is not None:
+                self._apply(CalendarReloaded(problem=prepared.calendar_problem))
         else:
-            self._add_task(TaskName.INVESTIGATE, Role.CME_OFFICER)
-            self._notify(
-                "not_on_roll_referral",
-                Template.NOT_ON_ROLL_REFERRAL,
-                [Recipient.SAT],
-                referrer=f"{referral.referrer.name}, {referral.referrer.organisation}",
-            )
-        if referral.child_protection_plan or getattr(referral, "safeguarding_concern", False):
-            reason = (
-                "the child is subject to a Child Protection Plan"
-                if referral.child_protection_plan
-                else "the referrer raised a safeguarding concern"
-            )
-            self._escalate_to_mash(reason, self._input.referred_by)
-        self._changed()
+            # A continued run: restart what the previous run left queued.
+            self._resume_deliveries()
+            self._want_sync()
 
-    def _set_absence_deadlines(self, referral: SchoolCMEReferral) -> None:
+    def _next_episode_input(self) -> CaseInput:
+        assert self._next_episode is not None
+        return CaseInput(
+            case=self._input.case,
+            opening=self._next_episode,
+            episodes_known=True,
+            s37_consent_rule=self._input.s37_consent_rule,
+            max_history_events=self._input.max_history_events,
+        )
+
+    # -- applying commands -----------------------------------------------------------------------
+
+    def _apply(self, command: CaseCommand) -> CommandResult | None:
+        """Apply one of the case's own commands; an unexpected error becomes a problem."""
         try:
-            day1 = rules.day1_of(referral, self.calendar)
-        except CalendarError as exc:
-            self._calendar_problem("day 1", str(exc))
+            outcome = decide(self._case, command, self._context())
+        except Exception as exc:
+            outcome = record_internal_error(
+                self._case, f"{type(command).__name__}: {type(exc).__name__}", self._context()
+            )
+        self._take(outcome)
+        return outcome.result
+
+    def _take(self, outcome: Outcome) -> None:
+        self._state = outcome.state
+        for effect in outcome.effects:
+            if isinstance(effect, SendNotification):
+                self._deliver(effect.purpose)
+            elif isinstance(effect, SyncRegister):
+                self._want_sync()
+            elif isinstance(effect, LoadCalendar):
+                self._reload_calendar()
+            elif isinstance(effect, StartNextEpisode):
+                self._next_episode = effect.opening
+        self._upsert_search_attributes()
+        self._woken = True
+
+    def _request(self, command: Request) -> CommandResult:
+        """Apply a person's request: a refusal is the update's failure, with its reason."""
+        try:
+            outcome = decide(self._case, command, self._context())
+        except Rejected as exc:
+            raise ApplicationError(exc.message, type="Rejected", non_retryable=True) from None
+        except Exception as exc:
+            self._take(
+                record_internal_error(
+                    self._case, f"{type(command).__name__}: {type(exc).__name__}", self._context()
+                )
+            )
+            raise ApplicationError(
+                "the case could not process this request: the team leader is told; try again later",
+                type="InternalError",
+                non_retryable=True,
+            ) from None
+        self._take(outcome)
+        assert outcome.result is not None
+        return outcome.result
+
+    def _validate(self, command: Request) -> None:
+        """An update's validator: refuse (leaving no trace) what the case would refuse."""
+        if self._state is None:
+            raise ApplicationError(
+                "the case is still opening: send the request again in a moment",
+                type="Rejected",
+                non_retryable=True,
+            )
+        if self._next_episode is not None:
+            raise ApplicationError(
+                "the case's next episode is opening: send the request again in a moment",
+                type="Rejected",
+                non_retryable=True,
+            )
+        try:
+            check(self._case, command, self._context())
+        except Rejected as exc:
+            raise ApplicationError(exc.message, type="Rejected", non_retryable=True) from None
+        except Exception:
+            pass  # the handler records what went wrong
+
+    # -- effects ----------------------------------------------------------------------------------
+
+    def _spawn(self, work: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(work)
+        self._tasks.add(task)
+
+        def done(finished_task: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished_task)
+            self._woken = True
+
+        task.add_done_callback(done)
+
+    def _resume_deliveries(self) -> None:
+        queued = [r for r in self._case.notifications if r.status is NotificationStatus.QUEUED]
+        for record in sorted(queued, key=lambda r: not r.child_protection):
+            self._deliver(record.purpose)
+
+    def _deliver(self, purpose: str) -> None:
+        if purpose in self._delivering:
             return
-        self.state.day1 = day1
-        threshold_days = rules.ABSENCE_GROUND_DAYS[rules.absence_ground_key(referral)]
-        school = self.state.school_laestab
-        try:
-            self.state.deadlines["sat_referral"] = self.calendar.nth_school_day(day1, 10, school)
-            last_day = self.calendar.nth_school_day(day1, threshold_days, school)
-            self.state.deadlines["deletion_threshold"] = self.calendar.school_day_after(
-                last_day, 1, school
-            )
-        except CalendarError as exc:
-            self._calendar_problem("the referral and deletion thresholds", str(exc))
+        record = next((r for r in self._case.notifications if r.purpose == purpose), None)
+        if record is None or record.message is None:
+            return
+        self._delivering.add(purpose)
+        message = record.message
 
-    # -- timers --------------------------------------------------------------------------------
+        async def deliver() -> None:
+            try:
+                await workflow.execute_activity_method(
+                    CaseActivities.deliver_notification,
+                    DeliverNotificationInput(notification=message),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=DELIVERY_RETRY,
+                )
+            except ActivityError as exc:
+                self._delivering.discard(purpose)
+                self._apply(
+                    NotificationFailed(
+                        purpose=purpose, detail=_failure(exc) or "the delivery failed"
+                    )
+                )
+                return
+            self._delivering.discard(purpose)
+            self._apply(NotificationDelivered(purpose=purpose))
 
-    def _timers(self) -> list[tuple[datetime, str]]:
-        state, timers = self.state, []
-        if state.stage is Stage.SCHOOL_ENQUIRIES and "sat_referral" in state.deadlines:
-            timers.append((end_of_day(state.deadlines["sat_referral"]), "sat_referral"))
-        threshold = state.deadlines.get("deletion_threshold")
-        if (
-            threshold is not None
-            and state.stage in (Stage.SCHOOL_ENQUIRIES, Stage.LA_INVESTIGATION)
-            and "threshold_reached" not in state.outcome_details
-        ):
-            timers.append((start_of_day(threshold), "deletion_threshold"))
-        for task in state.tasks:
-            if task.status is TaskStatus.OPEN and task.due is not None and not task.overdue:
-                timers.append((end_of_day(task.due), f"task:{task.id}"))
-        if state.problems:
-            timers.append((workflow.now() + CALENDAR_RETRY, "calendar_retry"))
-        return timers
+        self._spawn(deliver())
 
-    def _next_timer(self) -> datetime | None:
-        timers = self._timers()
-        return min(at for at, _ in timers) if timers else None
+    def _want_sync(self) -> None:
+        self._sync_wanted = True
+        if self._syncing:
+            return
+        self._syncing = True
 
-    async def _fire_due_timers(self) -> None:
-        now = workflow.now()
-        for at, name in self._timers():
-            if at > now:
-                continue
-            if name == "sat_referral":
-                self._refer_to_sat()
-            elif name == "deletion_threshold":
-                self._threshold_reached()
-            elif name.startswith("task:"):
-                self._task_overdue(int(name.removeprefix("task:")))
-        if self.state.problems and self._calendar_retry_due(now):
-            await self._retry_calendar()
+        async def sync() -> None:
+            while self._sync_wanted:
+                self._sync_wanted = False
+                try:
+                    await workflow.execute_activity_method(
+                        CaseActivities.sync_register,
+                        SyncCaseInput(state=self._case),
+                        start_to_close_timeout=ACTIVITY_TIMEOUT,
+                        retry_policy=SERVICE_RETRY,
+                    )
+                except ActivityError as exc:
+                    self._syncing = False
+                    self._apply(RegisterFailed(detail=_failure(exc) or "the register sync failed"))
+                    return
+                if self._has_register_problem():
+                    self._apply(RegisterSynced())
+            self._syncing = False
 
-    def _calendar_retry_due(self, now: datetime) -> bool:
-        last = self.state.outcome_details.get("calendar_checked_at")
-        return last is None or datetime.fromisoformat(last) + CALENDAR_RETRY <= now
+        self._spawn(sync())
 
-    async def _retry_calendar(self) -> None:
-        """Reload the calendar (an LA adds next year's terms) and work the deadlines out again."""
-        self.state.outcome_details["calendar_checked_at"] = workflow.now().isoformat()
-        await self._load_calendar()
-        self.state.problems.clear()
-        referral = self.state.referral
-        if isinstance(referral, SchoolCMEReferral) and self.state.stage in (
-            Stage.SCHOOL_ENQUIRIES,
-            Stage.LA_INVESTIGATION,
-        ):
-            self._set_absence_deadlines(referral)
-        for task in self.state.tasks:
-            if task.status is TaskStatus.OPEN and task.due is None:
-                if task.name is TaskName.SEND_CTF and isinstance(referral, PupilMigrationReturn):
-                    task.due = self._school_day_after(referral.leaving_date, 15, "ctf")
-                elif task.name is TaskName.PHONE_MASH:
-                    task.due = self._school_day_after(self._today(), 1, "mash_call")
-        self._changed()
+    def _has_register_problem(self) -> bool:
+        return any(p.subject == "register" for p in self._case.open_problems)
 
-    def _refer_to_sat(self) -> None:
-        """No contact by the end of school day 10: the case goes to the CME officer."""
-        state = self.state
-        state.stage = Stage.LA_INVESTIGATION
-        self._close_tasks(TaskName.SCHOOL_ENQUIRIES, SERVICE, TaskStatus.DONE)
-        self._add_task(TaskName.INVESTIGATE, Role.CME_OFFICER)
-        day10 = state.deadlines["sat_referral"]
-        self._add_escalation(
-            EscalationKind.SAT_REFERRAL,
-            f"no contact by the end of school day 10 ({human_date(day10)})",
-            SERVICE,
-        )
-        enquiries = "\n".join(
-            f"- {human_date(e.enquiry.made_on)}: {e.enquiry.by.value} {e.enquiry.kind.value}, "
-            f"{e.enquiry.outcome.value}"
-            for e in state.enquiries
-        )
-        assert state.day1 is not None
-        self._notify(
-            "sat_referral",
-            Template.SAT_REFERRAL,
-            [Recipient.SAT],
-            day1=human_date(state.day1),
-            day10=human_date(day10),
-            enquiries=enquiries or "(none recorded)",
-        )
-        self._changed()
+    def _reload_calendar(self) -> None:
+        if self._loading_calendar:
+            return
+        self._loading_calendar = True
+        school = self._case.school_laestab
 
-    def _threshold_reached(self) -> None:
-        state = self.state
-        state.outcome_details["threshold_reached"] = self._today().isoformat()
-        assert isinstance(state.referral, SchoolCMEReferral)
-        ground_key = rules.absence_ground_key(state.referral)
-        ground = ground_by_key(ground_key, rulebook_for(self._today()))
-        self._notify(
-            "threshold_reached",
-            Template.THRESHOLD_REACHED,
-            [Recipient.SAT],
-            threshold=human_date(state.deadlines["deletion_threshold"]),
-            ground=f"{ground.code} {ground.title}" if ground else ground_key.value,
-        )
-        self._changed()
+        async def reload() -> None:
+            try:
+                snapshot = await workflow.execute_activity_method(
+                    CaseActivities.reload_calendar,
+                    LoadCalendarInput(school_laestab=school),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=SERVICE_RETRY,
+                )
+            except ActivityError as exc:
+                self._loading_calendar = False
+                self._apply(CalendarReloaded(problem=_failure(exc) or "the calendar did not load"))
+                return
+            self._loading_calendar = False
+            self._calendar = snapshot.to_calendar()
+            self._apply(CalendarReloaded())
 
-    def _task_overdue(self, task_id: int) -> None:
-        task = self.state.tasks[task_id - 1]
-        task.overdue = True
-        assert task.due is not None
-        if task.name is TaskName.PHONE_MASH:
-            self._add_escalation(
-                EscalationKind.TEAM_LEADER,
-                f"MASH call not recorded by the end of {human_date(task.due)}",
-                SERVICE,
-            )
-            self._notify(
-                f"mash_call_overdue:{task.id}",
-                Template.MASH_CALL_OVERDUE,
-                [Recipient.TEAM_LEADER],
-                mash_call_due=human_date(task.due),
-            )
-        elif task.name is TaskName.SEND_CTF:
-            self._add_escalation(
-                EscalationKind.CTF_OVERDUE,
-                f"CTF not confirmed by the end of {human_date(task.due)}",
-                SERVICE,
-            )
-            self._notify(
-                f"ctf_overdue:{task.id}",
-                Template.CTF_OVERDUE,
-                [Recipient.SCHOOL, Recipient.SAT],
-                ctf_due=human_date(task.due),
-                ctf_destination=rules.ctf_destination_of(self.state),
-            )
-        self._changed()
+        self._spawn(reload())
 
-    def _refresh_overdue(self) -> None:
-        """Before OVERDUE_BY_TIMER_ONLY: marked a task past its due date overdue, which kept its
-        timer from firing, so a task already overdue when the case opened was never escalated.
-        Kept for cases recorded before the patch."""
-        today = self._today()
-        for task in self.state.tasks:
-            if task.status is TaskStatus.OPEN and task.due is not None and task.due < today:
-                task.overdue = True
+    # -- search attributes ------------------------------------------------------------------------
 
     def _upsert_search_attributes(self) -> None:
-        state = self.state
-        open_due = [t.due for t in state.tasks if t.status is TaskStatus.OPEN and t.due]
-        if state.stage is Stage.SCHOOL_ENQUIRIES and "sat_referral" in state.deadlines:
-            open_due.append(state.deadlines["sat_referral"])
-        next_deadline = end_of_day(min(open_due)) if open_due else None
+        state = self._case
+        due = state.next_deadline
+        outcome = state.outcome
         values: dict[str, object] = {
             sa.CASE_KIND.name: state.kind.value,
             sa.STAGE.name: state.stage.value,
             sa.SCHOOL.name: state.school_laestab or "",
             sa.CHILD_PROTECTION.name: state.child_protection,
-            sa.NEXT_DEADLINE.name: next_deadline,
-            sa.OVERDUE.name: any(t.overdue for t in state.tasks if t.status is TaskStatus.OPEN),
-            sa.OUTCOME.name: (state.outcome.decision.value if state.outcome else ""),
-            sa.GROUND.name: (state.outcome.ground or "") if state.outcome else "",
+            sa.NEXT_DEADLINE.name: end_of_day(due) if due else None,
+            sa.OVERDUE.name: state.overdue,
+            sa.OUTCOME.name: outcome.decision.value if outcome else "",
+            sa.GROUND.name: (outcome.ground or "") if outcome else "",
+            sa.EPISODE.name: state.episode,
+            sa.REPEAT.name: state.repeat,
+            sa.PROBLEM.name: bool(state.open_problems),
         }
         updates: list[SearchAttributeUpdate[Any]] = []
         for key in sa.ALL:
@@ -408,39 +407,109 @@ class CmeCaseWorkflow(CaseTaskUpdates):
         if updates:
             workflow.upsert_search_attributes(updates)
 
-    # -- query ---------------------------------------------------------------------------------
+    # -- query ------------------------------------------------------------------------------------
 
-    @workflow.query(name="state")
-    def get_state(self) -> CaseState:
-        return self.state
+    @workflow.query
+    def state(self) -> CaseState:
+        return self._case
 
-    # -- updates -------------------------------------------------------------------------------
+    # -- updates: one per request ---------------------------------------------------------------
 
-    @workflow.update(name="register_referral")
-    async def register_referral(self, input: RegisterReferralInput) -> RegisterReferralResult:
-        # Answer once the case is open, so the caller sees its deadlines and tasks.
-        await workflow.wait_condition(lambda: self._opened)
-        first = self._first_registration and input.referral == self._input.referral
-        self._first_registration = False
-        if not first:
-            self.state.referrals_received += 1
-            self._log_information(
-                f"further referral received ({input.referral.form.replace('_', ' ')}) from "
-                f"{input.referred_by.name}",
-                input.referred_by,
-            )
-            referral = input.referral
-            concern = referral.child_protection_plan or getattr(
-                referral, "safeguarding_concern", False
-            )
-            if concern and not self.state.child_protection and self.state.stage is not Stage.CLOSED:
-                self._escalate_to_mash(
-                    "a further referral reports a safeguarding concern", input.referred_by
-                )
-            self._changed()
-        return RegisterReferralResult(
-            case=self.state.case,
-            existing=not first,
-            stage=self.state.stage,
-            referrals_received=self.state.referrals_received,
-        )
+    @workflow.update
+    async def register_referral(self, command: RegisterReferral) -> CommandResult:
+        # Answer once the case is open, so that the caller sees its deadlines and tasks.
+        await workflow.wait_condition(lambda: self._state is not None)
+        return self._request(command)
+
+    @register_referral.validator
+    def _check_register_referral(self, command: RegisterReferral) -> None:
+        if self._state is not None:
+            self._validate(command)
+
+    @workflow.update
+    def record_enquiry(self, command: RecordEnquiry) -> CommandResult:
+        return self._request(command)
+
+    @record_enquiry.validator
+    def _check_record_enquiry(self, command: RecordEnquiry) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def report_contact(self, command: ReportContact) -> CommandResult:
+        return self._request(command)
+
+    @report_contact.validator
+    def _check_report_contact(self, command: ReportContact) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def raise_concern(self, command: RaiseConcern) -> CommandResult:
+        return self._request(command)
+
+    @raise_concern.validator
+    def _check_raise_concern(self, command: RaiseConcern) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def share_information(self, command: ShareInformation) -> CommandResult:
+        return self._request(command)
+
+    @share_information.validator
+    def _check_share_information(self, command: ShareInformation) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def record_mash_call(self, command: RecordMashCall) -> CommandResult:
+        return self._request(command)
+
+    @record_mash_call.validator
+    def _check_record_mash_call(self, command: RecordMashCall) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def confirm_ctf(self, command: ConfirmCtf) -> CommandResult:
+        return self._request(command)
+
+    @confirm_ctf.validator
+    def _check_confirm_ctf(self, command: ConfirmCtf) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def conclude_investigation(self, command: ConcludeInvestigation) -> CommandResult:
+        return self._request(command)
+
+    @conclude_investigation.validator
+    def _check_conclude_investigation(self, command: ConcludeInvestigation) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def authorise_deletion(self, command: AuthoriseDeletion) -> CommandResult:
+        return self._request(command)
+
+    @authorise_deletion.validator
+    def _check_authorise_deletion(self, command: AuthoriseDeletion) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def withdraw(self, command: Withdraw) -> CommandResult:
+        return self._request(command)
+
+    @withdraw.validator
+    def _check_withdraw(self, command: Withdraw) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def reassign(self, command: Reassign) -> CommandResult:
+        return self._request(command)
+
+    @reassign.validator
+    def _check_reassign(self, command: Reassign) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def retry_problems(self, command: RetryProblems) -> CommandResult:
+        return self._request(command)
+
+    @retry_problems.validator
+    def _check_retry_problems(self, command: RetryProblems) -> None:
+        self._validate(command)

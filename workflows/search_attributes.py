@@ -12,8 +12,23 @@ NEXT_DEADLINE = SearchAttributeKey.for_datetime("CmeNextDeadline")
 OVERDUE = SearchAttributeKey.for_bool("CmeOverdue")
 OUTCOME = SearchAttributeKey.for_keyword("CmeOutcome")
 GROUND = SearchAttributeKey.for_keyword("CmeGround")
+EPISODE = SearchAttributeKey.for_int("CmeEpisode")  # 1 for a child's first episode
+REPEAT = SearchAttributeKey.for_bool("CmeRepeat")  # the child had an earlier episode
+PROBLEM = SearchAttributeKey.for_bool("CmeProblem")  # an open problem: see the case
 
-ALL = (CASE_KIND, STAGE, SCHOOL, CHILD_PROTECTION, NEXT_DEADLINE, OVERDUE, OUTCOME, GROUND)
+ALL = (
+    CASE_KIND,
+    STAGE,
+    SCHOOL,
+    CHILD_PROTECTION,
+    NEXT_DEADLINE,
+    OVERDUE,
+    OUTCOME,
+    GROUND,
+    EPISODE,
+    REPEAT,
+    PROBLEM,
+)
 
 # name -> the `temporal` CLI's type word (``--search-attribute Name=Type``)
 CLI_TYPES = {
@@ -25,4 +40,7 @@ CLI_TYPES = {
     "CmeOverdue": "Bool",
     "CmeOutcome": "Keyword",
     "CmeGround": "Keyword",
+    "CmeEpisode": "Int",
+    "CmeRepeat": "Bool",
+    "CmeProblem": "Bool",
 }

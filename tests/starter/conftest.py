@@ -36,7 +36,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.case_activities import CaseActivities
-from activities.models import MailConfig
+from activities.config import MailConfig
 from starter.admin import register_search_attributes
 from starter.cli import main
 from tests.conftest import SmtpServer

@@ -15,10 +15,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.case_activities import CaseActivities
+from activities.v1.legacy import LegacyActivities
+from domain.clock import local_date
 from starter.admin import register_search_attributes
 from tests.workflows.harness import Harness, TestCalendar
-from workflows.case import CmeCaseWorkflow
-from workflows.clock import local_date
+from worker import WORKFLOWS
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 HISTORIES = Path(__file__).parent / "histories"
@@ -43,13 +44,11 @@ async def harness(  # type: ignore[no-untyped-def]
 ) -> AsyncIterator[Harness]:
     today = local_date(await env.get_current_time())
     calendar = TestCalendar.write(tmp_path, today)
-    activities = CaseActivities(mail=mail_config, engine=sqlite_engine, calendar_path=calendar.path)
+    deps = {"mail": mail_config, "engine": sqlite_engine, "calendar_path": calendar.path}
+    activities = [*CaseActivities(**deps).all(), *LegacyActivities(**deps).all()]
     task_queue = f"cme-test-{uuid.uuid4()}"
     async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=[CmeCaseWorkflow],
-        activities=activities.all(),
+        env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities
     ):
         harness = Harness(
             env=env, client=env.client, task_queue=task_queue, calendar=calendar, today=today

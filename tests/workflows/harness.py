@@ -21,10 +21,11 @@ from domain.intake import (
     PupilMigrationReturn,
     SchoolCMEReferral,
 )
+from domain.case.model import Actor, CommandResult, Role
+from domain.case.state import CaseState
+from domain.clock import end_of_day, local_date
 from starter.cases import open_case
-from workflows.case import CmeCaseWorkflow
-from workflows.clock import end_of_day, local_date
-from workflows.models import Actor, CaseState, RegisterReferralResult, Role
+from workflows.case import CmeCase
 
 SCHOOL = "8512000"
 OTHER_SCHOOL = "8512001"
@@ -213,7 +214,7 @@ class Harness:
     today: date
     opened: list[str] = field(default_factory=list)
 
-    async def open(self, referral: AnyReferral, by: Actor) -> RegisterReferralResult:
+    async def open(self, referral: AnyReferral, by: Actor) -> CommandResult:
         result = await open_case(
             self.client, referral, by, task_queue=self.task_queue, secret=SECRET
         )
@@ -222,10 +223,10 @@ class Harness:
         return result
 
     def handle(self, case: str) -> WorkflowHandle[Any, Any]:
-        return self.client.get_workflow_handle_for(CmeCaseWorkflow.run, case)
+        return self.client.get_workflow_handle_for(CmeCase.run, case)
 
     async def state(self, case: str) -> CaseState:
-        return await self.handle(case).query(CmeCaseWorkflow.get_state)
+        return await self.handle(case).query(CmeCase.state)
 
     async def now_date(self) -> date:
         return local_date(await self.env.get_current_time())

@@ -9,7 +9,6 @@ from temporalio.exceptions import ApplicationError
 
 from domain.calendar import SchoolCalendar, human_date
 from domain.ctf import LOST_PUPIL_DATABASE, validate_ctf_destination
-from domain.deletion import AFTER_LEAVE_DAYS, CONTINUOUS_ABSENCE_DAYS, CaseFacts
 from domain.enquiries import (
     LA_ENQUIRY_KINDS,
     SCHOOL_ENQUIRY_KINDS,
@@ -24,7 +23,8 @@ from domain.grounds import (
     find_ground,
 )
 from domain.intake import ProfessionalCMEReferral, PupilMigrationReturn, SchoolCMEReferral
-from workflows.models import (
+from workflows.v1.deletion import AFTER_LEAVE_DAYS, CONTINUOUS_ABSENCE_DAYS, CaseFacts
+from workflows.v1.models import (
     Actor,
     CaseKind,
     CaseState,

@@ -1,4 +1,4 @@
-"""What the case activities take and return: plain pydantic models, sent through Temporal with the
+"""Frozen: what version 1 of the case workflow's activities take and return: plain pydantic models, sent through Temporal with the
 pydantic data converter (never the register's table models).
 
 This module is imported by workflow code, so it imports nothing that does I/O: no database, no mail
@@ -8,14 +8,9 @@ client, no settings (``Settings`` is only named for type checking).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from pydantic import BaseModel
 
-from pydantic import BaseModel, Field
-
-from workflows.models import CaseState
-
-if TYPE_CHECKING:
-    from settings import Settings
+from workflows.v1.models import CaseState
 
 
 class Recipient(StrEnum):
@@ -95,35 +90,4 @@ class LoadCalendarInput(BaseModel):
 
 # load_calendar returns domain.calendar_snapshot.CalendarSnapshot
 
-
-class MailConfig(BaseModel):
-    """Where and how the activities send mail, and who is told what."""
-
-    smtp_host: str
-    smtp_port: int
-    smtp_username: str | None = None
-    smtp_password: str | None = Field(default=None, repr=False)
-    start_tls: bool = False
-    mail_from: str
-    mash_email: str
-    sat_email: str
-    team_leader_email: str
-    school_email_pattern: str  # e.g. "attendance.{laestab}@schools.example.invalid"
-    la_name: str
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> MailConfig:
-        password = settings.smtp_password
-        return cls(
-            smtp_host=settings.smtp_host,
-            smtp_port=settings.smtp_port,
-            smtp_username=settings.smtp_username,
-            smtp_password=password.get_secret_value() if password is not None else None,
-            start_tls=settings.smtp_start_tls,
-            mail_from=settings.mail_from,
-            mash_email=settings.mash_email,
-            sat_email=settings.sat_email,
-            team_leader_email=settings.team_leader_email,
-            school_email_pattern=settings.school_email_pattern,
-            la_name=settings.la_name,
-        )
+# Mail settings: activities.config.MailConfig (shared by both versions).

@@ -10,10 +10,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from domain.deletion import SessionCode
 from domain.enquiries import Enquiry
 from domain.grounds import Rulebook
 from domain.intake import ProfessionalCMEReferral, PupilMigrationReturn, Referral, SchoolCMEReferral
+from workflows.v1.deletion import SessionCode
 
 
 class CaseKind(StrEnum):

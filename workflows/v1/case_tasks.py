@@ -8,14 +8,14 @@ from datetime import date
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import (
+    from activities.v1.models import (
         Recipient,
         Template,
     )
     from domain.calendar import human_date
     from domain.ctf import validate_ctf_destination
-    from workflows import case_rules as rules
-    from workflows.models import (
+    from workflows.v1 import case_rules as rules
+    from workflows.v1.models import (
         AuthoriseDeletionInput,
         AuthoriseDeletionResult,
         CaseKind,
@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-from workflows.case_base import CaseBase, _closure_words, _note
+from workflows.v1.case_base import CaseBase, _closure_words, _note
 
 
 class CaseTaskUpdates(CaseBase):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from activities.models import Template
+from activities.v1.models import Template
 
 
 class TemplateFieldMissing(ValueError):

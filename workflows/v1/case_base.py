@@ -9,16 +9,13 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import (
+    from activities.v1.models import (
         Recipient,
         SendNotificationInput,
         Template,
     )
     from domain.calendar import CalendarError, SchoolCalendar, human_date
-    from domain.deletion import (
-        DeletionAssessment,
-        assess_deletion,
-    )
+    from domain.clock import local_date
     from domain.enquiries import Enquiry
     from domain.grounds import (
         UnknownGroundError,
@@ -28,9 +25,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.intake import (
         ProfessionalCMEReferral,
     )
-    from workflows import case_rules as rules
-    from workflows.clock import local_date
-    from workflows.models import (
+    from workflows.v1 import case_rules as rules
+    from workflows.v1.deletion import (
+        DeletionAssessment,
+        assess_deletion,
+    )
+    from workflows.v1.models import (
         Actor,
         AuthoriseDeletionInput,
         CaseKind,

@@ -1,0 +1,103 @@
+"""What a case asks the world to do, and the contracts of the activities that do it.
+
+The state machine returns effects; the workflow runs each as an activity and feeds the outcome
+back as a command (:mod:`domain.case.commands`). These models are shared by the workflow and the
+activities, below both.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from domain.calendar_snapshot import CalendarSnapshot
+from domain.case.commands import OpenCase
+from domain.case.model import EpisodeSummary
+from domain.case.notifications import AnyNotification
+from domain.case.state import CaseState
+
+__all__ = [
+    "DeliverNotificationInput",
+    "DeliverNotificationResult",
+    "Effect",
+    "LoadCalendar",
+    "LoadCalendarInput",
+    "PrepareCaseInput",
+    "PrepareCaseResult",
+    "SendNotification",
+    "StartNextEpisode",
+    "SyncCaseInput",
+    "SyncCaseResult",
+    "SyncRegister",
+]
+
+
+class SendNotification(BaseModel):
+    """Deliver the case's queued notification ``purpose`` (its message is in the state)."""
+
+    type: Literal["send_notification"] = "send_notification"
+    purpose: str
+
+
+class SyncRegister(BaseModel):
+    """Bring the register up to date with the case's state (one sync covers every change)."""
+
+    type: Literal["sync_register"] = "sync_register"
+
+
+class LoadCalendar(BaseModel):
+    """Read the calendar file again (an LA extended or corrected it)."""
+
+    type: Literal["load_calendar"] = "load_calendar"
+
+
+class StartNextEpisode(BaseModel):
+    """A referral reached a closed episode: it opens the child's next episode, in a new run."""
+
+    type: Literal["start_next_episode"] = "start_next_episode"
+    opening: OpenCase
+
+
+Effect = SendNotification | SyncRegister | LoadCalendar | StartNextEpisode
+
+# -- activity contracts ----------------------------------------------------------------------------
+
+
+class PrepareCaseInput(BaseModel):
+    case: str
+    school_laestab: str | None = None
+
+
+class PrepareCaseResult(BaseModel):
+    """What a new episode needs before it opens: the school's calendar and the earlier episodes.
+    A part that cannot be had is ``None`` with its problem named (never personal data)."""
+
+    calendar: CalendarSnapshot | None = None
+    calendar_problem: str | None = None
+    earlier_episodes: list[EpisodeSummary] | None = Field(default_factory=list)
+    episodes_problem: str | None = None
+
+
+class LoadCalendarInput(BaseModel):
+    school_laestab: str | None = None
+
+
+class DeliverNotificationInput(BaseModel):
+    notification: AnyNotification
+
+
+class DeliverNotificationResult(BaseModel):
+    message_id: str
+    already_sent: bool  # sent by an earlier attempt: nothing sent this time
+    recipients: list[str]
+
+
+class SyncCaseInput(BaseModel):
+    state: CaseState
+
+
+class SyncCaseResult(BaseModel):
+    case: str
+    episode: int
+    stage: str
