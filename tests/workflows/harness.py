@@ -3,6 +3,7 @@ worker on a fresh time-skipping server with the real activities (SMTP on loopbac
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -12,18 +13,18 @@ from typing import Any
 
 import holidays
 from stdnum.gb import upn as upn_mod
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from domain.case.model import Actor, CaseOutcome, CommandResult, Role
+from domain.case.state import CaseState
+from domain.clock import end_of_day, local_date
 from domain.intake import (
     AnyReferral,
     ProfessionalCMEReferral,
     PupilMigrationReturn,
     SchoolCMEReferral,
 )
-from domain.case.model import Actor, CommandResult, Role
-from domain.case.state import CaseState
-from domain.clock import end_of_day, local_date
 from starter.cases import open_case
 from workflows.case import CmeCase
 
@@ -228,6 +229,15 @@ class Harness:
     async def state(self, case: str) -> CaseState:
         return await self.handle(case).query(CmeCase.state)
 
+    async def wait_open(self, case: str) -> CaseState:
+        """The case's state once it has opened (a case started without update-with-start)."""
+        for _ in range(200):
+            try:
+                return await self.state(case)
+            except WorkflowQueryFailedError:
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"case {case} did not open")
+
     async def now_date(self) -> date:
         return local_date(await self.env.get_current_time())
 
@@ -244,3 +254,14 @@ class Harness:
         now = await self.env.get_current_time()
         if target > now:
             await self.env.sleep(target - now)
+
+
+def rid() -> str:
+    """A fresh request id (each test request is a new request)."""
+    return f"test-{uuid.uuid4().hex}"
+
+
+def decided(result: CommandResult) -> CaseOutcome:
+    """The outcome a request's answer carries (the test fails when there is none)."""
+    assert result.outcome is not None, result
+    return result.outcome

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 
+from domain.case.commands import Withdraw
+from domain.case.model import Actor, EscalationKind, Role
 from tests.conftest import SmtpServer
 from tests.workflows.harness import (
     PROFESSIONAL,
     SCHOOL_OFFICE,
     TEAM_LEADER,
     Harness,
+    rid,
     school_referral,
 )
-from workflows.case import CmeCaseWorkflow
-from workflows.models import EscalationKind, WithdrawInput
+from workflows import search_attributes as sa
+from workflows.case import CmeCase
 
 
 async def test_duplicate_referral_returns_the_open_case(
@@ -43,22 +46,47 @@ async def test_racing_referrals_for_one_child_open_one_case(harness: Harness) ->
     h = harness
     day1 = h.calendar.first_school_day_on_or_before(h.today)
     referral = school_referral(today=h.today, day1=day1, serial=777)
-    results = await asyncio.gather(*(h.open(referral, SCHOOL_OFFICE) for _ in range(4)))
+    # Four members of staff send the same child's referral at once: four requests.
+    staff = [Actor(name=f"Office {n}", role=Role.SCHOOL) for n in range(4)]
+    results = await asyncio.gather(*(h.open(referral, by) for by in staff))
     assert len({r.case for r in results}) == 1
     assert sorted(r.existing for r in results) == [False, True, True, True]
     assert (await h.state(results[0].case)).referrals_received == 4
 
 
-async def test_after_a_case_closes_a_new_referral_opens_a_new_episode(harness: Harness) -> None:
+async def test_after_a_case_closes_a_new_referral_opens_a_new_episode(
+    harness: Harness, smtp_server: SmtpServer
+) -> None:
     h = harness
     day1 = h.calendar.first_school_day_on_or_before(h.today)
     referral = school_referral(today=h.today, day1=day1, serial=31)
     case = (await h.open(referral, SCHOOL_OFFICE)).case
     handle = h.handle(case)
     await handle.execute_update(
-        CmeCaseWorkflow.withdraw, WithdrawInput(by=TEAM_LEADER, reason="sent in error")
+        CmeCase.withdraw, Withdraw(request_id=rid(), by=TEAM_LEADER, reason="sent in error")
     )
-    await handle.result()
-    reopened = await h.open(referral, SCHOOL_OFFICE)
+    first = await handle.result()
+    # Weeks later the child goes missing again: a new referral, with a safeguarding concern.
+    again = referral.model_copy(update={"safeguarding_concern": True})
+    reopened = await h.open(again, SCHOOL_OFFICE)
     assert reopened.case == case and not reopened.existing
-    assert (await h.state(case)).referrals_received == 1
+    assert reopened.episode == 2
+    state = await h.state(case)
+    assert state.episode == 2 and state.referrals_received == 1
+    assert [(e.episode, e.decision) for e in state.earlier_episodes] == [(1, first.decision)]
+    # The new episode's emails are its own: MASH is told, naming the earlier episode.
+    mash = await smtp_server.wait_for(lambda m: "MASH" in m["Subject"] and case in m["Subject"])
+    assert "episode 1" in mash.get_content().lower()
+    described = await h.client.get_workflow_handle(case).describe()
+    attrs = described.typed_search_attributes
+    assert attrs.get(sa.EPISODE) == 2 and attrs.get(sa.REPEAT) is True
+
+
+async def test_the_same_referral_sent_twice_is_applied_once(harness: Harness) -> None:
+    h = harness
+    day1 = h.calendar.first_school_day_on_or_before(h.today)
+    referral = school_referral(today=h.today, day1=day1, serial=99)
+    opened = await h.open(referral, SCHOOL_OFFICE)
+    again = await h.open(referral, SCHOOL_OFFICE)
+    assert again == opened  # the first answer, again
+    assert (await h.state(opened.case)).referrals_received == 1

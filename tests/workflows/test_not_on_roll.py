@@ -6,19 +6,21 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from tests.conftest import SmtpServer
-from tests.workflows.harness import OFFICER, PROFESSIONAL, Harness, professional_referral
-from workflows.case import CmeCaseWorkflow
-from workflows.models import (
-    AuthoriseDeletionInput,
+from domain.case.commands import (
+    AuthoriseDeletion,
+    ConcludeInvestigation,
+)
+from domain.case.model import (
     CaseKind,
-    ConcludeInvestigationInput,
     Decision,
     InvestigationOutcome,
     Stage,
     TaskName,
     TaskStatus,
 )
+from tests.conftest import SmtpServer
+from tests.workflows.harness import OFFICER, PROFESSIONAL, Harness, professional_referral, rid
+from workflows.case import CmeCase
 
 
 async def test_professional_referral_closed_as_placed_on_roll(
@@ -36,16 +38,21 @@ async def test_professional_referral_closed_as_placed_on_roll(
     handle = h.handle(case)
     with pytest.raises(WorkflowUpdateFailedError) as not_a_school_outcome:
         await handle.execute_update(
-            CmeCaseWorkflow.conclude_investigation,
-            ConcludeInvestigationInput(by=OFFICER, outcome=InvestigationOutcome.ON_ROLL_ELSEWHERE),
+            CmeCase.conclude_investigation,
+            ConcludeInvestigation(
+                request_id=rid(), by=OFFICER, outcome=InvestigationOutcome.ON_ROLL_ELSEWHERE
+            ),
         )
     assert "on_roll_elsewhere is not an outcome of a not on roll case" in str(
         not_a_school_outcome.value.cause
     )
     result = await handle.execute_update(
-        CmeCaseWorkflow.conclude_investigation,
-        ConcludeInvestigationInput(
-            by=OFFICER, outcome=InvestigationOutcome.PLACED_ON_ROLL, new_school_laestab="8512001"
+        CmeCase.conclude_investigation,
+        ConcludeInvestigation(
+            request_id=rid(),
+            by=OFFICER,
+            outcome=InvestigationOutcome.PLACED_ON_ROLL,
+            new_school_laestab="8512001",
         ),
     )
     assert result.stage is Stage.CLOSED
@@ -59,7 +66,8 @@ async def test_professional_referral_closed_as_placed_on_roll(
     # The case is over: the server refuses any further task.
     with pytest.raises((WorkflowUpdateFailedError, RPCError)):
         await handle.execute_update(
-            CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(a)")
+            CmeCase.authorise_deletion,
+            AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(a)"),
         )
 
 

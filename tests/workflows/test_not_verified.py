@@ -11,6 +11,22 @@ from sqlalchemy import Engine
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from domain.calendar import human_date
+from domain.case.commands import (
+    AuthoriseDeletion,
+    ConcludeInvestigation,
+    RecordEnquiry,
+    ReportContact,
+)
+from domain.case.model import (
+    CaseOutcome,
+    Decision,
+    EscalationKind,
+    InvestigationOutcome,
+    Stage,
+    TaskName,
+    TaskStatus,
+)
+from domain.clock import end_of_day
 from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
 from tests.conftest import SmtpServer
 from tests.workflows.harness import (
@@ -18,23 +34,11 @@ from tests.workflows.harness import (
     OTHER_SCHOOL,
     SCHOOL_OFFICE,
     Harness,
+    decided,
+    rid,
     school_referral,
 )
-from workflows.case import CmeCaseWorkflow
-from workflows.clock import end_of_day
-from workflows.models import (
-    AuthoriseDeletionInput,
-    CaseOutcome,
-    ConcludeInvestigationInput,
-    Decision,
-    EscalationKind,
-    InvestigationOutcome,
-    RecordEnquiryInput,
-    ReportContactInput,
-    Stage,
-    TaskName,
-    TaskStatus,
-)
+from workflows.case import CmeCase
 
 
 def school_enquiry(
@@ -67,15 +71,18 @@ async def test_contact_made_on_day_3_closes_the_case_without_deletion(
     await h.sleep_until_morning_of(max(day3, h.today))
     handle = h.handle(case)
     await handle.execute_update(
-        CmeCaseWorkflow.record_enquiry,
-        RecordEnquiryInput(
+        CmeCase.record_enquiry,
+        RecordEnquiry(
+            request_id=rid(),
             by=SCHOOL_OFFICE,
             enquiry=school_enquiry(EnquiryKind.PHONE_PRIMARY, day3, EnquiryOutcome.CONTACT_MADE),
         ),
     )
     await handle.execute_update(
-        CmeCaseWorkflow.report_contact,
-        ReportContactInput(by=SCHOOL_OFFICE, contact_on=day3, note="mother phoned back"),
+        CmeCase.report_contact,
+        ReportContact(
+            request_id=rid(), by=SCHOOL_OFFICE, contact_on=day3, note="mother phoned back"
+        ),
     )
     outcome = await handle.result()
     assert isinstance(outcome, CaseOutcome)
@@ -104,7 +111,7 @@ async def test_no_contact_is_referred_to_sat_at_the_end_of_school_day_10_across_
     assert day10 >= day1 + timedelta(weeks=2), "half term must push day 10 into week 3"
     state = await h.state(case)
     assert not state.problems, state.problems
-    assert state.deadlines["sat_referral"] == day10
+    assert state.deadlines.sat_referral == day10
     assert state.stage is Stage.SCHOOL_ENQUIRIES
 
     await h.sleep_until_morning_of(day10)
@@ -134,13 +141,15 @@ async def refer_and_reach_investigation(
     handle = h.handle(case)
     for kind, n in ((EnquiryKind.PHONE_PRIMARY, 1), (EnquiryKind.LETTER, 2)):
         await handle.execute_update(
-            CmeCaseWorkflow.record_enquiry,
-            RecordEnquiryInput(
+            CmeCase.record_enquiry,
+            RecordEnquiry(
+                request_id=rid(),
                 by=SCHOOL_OFFICE,
                 enquiry=school_enquiry(kind, min(h.calendar.nth(day1, n), h.today)),
             ),
         )
-    day10 = (await h.state(case)).deadlines["sat_referral"]
+    day10 = (await h.state(case)).deadlines.sat_referral
+    assert day10 is not None
     await h.sleep_until_morning_of(h.calendar.after(day10, 1))
     assert (await h.state(case)).stage is Stage.LA_INVESTIGATION
     return case, day1, handle
@@ -153,22 +162,26 @@ async def test_not_located_deletion_refused_on_day_19_and_authorised_after_day_2
     case, day1, handle = await refer_and_reach_investigation(h, smtp_server)
     visit_day = await h.now_date()
     await handle.execute_update(
-        CmeCaseWorkflow.record_enquiry,
-        RecordEnquiryInput(
+        CmeCase.record_enquiry,
+        RecordEnquiry(
+            request_id=rid(),
             by=OFFICER,
             enquiry=la_enquiry(EnquiryKind.HOME_VISIT, visit_day, EnquiryOutcome.NO_CONTACT),
         ),
     )
     await handle.execute_update(
-        CmeCaseWorkflow.conclude_investigation,
-        ConcludeInvestigationInput(by=OFFICER, outcome=InvestigationOutcome.NOT_LOCATED),
+        CmeCase.conclude_investigation,
+        ConcludeInvestigation(
+            request_id=rid(), by=OFFICER, outcome=InvestigationOutcome.NOT_LOCATED
+        ),
     )
     day19, day20 = h.calendar.nth(day1, 19), h.calendar.nth(day1, 20)
     earliest = h.calendar.after(day20, 1)
     await h.sleep_until_morning_of(day19)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
-            CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(i)")
+            CmeCase.authorise_deletion,
+            AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(i)"),
         )
     message = str(refused.value.cause)
     assert f"19 of 20 school days by {human_date(day19)}" in message
@@ -176,9 +189,10 @@ async def test_not_located_deletion_refused_on_day_19_and_authorised_after_day_2
 
     await h.sleep_until_morning_of(earliest)
     result = await handle.execute_update(
-        CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(i)")
+        CmeCase.authorise_deletion,
+        AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(i)"),
     )
-    outcome = result.outcome
+    outcome = decided(result)
     assert outcome.decision is Decision.DELETION_AUTHORISED
     assert (outcome.ground, outcome.ground_other_rulebook) == ("9(1)(i)", "8(1)(h)")
     assert outcome.earliest_deletion_date == earliest
@@ -216,13 +230,15 @@ async def test_after_leave_deletion_needs_ten_school_days_after_leave_ended(
     state = await h.state(case)
     assert state.day1 == day1
     threshold = h.calendar.after(h.calendar.nth(day1, 10), 1)
-    assert state.deadlines["deletion_threshold"] == threshold
-    assert state.deadlines["sat_referral"] == h.calendar.nth(day1, 10)
+    assert state.deadlines.deletion_permitted_from == threshold
+    assert state.deadlines.sat_referral == h.calendar.nth(day1, 10)
     handle = h.handle(case)
     await handle.execute_update(
-        CmeCaseWorkflow.record_enquiry,
-        RecordEnquiryInput(
-            by=SCHOOL_OFFICE, enquiry=school_enquiry(EnquiryKind.PHONE_PRIMARY, min(day1, h.today))
+        CmeCase.record_enquiry,
+        RecordEnquiry(
+            request_id=rid(),
+            by=SCHOOL_OFFICE,
+            enquiry=school_enquiry(EnquiryKind.PHONE_PRIMARY, min(day1, h.today)),
         ),
     )
     await h.sleep_until_morning_of(threshold)
@@ -231,31 +247,38 @@ async def test_after_leave_deletion_needs_ten_school_days_after_leave_ended(
         lambda m: "threshold" in m.get_content().lower() and case in m["Subject"]
     )
     await handle.execute_update(
-        CmeCaseWorkflow.record_enquiry,
-        RecordEnquiryInput(by=OFFICER, enquiry=la_enquiry(EnquiryKind.OTHER_LA, threshold)),
+        CmeCase.record_enquiry,
+        RecordEnquiry(
+            request_id=rid(), by=OFFICER, enquiry=la_enquiry(EnquiryKind.OTHER_LA, threshold)
+        ),
     )
     await handle.execute_update(
-        CmeCaseWorkflow.conclude_investigation,
-        ConcludeInvestigationInput(by=OFFICER, outcome=InvestigationOutcome.NOT_LOCATED),
+        CmeCase.conclude_investigation,
+        ConcludeInvestigation(
+            request_id=rid(), by=OFFICER, outcome=InvestigationOutcome.NOT_LOCATED
+        ),
     )
     with pytest.raises(WorkflowUpdateFailedError) as wrong_ground:
         await handle.execute_update(
-            CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(i)")
+            CmeCase.authorise_deletion,
+            AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(i)"),
         )
     assert "points to the after leave ground" in str(wrong_ground.value.cause)
     result = await handle.execute_update(
-        CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(h)")
+        CmeCase.authorise_deletion,
+        AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(h)"),
     )
-    assert result.outcome.ground_other_rulebook == "8(1)(f)"
-    assert result.outcome.earliest_deletion_date == threshold
+    assert decided(result).ground_other_rulebook == "8(1)(f)"
+    assert decided(result).earliest_deletion_date == threshold
 
 
 async def test_located_on_roll_at_another_school(harness: Harness, smtp_server: SmtpServer) -> None:
     h = harness
     case, _, handle = await refer_and_reach_investigation(h, smtp_server)
     await handle.execute_update(
-        CmeCaseWorkflow.record_enquiry,
-        RecordEnquiryInput(
+        CmeCase.record_enquiry,
+        RecordEnquiry(
+            request_id=rid(),
             by=OFFICER,
             enquiry=la_enquiry(
                 EnquiryKind.SIBLINGS_SCHOOL, await h.now_date(), EnquiryOutcome.INFORMATION
@@ -263,8 +286,9 @@ async def test_located_on_roll_at_another_school(harness: Harness, smtp_server: 
         ),
     )
     concluded = await handle.execute_update(
-        CmeCaseWorkflow.conclude_investigation,
-        ConcludeInvestigationInput(
+        CmeCase.conclude_investigation,
+        ConcludeInvestigation(
+            request_id=rid(),
             by=OFFICER,
             outcome=InvestigationOutcome.ON_ROLL_ELSEWHERE,
             new_school_laestab=OTHER_SCHOOL,
@@ -272,12 +296,13 @@ async def test_located_on_roll_at_another_school(harness: Harness, smtp_server: 
     )
     assert concluded.stage is Stage.AWAITING_DELETION_AUTHORISATION
     result = await handle.execute_update(
-        CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(a)")
+        CmeCase.authorise_deletion,
+        AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(a)"),
     )
     today = await h.now_date()
-    assert result.outcome.ctf_destination == OTHER_SCHOOL
-    assert result.outcome.earliest_deletion_date == today  # never backdated
-    assert result.outcome.ground_other_rulebook == "8(1)(b)"
+    assert decided(result).ctf_destination == OTHER_SCHOOL
+    assert decided(result).earliest_deletion_date == today  # never backdated
+    assert decided(result).ground_other_rulebook == "8(1)(b)"
     letter = await smtp_server.wait_for(
         lambda m: "outcome" in m["Subject"].lower() and case in m["Subject"]
     )
@@ -288,8 +313,9 @@ async def test_moved_away_tells_the_other_la(harness: Harness, smtp_server: Smtp
     h = harness
     case, _, handle = await refer_and_reach_investigation(h, smtp_server)
     await handle.execute_update(
-        CmeCaseWorkflow.conclude_investigation,
-        ConcludeInvestigationInput(
+        CmeCase.conclude_investigation,
+        ConcludeInvestigation(
+            request_id=rid(),
             by=OFFICER,
             outcome=InvestigationOutcome.MOVED_AWAY,
             other_la="Exampleshire County Council",
@@ -300,10 +326,11 @@ async def test_moved_away_tells_the_other_la(harness: Harness, smtp_server: Smtp
     assert case in notice["Subject"]
     assert "Exampleshire County Council" in notice.get_content()
     result = await handle.execute_update(
-        CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(g)")
+        CmeCase.authorise_deletion,
+        AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(g)"),
     )
-    assert result.outcome.ground_other_rulebook == "8(1)(e)"
-    assert result.outcome.ctf_destination == "XXXXXXXX"
+    assert decided(result).ground_other_rulebook == "8(1)(e)"
+    assert decided(result).ctf_destination == "XXXXXXXX"
 
 
 async def test_home_education_needs_the_parents_letter(
@@ -313,14 +340,17 @@ async def test_home_education_needs_the_parents_letter(
     case, _, handle = await refer_and_reach_investigation(h, smtp_server)
     with pytest.raises(WorkflowUpdateFailedError) as no_letter:
         await handle.execute_update(
-            CmeCaseWorkflow.conclude_investigation,
-            ConcludeInvestigationInput(by=OFFICER, outcome=InvestigationOutcome.HOME_EDUCATED),
+            CmeCase.conclude_investigation,
+            ConcludeInvestigation(
+                request_id=rid(), by=OFFICER, outcome=InvestigationOutcome.HOME_EDUCATED
+            ),
         )
     assert "written deregistration letter" in str(no_letter.value.cause)
     assert (await h.state(case)).stage is Stage.LA_INVESTIGATION
     await handle.execute_update(
-        CmeCaseWorkflow.conclude_investigation,
-        ConcludeInvestigationInput(
+        CmeCase.conclude_investigation,
+        ConcludeInvestigation(
+            request_id=rid(),
             by=OFFICER,
             outcome=InvestigationOutcome.HOME_EDUCATED,
             ehe_letter_reference="EHE-LETTER-001",
@@ -328,7 +358,8 @@ async def test_home_education_needs_the_parents_letter(
         ),
     )
     result = await handle.execute_update(
-        CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(f)")
+        CmeCase.authorise_deletion,
+        AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(f)"),
     )
-    assert result.outcome.ground_other_rulebook == "8(1)(d)"
-    assert result.outcome.ctf_destination == "XXXXXXXX"
+    assert decided(result).ground_other_rulebook == "8(1)(d)"
+    assert decided(result).ctf_destination == "XXXXXXXX"

@@ -7,17 +7,19 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from domain.calendar import human_date
-from tests.conftest import SmtpServer
-from tests.workflows.harness import OFFICER, SCHOOL_OFFICE, Harness, school_referral
-from workflows.case import CmeCaseWorkflow
-from workflows.models import (
+from domain.case.commands import (
+    RaiseConcern,
+    RecordMashCall,
+)
+from domain.case.model import (
     EscalationKind,
-    RaiseConcernInput,
-    RecordMashCallInput,
     Stage,
     TaskName,
     TaskStatus,
 )
+from tests.conftest import SmtpServer
+from tests.workflows.harness import OFFICER, SCHOOL_OFFICE, Harness, rid, school_referral
+from workflows.case import CmeCase
 
 
 async def test_cp_case_escalated_on_day_1_and_to_the_team_leader_when_mash_is_not_phoned(
@@ -61,21 +63,25 @@ async def test_concern_raised_later_and_mash_call_recorded_in_time(
     handle = h.handle(case)
     with pytest.raises(WorkflowUpdateFailedError) as early:
         await handle.execute_update(
-            CmeCaseWorkflow.record_mash_call,
-            RecordMashCallInput(by=SCHOOL_OFFICE, called_on=h.today),
+            CmeCase.record_mash_call,
+            RecordMashCall(request_id=rid(), by=SCHOOL_OFFICE, called_on=h.today),
         )
     assert "no MASH call is due" in str(early.value.cause)
     assert not smtp_server.messages
 
     result = await handle.execute_update(
-        CmeCaseWorkflow.raise_concern,
-        RaiseConcernInput(by=SCHOOL_OFFICE, concern="neighbour reports the family left in a hurry"),
+        CmeCase.raise_concern,
+        RaiseConcern(
+            request_id=rid(),
+            by=SCHOOL_OFFICE,
+            concern="neighbour reports the family left in a hurry",
+        ),
     )
     assert result.mash_call_due == h.calendar.after(h.today, 1)
     await smtp_server.wait_for(lambda m: "mash" in m["To"].lower())
     await handle.execute_update(
-        CmeCaseWorkflow.record_mash_call,
-        RecordMashCallInput(by=SCHOOL_OFFICE, called_on=h.today, mash_reference="M-1"),
+        CmeCase.record_mash_call,
+        RecordMashCall(request_id=rid(), by=SCHOOL_OFFICE, called_on=h.today, mash_reference="M-1"),
     )
     await h.sleep_until_end_of(result.mash_call_due)
     state = await h.state(case)

@@ -11,6 +11,21 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from domain.case.commands import (
+    AuthoriseDeletion,
+    ConcludeInvestigation,
+    ConfirmCtf,
+    Reassign,
+    RecordEnquiry,
+    RecordMashCall,
+    ReportContact,
+    ShareInformation,
+    Withdraw,
+)
+from domain.case.model import (
+    InvestigationOutcome,
+    Stage,
+)
 from domain.deletion import SessionCode
 from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
 from tests.workflows.harness import (
@@ -21,22 +36,10 @@ from tests.workflows.harness import (
     TEAM_LEADER,
     Harness,
     migration_return,
+    rid,
     school_referral,
 )
-from workflows.case import CmeCaseWorkflow
-from workflows.models import (
-    AuthoriseDeletionInput,
-    ConcludeInvestigationInput,
-    ConfirmCtfInput,
-    InvestigationOutcome,
-    ReassignInput,
-    RecordEnquiryInput,
-    RecordMashCallInput,
-    ReportContactInput,
-    ShareInformationInput,
-    Stage,
-    WithdrawInput,
-)
+from workflows.case import CmeCase
 
 
 async def rejected(handle: WorkflowHandle[Any, Any], update: Any, arg: Any) -> str:
@@ -68,57 +71,68 @@ async def test_rejections_while_the_school_makes_its_enquiries(harness: Harness)
     handle = h.handle(case)
     before = await accepted_updates(handle)
     tomorrow = h.today + timedelta(days=1)
-    rec = CmeCaseWorkflow.record_enquiry
+    rec = CmeCase.record_enquiry
     reasons = [
         await rejected(
             handle,
             rec,
-            RecordEnquiryInput(
-                by=SCHOOL_OFFICE, enquiry=enquiry(EnquiryBy.LA, EnquiryKind.LETTER, h.today)
+            RecordEnquiry(
+                request_id=rid(),
+                by=SCHOOL_OFFICE,
+                enquiry=enquiry(EnquiryBy.LA, EnquiryKind.LETTER, h.today),
             ),
         ),
         await rejected(
             handle,
             rec,
-            RecordEnquiryInput(
-                by=SCHOOL_OFFICE, enquiry=enquiry(EnquiryBy.SCHOOL, EnquiryKind.PARTNER, h.today)
+            RecordEnquiry(
+                request_id=rid(),
+                by=SCHOOL_OFFICE,
+                enquiry=enquiry(EnquiryBy.SCHOOL, EnquiryKind.PARTNER, h.today),
             ),
         ),
         await rejected(
             handle,
             rec,
-            RecordEnquiryInput(
-                by=OFFICER, enquiry=enquiry(EnquiryBy.LA, EnquiryKind.PARTNER, h.today)
+            RecordEnquiry(
+                request_id=rid(),
+                by=OFFICER,
+                enquiry=enquiry(EnquiryBy.LA, EnquiryKind.PARTNER, h.today),
             ),
         ),
         await rejected(
             handle,
             rec,
-            RecordEnquiryInput(
-                by=SCHOOL_OFFICE, enquiry=enquiry(EnquiryBy.SCHOOL, EnquiryKind.LETTER, tomorrow)
+            RecordEnquiry(
+                request_id=rid(),
+                by=SCHOOL_OFFICE,
+                enquiry=enquiry(EnquiryBy.SCHOOL, EnquiryKind.LETTER, tomorrow),
             ),
         ),
         await rejected(
             handle,
             rec,
-            RecordEnquiryInput(
-                by=PROFESSIONAL, enquiry=enquiry(EnquiryBy.LA, EnquiryKind.PARTNER, h.today)
+            RecordEnquiry(
+                request_id=rid(),
+                by=PROFESSIONAL,
+                enquiry=enquiry(EnquiryBy.LA, EnquiryKind.PARTNER, h.today),
             ),
         ),
         await rejected(
             handle,
-            CmeCaseWorkflow.report_contact,
-            ReportContactInput(by=PROFESSIONAL, contact_on=h.today),
+            CmeCase.report_contact,
+            ReportContact(request_id=rid(), by=PROFESSIONAL, contact_on=h.today),
         ),
         await rejected(
             handle,
-            CmeCaseWorkflow.report_contact,
-            ReportContactInput(by=SCHOOL_OFFICE, contact_on=tomorrow),
+            CmeCase.report_contact,
+            ReportContact(request_id=rid(), by=SCHOOL_OFFICE, contact_on=tomorrow),
         ),
         await rejected(
             handle,
-            CmeCaseWorkflow.share_information,
-            ShareInformationInput(
+            CmeCase.share_information,
+            ShareInformation(
+                request_id=rid(),
                 by=SCHOOL_OFFICE,
                 information="codes",
                 attendance_codes=[SessionCode(day=tomorrow, session="am", code="N")],
@@ -126,44 +140,52 @@ async def test_rejections_while_the_school_makes_its_enquiries(harness: Harness)
         ),
         await rejected(
             handle,
-            CmeCaseWorkflow.record_mash_call,
-            RecordMashCallInput(by=SCHOOL_OFFICE, called_on=h.today),
+            CmeCase.record_mash_call,
+            RecordMashCall(request_id=rid(), by=SCHOOL_OFFICE, called_on=h.today),
         ),
         await rejected(
             handle,
-            CmeCaseWorkflow.confirm_ctf,
-            ConfirmCtfInput(by=SCHOOL_OFFICE, destination_code="XXXXXXXX", sent_on=h.today),
+            CmeCase.confirm_ctf,
+            ConfirmCtf(
+                request_id=rid(), by=SCHOOL_OFFICE, destination_code="XXXXXXXX", sent_on=h.today
+            ),
         ),
         await rejected(
             handle,
-            CmeCaseWorkflow.conclude_investigation,
-            ConcludeInvestigationInput(by=SCHOOL_OFFICE, outcome=InvestigationOutcome.NOT_LOCATED),
+            CmeCase.conclude_investigation,
+            ConcludeInvestigation(
+                request_id=rid(), by=SCHOOL_OFFICE, outcome=InvestigationOutcome.NOT_LOCATED
+            ),
         ),
         await rejected(
             handle,
-            CmeCaseWorkflow.conclude_investigation,
-            ConcludeInvestigationInput(by=OFFICER, outcome=InvestigationOutcome.NOT_LOCATED),
+            CmeCase.conclude_investigation,
+            ConcludeInvestigation(
+                request_id=rid(), by=OFFICER, outcome=InvestigationOutcome.NOT_LOCATED
+            ),
         ),
         await rejected(
             handle,
-            CmeCaseWorkflow.authorise_deletion,
-            AuthoriseDeletionInput(by=OFFICER, ground="9(1)(i)"),
+            CmeCase.authorise_deletion,
+            AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(i)"),
         ),
         await rejected(
             handle,
-            CmeCaseWorkflow.authorise_deletion,
-            AuthoriseDeletionInput(by=SCHOOL_OFFICE, ground="9(1)(i)"),
+            CmeCase.authorise_deletion,
+            AuthoriseDeletion(request_id=rid(), by=SCHOOL_OFFICE, ground="9(1)(i)"),
         ),
         await rejected(
-            handle, CmeCaseWorkflow.withdraw, WithdrawInput(by=OFFICER, reason="duplicate")
+            handle, CmeCase.withdraw, Withdraw(request_id=rid(), by=OFFICER, reason="duplicate")
         ),
         await rejected(
             handle,
-            CmeCaseWorkflow.withdraw,
-            WithdrawInput(by=TEAM_LEADER, reason="dup", duplicate_of=case),
+            CmeCase.withdraw,
+            Withdraw(request_id=rid(), by=TEAM_LEADER, reason="dup", duplicate_of=case),
         ),
         await rejected(
-            handle, CmeCaseWorkflow.reassign, ReassignInput(by=SCHOOL_OFFICE, officer="Someone")
+            handle,
+            CmeCase.reassign,
+            Reassign(request_id=rid(), by=SCHOOL_OFFICE, officer="Someone"),
         ),
     ]
     future = "is in the future (today is "
@@ -180,7 +202,7 @@ async def test_rejections_while_the_school_makes_its_enquiries(harness: Harness)
         "no MASH call is due on this case",
         "no CTF is due on this case",
         "concluding an investigation is for a cme officer or team leader, not a school",
-        "only a case under investigation can be concluded; this one is at stage school_enquiries",
+        "only a case under investigation can be concluded; this one is at stage school enquiries",
         "deletion cannot be authorised at stage school_enquiries: the investigation must be "
         "concluded first",
         "authorising deletion is for a cme officer or team leader, not a school",
@@ -205,12 +227,14 @@ async def test_rejections_during_the_investigation(harness: Harness) -> None:
     day10 = h.calendar.nth(day1, 10)
     await h.sleep_until_morning_of(h.calendar.after(day10, 1))
     today = await h.now_date()
-    conclude = CmeCaseWorkflow.conclude_investigation
+    conclude = CmeCase.conclude_investigation
     assert await rejected(
         handle,
-        CmeCaseWorkflow.record_enquiry,
-        RecordEnquiryInput(
-            by=OFFICER, enquiry=enquiry(EnquiryBy.LA, EnquiryKind.HOME_VISIT, today)
+        CmeCase.record_enquiry,
+        RecordEnquiry(
+            request_id=rid(),
+            by=OFFICER,
+            enquiry=enquiry(EnquiryBy.LA, EnquiryKind.HOME_VISIT, today),
         ),
     ) == (
         "the CME officer's home visit comes after the school's reasonable efforts: no phone call "
@@ -219,9 +243,11 @@ async def test_rejections_during_the_investigation(harness: Harness) -> None:
     assert (
         await rejected(
             handle,
-            CmeCaseWorkflow.record_enquiry,
-            RecordEnquiryInput(
-                by=OFFICER, enquiry=enquiry(EnquiryBy.LA, EnquiryKind.LETTER, today)
+            CmeCase.record_enquiry,
+            RecordEnquiry(
+                request_id=rid(),
+                by=OFFICER,
+                enquiry=enquiry(EnquiryBy.LA, EnquiryKind.LETTER, today),
             ),
         )
         == "letter is a school's enquiry, not the LA's"
@@ -230,7 +256,9 @@ async def test_rejections_during_the_investigation(harness: Harness) -> None:
         await rejected(
             handle,
             conclude,
-            ConcludeInvestigationInput(by=OFFICER, outcome=InvestigationOutcome.NOT_LOCATED),
+            ConcludeInvestigation(
+                request_id=rid(), by=OFFICER, outcome=InvestigationOutcome.NOT_LOCATED
+            ),
         )
         == "no LA enquiry recorded: the CME officer's enquiries come before concluding not located"
     )
@@ -238,7 +266,9 @@ async def test_rejections_during_the_investigation(harness: Harness) -> None:
         await rejected(
             handle,
             conclude,
-            ConcludeInvestigationInput(by=OFFICER, outcome=InvestigationOutcome.ON_ROLL_ELSEWHERE),
+            ConcludeInvestigation(
+                request_id=rid(), by=OFFICER, outcome=InvestigationOutcome.ON_ROLL_ELSEWHERE
+            ),
         )
         == "new_school_laestab: the school's 7-digit LAESTAB is needed, e.g. 8512001"
     )
@@ -246,7 +276,8 @@ async def test_rejections_during_the_investigation(harness: Harness) -> None:
         await rejected(
             handle,
             conclude,
-            ConcludeInvestigationInput(
+            ConcludeInvestigation(
+                request_id=rid(),
                 by=OFFICER,
                 outcome=InvestigationOutcome.ON_ROLL_ELSEWHERE,
                 new_school_laestab=SCHOOL,
@@ -258,36 +289,43 @@ async def test_rejections_during_the_investigation(harness: Harness) -> None:
         await rejected(
             handle,
             conclude,
-            ConcludeInvestigationInput(by=OFFICER, outcome=InvestigationOutcome.MOVED_AWAY),
+            ConcludeInvestigation(
+                request_id=rid(), by=OFFICER, outcome=InvestigationOutcome.MOVED_AWAY
+            ),
         )
         == "other_la: name the local authority (or country) the child moved to"
     )
     assert await rejected(
         handle,
         conclude,
-        ConcludeInvestigationInput(by=OFFICER, outcome=InvestigationOutcome.LEFT_AREA),
+        ConcludeInvestigation(request_id=rid(), by=OFFICER, outcome=InvestigationOutcome.LEFT_AREA),
     ) == (
         "left_area is not an outcome of a destination not verified case; choose one of "
         "home_educated, located_back_at_school, moved_away, not_located, on_roll_elsewhere"
     )
     await handle.execute_update(
-        CmeCaseWorkflow.record_enquiry,
-        RecordEnquiryInput(by=OFFICER, enquiry=enquiry(EnquiryBy.LA, EnquiryKind.PARTNER, today)),
+        CmeCase.record_enquiry,
+        RecordEnquiry(
+            request_id=rid(), by=OFFICER, enquiry=enquiry(EnquiryBy.LA, EnquiryKind.PARTNER, today)
+        ),
     )
     await handle.execute_update(
-        conclude, ConcludeInvestigationInput(by=OFFICER, outcome=InvestigationOutcome.NOT_LOCATED)
+        conclude,
+        ConcludeInvestigation(
+            request_id=rid(), by=OFFICER, outcome=InvestigationOutcome.NOT_LOCATED
+        ),
     )
-    authorise = CmeCaseWorkflow.authorise_deletion
+    authorise = CmeCase.authorise_deletion
     backdated = await rejected(
         handle,
         authorise,
-        AuthoriseDeletionInput(
-            by=OFFICER, ground="9(1)(i)", decision_date=today - timedelta(days=1)
+        AuthoriseDeletion(
+            request_id=rid(), by=OFFICER, ground="9(1)(i)", decision_date=today - timedelta(days=1)
         ),
     )
     assert backdated.startswith("deletion is never backdated: decision date ")
     assert await rejected(
-        handle, authorise, AuthoriseDeletionInput(by=OFFICER, ground="8(1)(h)")
+        handle, authorise, AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="8(1)(h)")
     ) == (
         "8(1)(h) is a ground of the 2006 regulations; on this date the 2024 regulations apply: "
         "use 9(1)(i)"
@@ -295,8 +333,8 @@ async def test_rejections_during_the_investigation(harness: Harness) -> None:
     assert (
         await rejected(
             handle,
-            CmeCaseWorkflow.report_contact,
-            ReportContactInput(by=SCHOOL_OFFICE, contact_on=today),
+            CmeCase.report_contact,
+            ReportContact(request_id=rid(), by=SCHOOL_OFFICE, contact_on=today),
         )
         == "the investigation is concluded: share the information instead"
     )
@@ -311,9 +349,11 @@ async def test_rejections_on_a_verified_case_and_a_closed_one(harness: Harness) 
     assert (
         await rejected(
             handle,
-            CmeCaseWorkflow.record_enquiry,
-            RecordEnquiryInput(
-                by=SCHOOL_OFFICE, enquiry=enquiry(EnquiryBy.SCHOOL, EnquiryKind.LETTER, h.today)
+            CmeCase.record_enquiry,
+            RecordEnquiry(
+                request_id=rid(),
+                by=SCHOOL_OFFICE,
+                enquiry=enquiry(EnquiryBy.SCHOOL, EnquiryKind.LETTER, h.today),
             ),
         )
         == "a destination-verified case has no enquiries: the destination is known"
@@ -321,23 +361,28 @@ async def test_rejections_on_a_verified_case_and_a_closed_one(harness: Harness) 
     assert (
         await rejected(
             handle,
-            CmeCaseWorkflow.report_contact,
-            ReportContactInput(by=SCHOOL_OFFICE, contact_on=h.today),
+            CmeCase.report_contact,
+            ReportContact(request_id=rid(), by=SCHOOL_OFFICE, contact_on=h.today),
         )
         == "contact is reported on a missing pupil's case; conclude this case instead"
     )
     future_ctf = await rejected(
         handle,
-        CmeCaseWorkflow.confirm_ctf,
-        ConfirmCtfInput(
-            by=SCHOOL_OFFICE, destination_code="8512001", sent_on=h.today + timedelta(days=1)
+        CmeCase.confirm_ctf,
+        ConfirmCtf(
+            request_id=rid(),
+            by=SCHOOL_OFFICE,
+            destination_code="8512001",
+            sent_on=h.today + timedelta(days=1),
         ),
     )
     assert future_ctf.startswith("CTF sent date ")
     # A withdrawn case refuses everything, and says so.
     await handle.execute_update(
-        CmeCaseWorkflow.withdraw,
-        WithdrawInput(by=TEAM_LEADER, reason="sent twice", duplicate_of="CME-000000000000"),
+        CmeCase.withdraw,
+        Withdraw(
+            request_id=rid(), by=TEAM_LEADER, reason="sent twice", duplicate_of="CME-000000000000"
+        ),
     )
     outcome = await handle.result()
     assert outcome.duplicate_of == "CME-000000000000"

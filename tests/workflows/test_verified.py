@@ -9,17 +9,26 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from domain.calendar import human_date
-from tests.conftest import SmtpServer
-from tests.workflows.harness import OFFICER, SCHOOL_OFFICE, Harness, migration_return
-from workflows.case import CmeCaseWorkflow
-from workflows.models import (
-    AuthoriseDeletionInput,
-    ConfirmCtfInput,
+from domain.case.commands import (
+    AuthoriseDeletion,
+    ConfirmCtf,
+)
+from domain.case.model import (
     Decision,
     EscalationKind,
     Stage,
     TaskName,
 )
+from tests.conftest import SmtpServer
+from tests.workflows.harness import (
+    OFFICER,
+    SCHOOL_OFFICE,
+    Harness,
+    decided,
+    migration_return,
+    rid,
+)
+from workflows.case import CmeCase
 
 
 @pytest.mark.parametrize(
@@ -45,32 +54,36 @@ async def test_each_ctf_destination_kind(
     handle = h.handle(case)
     state = await h.state(case)
     assert state.stage is Stage.AWAITING_CTF
-    assert state.deadlines["ctf"] == h.calendar.after(leaving, 15)
+    assert state.deadlines.ctf == h.calendar.after(leaving, 15)
 
     with pytest.raises(WorkflowUpdateFailedError) as wrong:
         await handle.execute_update(
-            CmeCaseWorkflow.confirm_ctf,
-            ConfirmCtfInput(by=SCHOOL_OFFICE, destination_code="851LLLL", sent_on=h.today),
+            CmeCase.confirm_ctf,
+            ConfirmCtf(
+                request_id=rid(), by=SCHOOL_OFFICE, destination_code="851LLLL", sent_on=h.today
+            ),
         )
     assert "851LLLL is an LA code without a school" in str(wrong.value.cause)
     other = "XXXXXXXX" if ctf_code != "XXXXXXXX" else "MMMMMMMM"
     with pytest.raises(WorkflowUpdateFailedError) as mismatch:
         await handle.execute_update(
-            CmeCaseWorkflow.confirm_ctf,
-            ConfirmCtfInput(by=SCHOOL_OFFICE, destination_code=other, sent_on=h.today),
+            CmeCase.confirm_ctf,
+            ConfirmCtf(request_id=rid(), by=SCHOOL_OFFICE, destination_code=other, sent_on=h.today),
         )
     assert f"the return names destination {ctf_code}" in str(mismatch.value.cause)
 
     confirmed = await handle.execute_update(
-        CmeCaseWorkflow.confirm_ctf,
-        ConfirmCtfInput(by=SCHOOL_OFFICE, destination_code=ctf_code.lower(), sent_on=h.today),
+        CmeCase.confirm_ctf,
+        ConfirmCtf(
+            request_id=rid(), by=SCHOOL_OFFICE, destination_code=ctf_code.lower(), sent_on=h.today
+        ),
     )
-    assert confirmed.destination_code == ctf_code and confirmed.on_time
+    assert confirmed.destination_code == ctf_code and confirmed.ctf_on_time
     assert (await h.state(case)).stage is Stage.AWAITING_CTF  # deletion not yet authorised
     result = await handle.execute_update(
-        CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground=ground)
+        CmeCase.authorise_deletion, AuthoriseDeletion(request_id=rid(), by=OFFICER, ground=ground)
     )
-    assert result.outcome.ctf_destination == ctf_code
+    assert decided(result).ctf_destination == ctf_code
     outcome = await handle.result()
     assert outcome.decision is Decision.DELETION_AUTHORISED and outcome.ground == ground
     letter = await smtp_server.wait_for(lambda m: "outcome" in m["Subject"].lower())
@@ -85,7 +98,8 @@ async def test_overdue_ctf_reminds_the_school_and_sat(
     case = (await h.open(migration_return(today=h.today, leaving_date=leaving), SCHOOL_OFFICE)).case
     handle = h.handle(case)
     await handle.execute_update(
-        CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(a)")
+        CmeCase.authorise_deletion,
+        AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(a)"),
     )
     due = h.calendar.after(leaving, 15)
     await h.sleep_until_morning_of(due)
@@ -98,10 +112,15 @@ async def test_overdue_ctf_reminds_the_school_and_sat(
     assert [e.kind for e in state.escalations] == [EscalationKind.CTF_OVERDUE]
     assert [t.overdue for t in state.tasks if t.name is TaskName.SEND_CTF] == [True]
     late = await handle.execute_update(
-        CmeCaseWorkflow.confirm_ctf,
-        ConfirmCtfInput(by=SCHOOL_OFFICE, destination_code="8512001", sent_on=await h.now_date()),
+        CmeCase.confirm_ctf,
+        ConfirmCtf(
+            request_id=rid(),
+            by=SCHOOL_OFFICE,
+            destination_code="8512001",
+            sent_on=await h.now_date(),
+        ),
     )
-    assert not late.on_time
+    assert not late.ctf_on_time
     assert (await handle.result()).ctf_destination == "8512001"
 
 
@@ -121,16 +140,20 @@ async def test_ehe_return_deletion_on_the_ehe_ground(
     handle = h.handle(case)
     with pytest.raises(WorkflowUpdateFailedError) as other_ground:
         await handle.execute_update(
-            CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(a)")
+            CmeCase.authorise_deletion,
+            AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(a)"),
         )
     assert "does not fit this case" in str(other_ground.value.cause)
     result = await handle.execute_update(
-        CmeCaseWorkflow.authorise_deletion, AuthoriseDeletionInput(by=OFFICER, ground="9(1)(f)")
+        CmeCase.authorise_deletion,
+        AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(f)"),
     )
-    assert result.outcome.ground_other_rulebook == "8(1)(d)"
+    assert decided(result).ground_other_rulebook == "8(1)(d)"
     await handle.execute_update(
-        CmeCaseWorkflow.confirm_ctf,
-        ConfirmCtfInput(by=SCHOOL_OFFICE, destination_code="XXXXXXXX", sent_on=h.today),
+        CmeCase.confirm_ctf,
+        ConfirmCtf(
+            request_id=rid(), by=SCHOOL_OFFICE, destination_code="XXXXXXXX", sent_on=h.today
+        ),
     )
     assert (await handle.result()).ctf_destination == "XXXXXXXX"
 

@@ -69,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+from workflows.case import CmeCase
 from workflows.v1.case_base import (
     _FIRST_STAGE,
     ACTIVITY_RETRY,
@@ -77,6 +78,7 @@ from workflows.v1.case_base import (
     SERVICE,
 )
 from workflows.v1.case_tasks import CaseTaskUpdates
+from workflows.v1.migrate import MIGRATE_TO_V2, to_v2
 
 # Patch: a task is marked overdue only by its timer, which also escalates it.
 OVERDUE_BY_TIMER_ONLY = "overdue-by-timer-only"
@@ -106,6 +108,7 @@ class CmeCaseWorkflow(CaseTaskUpdates):
         self._outbox: list[SendNotificationInput] = []
         self._dirty = True
         self._last_search: dict[str, object] = {}
+        self._wake_for_migration = False
 
     # -- main loop -----------------------------------------------------------------------------
 
@@ -119,6 +122,14 @@ class CmeCaseWorkflow(CaseTaskUpdates):
             await self._flush()
             if self.state.stage is Stage.CLOSED:
                 break
+            if workflow.patched(MIGRATE_TO_V2):
+                # Version 2 carries the case on from here (workflows/v1/migrate.py).
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._flush(stop_when_long=False)
+                workflow.continue_as_new(
+                    to_v2(self.state, self._input, self._calendar, workflow.now()),
+                    workflow=CmeCase.run,
+                )
             if self._history_is_long():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._flush(stop_when_long=False)
@@ -138,7 +149,8 @@ class CmeCaseWorkflow(CaseTaskUpdates):
                 with contextlib.suppress(TimeoutError):
                     # Wakes for anything an update left to do (emails, register, new deadlines).
                     await workflow.wait_condition(
-                        lambda: bool(self._outbox) or self._dirty, timeout=timeout
+                        lambda: bool(self._outbox) or self._dirty or self._wake_for_migration,
+                        timeout=timeout,
                     )
             await self._fire_due_timers()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -407,6 +419,13 @@ class CmeCaseWorkflow(CaseTaskUpdates):
             updates.append(key.value_unset() if value is None else key.value_set(value))  # type: ignore[arg-type]
         if updates:
             workflow.upsert_search_attributes(updates)
+
+    # -- migration ----------------------------------------------------------------------------
+
+    @workflow.signal
+    def migrate(self) -> None:
+        """Wake the case so that it moves to version 2 now (``cme migrate``)."""
+        self._wake_for_migration = True
 
     # -- query ---------------------------------------------------------------------------------
 
