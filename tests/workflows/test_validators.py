@@ -203,7 +203,7 @@ async def test_rejections_while_the_school_makes_its_enquiries(harness: Harness)
         "no CTF is due on this case",
         "concluding an investigation is for a cme officer or team leader, not a school",
         "only a case under investigation can be concluded; this one is at stage school enquiries",
-        "deletion cannot be authorised at stage school_enquiries: the investigation must be "
+        "deletion cannot be authorised at stage school enquiries: the investigation must be "
         "concluded first",
         "authorising deletion is for a cme officer or team leader, not a school",
         "withdrawing a case is for a team leader, not a cme officer",
