@@ -10,6 +10,7 @@ why, when it cannot be reached: they are never skipped silently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import os
 import socket
@@ -38,6 +39,11 @@ POSTGRES_URL = os.environ.get(
 # -- SMTP ------------------------------------------------------------------------------------------
 
 
+# The SMTP fixture refuses every recipient at this domain (550), as a real server refuses an
+# address that does not exist.
+REFUSED_DOMAIN = "refused.example.invalid"
+
+
 class _Collector:
     """aiosmtpd handler: every message received, parsed, in arrival order."""
 
@@ -45,6 +51,15 @@ class _Collector:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) per message
         self._lock = threading.Lock()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        # A mailbox that does not exist, as a real server answers it.
+        if address.lower().endswith("@" + REFUSED_DOMAIN):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content = envelope.original_content or envelope.content
@@ -63,6 +78,16 @@ class SmtpServer:
         self.host = host
         self.port = port
         self._collector = collector
+        self._controller: Controller | None = None
+
+    def stop(self) -> None:
+        """The mail server goes down: connections are refused until :meth:`start`."""
+        assert self._controller is not None
+        self._controller.stop()
+
+    def start(self) -> None:
+        self._controller = Controller(self._collector, hostname=self.host, port=self.port)
+        self._controller.start()
 
     @property
     def messages(self) -> list[EmailMessage]:
@@ -100,12 +125,13 @@ def _free_port() -> int:
 def smtp_server() -> Iterator[SmtpServer]:
     collector = _Collector()
     host, port = "127.0.0.1", _free_port()
-    controller = Controller(collector, hostname=host, port=port)
-    controller.start()
+    server = SmtpServer(host, port, collector)
+    server.start()
     try:
-        yield SmtpServer(host, port, collector)
+        yield server
     finally:
-        controller.stop()
+        with contextlib.suppress(AssertionError, RuntimeError):
+            server.stop()
 
 
 @pytest.fixture

@@ -634,9 +634,10 @@ class _Step:
             return
         state.day1 = day1
         days = rules.ABSENCE_GROUND_DAYS[rules.absence_ground_key(referral)]
-        self.set_deadline(
-            "sat_referral", self.count("sat_referral", lambda c: c.nth_school_day(day1, 10, school))
-        )
+        sat_referral = self.count("sat_referral", lambda c: c.nth_school_day(day1, 10, school))
+        self.set_deadline("sat_referral", sat_referral)
+        if sat_referral is None:
+            return  # the later deadlines lie past the calendar too: one problem says so
         threshold = self.count("threshold_day", lambda c: c.nth_school_day(day1, days, school))
         self.set_deadline("threshold_day", threshold)
         if threshold is not None:

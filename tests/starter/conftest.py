@@ -34,6 +34,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
+from workflows.clock import local_date
 
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
@@ -43,7 +44,6 @@ from tests.conftest import SmtpServer
 from tests.workflows.harness import SECRET, Harness, TestCalendar
 from workflows import search_attributes as sa
 from workflows.case import CmeCaseWorkflow
-from workflows.clock import local_date
 
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"

@@ -13,7 +13,15 @@ from typing import Any
 
 import holidays
 from stdnum.gb import upn as upn_mod
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionRequest,
+    DescribeWorkflowExecutionResponse,
+)
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.common import SearchAttributeKey
+from temporalio.converter import default as default_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.case.model import Actor, CaseOutcome, CommandResult, Role
@@ -237,6 +245,27 @@ class Harness:
             except WorkflowQueryFailedError:
                 await asyncio.sleep(0.05)
         raise AssertionError(f"case {case} did not open")
+
+    async def describe(self, case: str) -> DescribeWorkflowExecutionResponse:
+        """The case's latest run, described raw (see :meth:`search_attribute`)."""
+        return await self.client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace=self.client.namespace, execution=WorkflowExecution(workflow_id=case)
+            )
+        )
+
+    async def running(self, case: str) -> bool:
+        status = (await self.describe(case)).workflow_execution_info.status
+        return bool(status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING)
+
+    async def search_attribute(self, case: str, key: SearchAttributeKey[Any]) -> Any:
+        """One search attribute of the case's latest run (read raw: the time-skipping server's
+        datetime attributes do not decode as typed ones)."""
+        fields = (await self.describe(case)).workflow_execution_info.search_attributes
+        payload = fields.indexed_fields.get(key.name)
+        return (
+            None if payload is None else default_converter().payload_converter.from_payload(payload)
+        )
 
     async def now_date(self) -> date:
         return local_date(await self.env.get_current_time())
