@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from domain.case.commands import CaseInput, OpenCase, RegisterReferral, Request
+from domain.case.commands import CaseInput, OpenCase, RegisterReferral
 from domain.case.model import Actor, CaseOutcome, CommandResult
 from domain.intake import AnyReferral, child_identity_keys
 from workflows.case import CmeCase
@@ -54,7 +54,9 @@ def referral_request_id(referral: AnyReferral, by: Actor) -> str:
     return request_id_for("referral", referral, by)
 
 
-def referral_update(referral: AnyReferral, by: Actor, request_id: str | None = None) -> Request:
+def referral_update(
+    referral: AnyReferral, by: Actor, request_id: str | None = None
+) -> RegisterReferral:
     return RegisterReferral(
         by=by, request_id=request_id or referral_request_id(referral, by), referral=referral
     )
@@ -96,7 +98,6 @@ async def open_case(
     """Open a case for the referral, or deliver it to the child's open case."""
     case = case_reference(referral, secret)
     update = referral_update(referral, referred_by, request_id)
-    assert isinstance(update, RegisterReferral)
     result: CommandResult = await client.execute_update_with_start_workflow(
         CmeCase.register_referral,
         update,

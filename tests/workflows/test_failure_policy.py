@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -31,7 +32,7 @@ from workflows import search_attributes as sa
 from workflows.case import CmeCase
 
 
-async def reach_investigation(h: Harness, **kw: object) -> str:
+async def reach_investigation(h: Harness, **kw: Any) -> str:
     day1 = h.calendar.day1
     case = (await h.open(school_referral(today=h.today, day1=day1, **kw), SCHOOL_OFFICE)).case
     day10 = h.calendar.nth(day1, 10)
