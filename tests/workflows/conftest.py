@@ -59,9 +59,20 @@ async def harness(  # type: ignore[no-untyped-def]
 
 
 async def record_histories(harness: Harness, test_name: str) -> None:
-    """Keep each case's history for the replay test (``CME_RECORD_HISTORIES=1 pytest ...``)."""
+    """Keep each case's history for the replay test (``CME_RECORD_HISTORIES=1 pytest ...``): its
+    latest run, and the runs it continued as new from (``-run1``, ``-run2``, ... oldest first)."""
     HISTORIES.mkdir(exist_ok=True)
+    name = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")
     for n, case in enumerate(harness.opened, 1):
-        history = await harness.handle(case).fetch_history()
-        name = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")
-        (HISTORIES / f"{name}-{n}.json").write_text(history.to_json(), encoding="utf-8")
+        runs = []
+        run_id: str | None = None
+        while len(runs) < 20:
+            history = await harness.client.get_workflow_handle(case, run_id=run_id).fetch_history()
+            runs.append(history)
+            started = history.events[0].workflow_execution_started_event_attributes
+            run_id = started.continued_execution_run_id or None
+            if run_id is None:
+                break
+        for r, history in enumerate(reversed(runs), 1):
+            suffix = f"-run{r}" if len(runs) > 1 else ""
+            (HISTORIES / f"{name}-{n}{suffix}.json").write_text(history.to_json(), encoding="utf-8")
