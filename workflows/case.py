@@ -394,7 +394,6 @@ class CmeCase:
             sa.OUTCOME.name: outcome.decision.value if outcome else "",
             sa.GROUND.name: (outcome.ground or "") if outcome else "",
             sa.EPISODE.name: state.episode,
-            sa.REPEAT.name: state.repeat,
             sa.PROBLEM.name: bool(state.open_problems),
         }
         updates: list[SearchAttributeUpdate[Any]] = []

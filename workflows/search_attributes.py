@@ -12,8 +12,9 @@ NEXT_DEADLINE = SearchAttributeKey.for_datetime("CmeNextDeadline")
 OVERDUE = SearchAttributeKey.for_bool("CmeOverdue")
 OUTCOME = SearchAttributeKey.for_keyword("CmeOutcome")
 GROUND = SearchAttributeKey.for_keyword("CmeGround")
-EPISODE = SearchAttributeKey.for_int("CmeEpisode")  # 1 for a child's first episode
-REPEAT = SearchAttributeKey.for_bool("CmeRepeat")  # the child had an earlier episode
+# 1 for a child's first episode; a repeat is ``CmeEpisode > 1`` (SQL visibility has three Bool
+# slots only, all taken).
+EPISODE = SearchAttributeKey.for_int("CmeEpisode")
 PROBLEM = SearchAttributeKey.for_bool("CmeProblem")  # an open problem: see the case
 
 ALL = (
@@ -26,7 +27,6 @@ ALL = (
     OUTCOME,
     GROUND,
     EPISODE,
-    REPEAT,
     PROBLEM,
 )
 
@@ -41,6 +41,5 @@ CLI_TYPES = {
     "CmeOutcome": "Keyword",
     "CmeGround": "Keyword",
     "CmeEpisode": "Int",
-    "CmeRepeat": "Bool",
     "CmeProblem": "Bool",
 }
