@@ -52,6 +52,8 @@ from domain.ctf import (
     SCOTLAND_OR_INDEPENDENT,
     SERVICE_CHILDREN_LA,
     DestinationKind,
+    is_la_without_school,
+    la_without_school_message,
     validate_ctf_destination,
 )
 from domain.enquiries import SCHOOL_ENQUIRY_KINDS, AbsenceKind, Enquiry, EnquiryBy
@@ -110,7 +112,7 @@ ONE_PRIMARY_MESSAGE = "only one contact can be the primary contact"
 EHE_LETTER_MESSAGE = "an EHE ground needs the parent's deregistration letter reference"
 EHE_DESTINATION_MESSAGE = (
     "a pupil leaving for elective home education goes to the Lost Pupil Database: the destination "
-    "kind must be unknown (CTF XXXXXXXX)"
+    "kind must be unknown (CTF XXXXXXX)"
 )
 LEAVE_END_NEEDED_MESSAGE = (
     "the date the agreed leave of absence ended is needed for absence after leave"
@@ -416,6 +418,14 @@ class Destination(BaseModel):
         Field(description="4-digit school number in LA 702 (SCE); empty when not yet known"),
     ] = None
 
+    @field_validator("school_laestab", mode="before")
+    @classmethod
+    def _no_la_without_school(cls, value: object) -> object:
+        """``851LLLL`` gets the message ``cme ctf`` gives: the Lost Pupil Database, not an LA."""
+        if isinstance(value, str) and is_la_without_school(value):
+            raise ValueError(la_without_school_message(value))
+        return value
+
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Self:
         problems = _Problems("Destination")
@@ -458,7 +468,7 @@ class Destination(BaseModel):
 
     @property
     def ctf_code(self) -> str:
-        """The CTF destination code: LAESTAB, MMMMMMMM, 702 + school number, 702LLLL, XXXXXXXX."""
+        """The CTF destination code: LAESTAB, MMMMMMM, 702 + school number, 702LLLL, XXXXXXX."""
         match self.kind:
             case DestinationKind.SCHOOL:
                 code = self.school_laestab or ""

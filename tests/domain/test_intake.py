@@ -368,14 +368,14 @@ def test_bad_sibling_school() -> None:
     ("destination", "code", "kind"),
     [
         ({"kind": "school", "school_laestab": "8502003"}, "8502003", DestinationKind.SCHOOL),
-        ({"kind": "scotland_or_independent"}, "MMMMMMMM", DestinationKind.SCOTLAND_OR_INDEPENDENT),
+        ({"kind": "scotland_or_independent"}, "MMMMMMM", DestinationKind.SCOTLAND_OR_INDEPENDENT),
         ({"kind": "service_children"}, "702LLLL", DestinationKind.SERVICE_CHILDREN),
         (
             {"kind": "service_children", "service_school_number": "4001"},
             "7024001",
             DestinationKind.SERVICE_CHILDREN,
         ),
-        ({"kind": "unknown", "school_laestab": ""}, "XXXXXXXX", DestinationKind.UNKNOWN),
+        ({"kind": "unknown", "school_laestab": ""}, "XXXXXXX", DestinationKind.UNKNOWN),
     ],
 )
 def test_destination_ctf_code(
@@ -396,10 +396,11 @@ def test_destination_ctf_code(
             "destination.school_laestab",
             "the destination school's LAESTAB is needed when the destination is a school",
         ),
-        (
+        (  # the message cme ctf gives (seed appendix 1): the Lost Pupil Database
             {"kind": "school", "school_laestab": "851LLLL"},
             "destination.school_laestab",
-            LAESTAB_MESSAGE,
+            "851LLLL is an LA code without a school: use XXXXXXX, the Lost Pupil Database, when "
+            "the school is not known (Portsmouth guidance, appendix 1)",
         ),
         (
             {"kind": "school", "school_laestab": "7024001"},
@@ -442,7 +443,7 @@ def test_bad_destination(destination: dict[str, Any], field: str, message: str) 
 
 
 def test_destination_model_on_its_own() -> None:
-    assert Destination(kind=DestinationKind.UNKNOWN).ctf_code == "XXXXXXXX"
+    assert Destination(kind=DestinationKind.UNKNOWN).ctf_code == "XXXXXXX"
     with pytest.raises(ValidationError) as exc:
         Destination(kind=DestinationKind.SCHOOL)
     assert exc.value.errors()[0]["loc"] == ("school_laestab",)
@@ -491,7 +492,7 @@ def test_ehe_ground_needs_the_deregistration_letter_and_the_lost_pupil_database(
     assert one_problem(data) == ("ehe_letter_reference", EHE_LETTER_MESSAGE)
     data["ehe_letter_reference"] = "EHE/2026/014"
     referral = parse(data)
-    assert referral.destination.ctf_code == "XXXXXXXX"
+    assert referral.destination.ctf_code == "XXXXXXX"
     assert referral.ehe_letter_reference == "EHE/2026/014"
 
 
