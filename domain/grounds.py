@@ -3,18 +3,22 @@
 A pupil of compulsory school age may be deleted from a school's admission register only on one of
 the prescribed grounds (seed 2.6). Two sets of regulations prescribe them:
 
-* :attr:`Rulebook.REGS_2006`: the Education (Pupil Registration) (England) Regulations 2006,
-  reg 8(1), grounds (a) to (o), the ones the Portsmouth guidance (2017) quotes;
-* :attr:`Rulebook.REGS_2024`: the Education (Pupil Registration) (England) Regulations 2024
+* :attr:`Rulebook.REGS_2006`: The Education (Pupil Registration) (England) Regulations 2006
+  (SI 2006/1751), reg 8(1), grounds (a) to (o), the ones the Portsmouth guidance (2017) quotes;
+* :attr:`Rulebook.REGS_2024`: The School Attendance (Pupil Registration) (England) Regulations 2024
   (SI 2024/208), reg 9(1), grounds (a) to (o), in force from 19 Aug 2024 (:data:`RULES_2024_FROM`).
 
-Both have fifteen grounds but in a different order, and neither is a subset of the other: 2006
-(g) "certified medically unfit" has no 2024 counterpart and 2024 (e) "school attendance order
-revoked" has none in the 2006 table this service follows. :class:`GroundKey` names the meaning both
-rulebooks share, so a case can be replayed under the rules in force on its decision date.
+Both have fifteen grounds but in a different order. 2006 (g) "certified medically unfit" has no
+2024 counterpart. 2006 (a) covers an attendance order *substituted or revoked* (reg 8(1)(a): "that
+another school is substituted ... or the order is revoked"), which 2024 splits into 9(1)(d)
+(substituted) and 9(1)(e) (revoked): :attr:`Ground.covers` lists every meaning a ground has.
+:class:`GroundKey` names the meaning both rulebooks share, so a case can be replayed under the
+rules in force on its decision date.
 
 The evidence keys each documentary ground needs are defined here (they are part of a ground's
-data) and re-exported by :mod:`domain.deletion`, which checks them against a case's facts.
+data) and re-exported by :mod:`domain.deletion`, which checks them against a case's facts. So are
+the grounds on which a child placed at a special school by the LA needs no LA consent
+(:data:`NO_SPECIAL_SCHOOL_CONSENT`). ``docs/law.md`` sets out every rule with its citation.
 """
 
 from __future__ import annotations
@@ -27,17 +31,27 @@ from pydantic import BaseModel
 
 
 class Rulebook(StrEnum):
-    REGS_2006 = "2006"  # Education (Pupil Registration) (England) Regulations 2006, reg 8(1)
-    REGS_2024 = "2024"  # Education (Pupil Registration) (England) Regulations 2024, reg 9(1)
+    REGS_2006 = "2006"  # The Education (Pupil Registration) (England) Regulations 2006, reg 8(1)
+    REGS_2024 = "2024"  # The School Attendance (Pupil Registration) (England) Regs 2024, reg 9(1)
 
 
+# SI 2024/208 comes into force on 19 Aug 2024 and revokes SI 2006/1751. The rulebook of a
+# deletion is the one in force on the day the name is deleted (:func:`rulebook_for`), whenever the
+# pupil left.
 RULES_2024_FROM: date = date(2024, 8, 19)
 
-RULEBOOK_CITATIONS: dict[Rulebook, str] = {
-    Rulebook.REGS_2006: "Education (Pupil Registration) (England) Regulations 2006, reg 8(1)",
-    Rulebook.REGS_2024: (
-        "Education (Pupil Registration) (England) Regulations 2024 (SI 2024/208), reg 9(1)"
+RULEBOOK_TITLES: dict[Rulebook, str] = {
+    Rulebook.REGS_2006: (
+        "The Education (Pupil Registration) (England) Regulations 2006 (SI 2006/1751)"
     ),
+    Rulebook.REGS_2024: (
+        "The School Attendance (Pupil Registration) (England) Regulations 2024 (SI 2024/208)"
+    ),
+}
+
+RULEBOOK_CITATIONS: dict[Rulebook, str] = {
+    Rulebook.REGS_2006: f"{RULEBOOK_TITLES[Rulebook.REGS_2006]}, reg 8(1)",
+    Rulebook.REGS_2024: f"{RULEBOOK_TITLES[Rulebook.REGS_2024]}, reg 9(1)",
 }
 
 _REGULATION: dict[Rulebook, int] = {Rulebook.REGS_2006: 8, Rulebook.REGS_2024: 9}
@@ -88,11 +102,14 @@ EVIDENCE_DESCRIPTIONS: dict[str, str] = {
     MEDICAL_CERTIFICATE: (
         "medical certificate that the pupil is unlikely to be fit to attend school"
     ),
-    CUSTODIAL_SENTENCE: "court order detaining the pupil for at least 4 months",
+    CUSTODIAL_SENTENCE: (
+        "final court order or order of recall detaining the pupil for at least 4 months "
+        "(a remand does not count)"
+    ),
     DEATH_NOTIFIED: "notification of the pupil's death",
     CEASES_COMPULSORY_AGE: (
-        "confirmation the pupil leaves compulsory school age before the school next meets "
-        "and will not continue"
+        "confirmation the pupil will not continue at the school: the parent has said so, or the "
+        "pupil does not meet the sixth form's academic entry requirements"
     ),
     CEASED_TO_BE_PUPIL: "confirmation the pupil has ceased to be a pupil of the school",
     PERMANENT_EXCLUSION: "permanent exclusion confirmed, with no review or appeal pending",
@@ -103,7 +120,12 @@ EVIDENCE_DESCRIPTIONS: dict[str, str] = {
 
 
 class Ground(BaseModel, frozen=True):
-    """One ground for deletion of one rulebook."""
+    """One ground for deletion of one rulebook.
+
+    ``key`` is the ground's main meaning; ``covers`` every meaning it has (``key`` first): only
+    2006 8(1)(a) has two, an attendance order substituted or revoked. ``evidence`` lists the
+    evidence keys all needed on file; ``evidence_any`` keys of which one is enough.
+    """
 
     rulebook: Rulebook
     code: str  # "8(1)(h)" or "9(1)(i)"
@@ -113,6 +135,15 @@ class Ground(BaseModel, frozen=True):
     meaning: str
     conditions: tuple[str, ...]
     evidence: tuple[str, ...]
+    covers: tuple[GroundKey, ...] = ()
+    evidence_any: tuple[str, ...] = ()
+
+    @property
+    def needs_special_school_consent(self) -> bool:
+        """Whether a child placed at a special school by the LA needs its consent to go on this
+        ground (2006 reg 8(2); 2024 reg 9(4)): every ground but an attendance order, death and
+        permanent exclusion."""
+        return not set(self.covers or (self.key,)) <= NO_SPECIAL_SCHOOL_CONSENT
 
 
 class UnknownGroundError(ValueError):
@@ -126,6 +157,24 @@ class UnknownGroundError(ValueError):
         self.valid_codes: tuple[str, ...] = tuple(g.code for rb in books for g in grounds(rb))
 
 
+# -- LA consent for a child placed at a special school by the LA ----------------------------------
+
+# 2006 reg 8(2): "In a case not covered by paragraph (1)(a), (j) or (m), the name of a child who has
+# under arrangements made by a local education authority become a registered pupil at a special
+# school shall not be removed from the admission register of that school without the consent of
+# that authority, or if that authority refuse to give consent, without a direction of the
+# Secretary of State." The 2024 regulations keep the rule (reg 9(4)) with the same exceptions: an
+# attendance order substituted or revoked (9(1)(d), (e)), death (9(1)(k)), permanent exclusion
+# (9(1)(o)).
+NO_SPECIAL_SCHOOL_CONSENT: frozenset[GroundKey] = frozenset(
+    {
+        GroundKey.SAO_SUBSTITUTED,
+        GroundKey.SAO_REVOKED,
+        GroundKey.DIED,
+        GroundKey.PERMANENTLY_EXCLUDED,
+    }
+)
+
 # -- the two tables -------------------------------------------------------------------------------
 
 _ENQUIRIES_FAILED = (
@@ -137,8 +186,8 @@ _NOT_SICK = (
     "or any unavoidable cause"
 )
 
-# (letter, key, title, meaning, conditions, evidence)
-_Row = tuple[str, GroundKey, str, str, tuple[str, ...], tuple[str, ...]]
+_NO_SAO = "no school attendance order naming the school is in force"
+_NOT_MOBILE_MAIN = "the pupil is not a mobile child whose main school this is"
 
 _TITLES: dict[GroundKey, str] = {
     GroundKey.SAO_SUBSTITUTED: "School attendance order names another school",
@@ -149,7 +198,7 @@ _TITLES: dict[GroundKey, str] = {
     GroundKey.AFTER_LEAVE: "Not back within 10 school days after leave ended",
     GroundKey.MEDICALLY_UNFIT: "Certified medically unfit to attend school",
     GroundKey.CONTINUOUS_ABSENCE: "20 school days' continuous unauthorised absence",
-    GroundKey.CUSTODIAL: "Detained by a court order for at least 4 months",
+    GroundKey.CUSTODIAL: "Detained under a final court order or order of recall for 4 months+",
     GroundKey.DIED: "Pupil has died",
     GroundKey.CEASED_COMPULSORY_AGE: "Ceases to be of compulsory school age, not continuing",
     GroundKey.CEASED_INDEPENDENT: "Ceased to be a pupil of an independent or non-maintained school",
@@ -158,68 +207,94 @@ _TITLES: dict[GroundKey, str] = {
     GroundKey.BOARDER_UNPAID: "Boarder whose fees are unpaid",
     GroundKey.SAO_REVOKED: "School attendance order revoked",
 }
+# 2006 8(1)(a) is one ground for both: "another school is substituted ... or the order is revoked".
+_TITLE_SAO_2006 = "School attendance order names another school or is revoked"
 
 _SHARED_CONDITIONS: dict[GroundKey, tuple[str, ...]] = {
+    # 2024 9(1)(d)
     GroundKey.SAO_SUBSTITUTED: (
         "the pupil is registered at the school because a school attendance order names it",
         "the local authority has substituted another school on the order",
     ),
+    # 2006 8(1)(b): "except where it has been agreed ... more than one school, in a case not falling
+    # within sub-paragraph (a) or regulation 9 [no fixed abode]"; 2024 9(1)(a)(i)-(iii)
     GroundKey.REGISTERED_ELSEWHERE: (
         "the pupil has been registered as a pupil at another school",
         "the school has not agreed that the pupil is registered at more than one school",
+        _NO_SAO,
+        _NOT_MOBILE_MAIN,
     ),
+    # 2024 9(1)(c)(i)-(iv); 2006 8(1)(c) (see _CONDITIONS_2006)
     GroundKey.DUAL_REGISTERED_CONSENT: (
         "the pupil is registered at more than one school",
         "the pupil has ceased to attend this school",
         "every other school the pupil is registered at has consented to the deletion",
+        _NO_SAO,
+        _NOT_MOBILE_MAIN,
     ),
+    # 2006 8(1)(d) "in a case not falling within sub-paragraph (a)"; 2024 9(1)(f)
     GroundKey.EHE: (
         "the pupil has ceased to attend the school",
         "the parent has told the school in writing that the pupil is receiving education "
         "otherwise than at school",
+        _NO_SAO,
     ),
+    # 2006 8(1)(e); 2024 9(1)(g)
     GroundKey.MOVED_AWAY: (
         "the pupil is not a boarder",
         "the pupil has ceased to attend the school",
         "the pupil no longer ordinarily lives within reasonable distance of the school",
     ),
+    # 2006 8(1)(f)(i)-(iii); 2024 9(1)(h). Neither prescribes the register codes of the 10 days.
     GroundKey.AFTER_LEAVE: (
         "the pupil was granted leave of absence",
         "the pupil has not attended within the 10 school days after the leave ended",
         _NOT_SICK,
         _ENQUIRIES_FAILED,
     ),
+    # 2006 8(1)(g) (no 2024 counterpart)
     GroundKey.MEDICALLY_UNFIT: (
         "the pupil has been certified medically as unlikely to be fit to attend school before "
         "ceasing to be of compulsory school age",
         "neither the pupil nor the parent has said the pupil will go on attending after that age",
     ),
+    # 2006 8(1)(i): "detained in pursuance of a final order made by a court or of an order of
+    # recall made by a court or the Secretary of State, that order being for a period of not less
+    # than four months"; 2024 9(1)(j) (a remand in custody is neither)
     GroundKey.CUSTODIAL: (
-        "the pupil is detained under a court order for at least 4 months",
+        "the pupil is detained under a final court order or an order of recall, not a remand",
+        "the order is for at least 4 months",
         "the school has no reasonable grounds to believe the pupil will return at the end of it",
     ),
+    # 2006 8(1)(j); 2024 9(1)(k)
     GroundKey.DIED: ("the pupil has died",),
+    # 2006 8(1)(k) (as amended 2013); 2024 9(1)(l). Compulsory school age: Education Act 1996 s.8.
     GroundKey.CEASED_COMPULSORY_AGE: (
         "the pupil will cease to be of compulsory school age before the school next meets",
         "the parent has said the pupil will stop attending, or the pupil does not meet the "
         "academic requirements for the school's sixth form",
     ),
+    # 2006 8(1)(l); 2024 9(1)(n)
     GroundKey.CEASED_INDEPENDENT: (
         "the school is not a maintained school, an Academy or a city technology college",
         "the pupil has ceased to be a pupil of the school",
     ),
+    # 2006 8(1)(m); 2024 9(1)(o)
     GroundKey.PERMANENTLY_EXCLUDED: (
         "the pupil has been permanently excluded from the school",
         "no review or appeal of the exclusion is pending",
     ),
+    # 2006 8(1)(n); 2024 9(1)(b)
     GroundKey.NURSERY_NOT_TRANSFERRING: (
         "the pupil was admitted to the school's nursery",
         "the pupil is not moving up to a reception or higher class at the school",
     ),
+    # 2006 8(1)(o); 2024 9(1)(m)
     GroundKey.BOARDER_UNPAID: (
         "the pupil is a boarder",
         "charges the parent must pay are unpaid at the end of the term they are for",
     ),
+    # 2024 9(1)(e)
     GroundKey.SAO_REVOKED: (
         "the pupil is registered at the school because a school attendance order names it",
         "the local authority has revoked the order because the child is receiving suitable "
@@ -227,12 +302,32 @@ _SHARED_CONDITIONS: dict[GroundKey, tuple[str, ...]] = {
     ),
 }
 
+# Where the 2006 wording differs from the 2024 wording above.
+_CONDITIONS_2006: dict[GroundKey, tuple[str, ...]] = {
+    # 2006 8(1)(a): substituted or revoked, one ground.
+    GroundKey.SAO_SUBSTITUTED: (
+        "the pupil is registered at the school because a school attendance order names it",
+        "the local authority has substituted another school on the order, or revoked the order "
+        "because the child is receiving suitable education otherwise than at school",
+    ),
+    # 2006 8(1)(c): "in a case not falling within sub-paragraph (j) or (m) or regulation 9": the
+    # no-fixed-abode exception, but no attendance-order one.
+    GroundKey.DUAL_REGISTERED_CONSENT: (
+        "the pupil is registered at more than one school",
+        "the pupil has ceased to attend this school",
+        "every other school the pupil is registered at has consented to the deletion",
+        _NOT_MOBILE_MAIN,
+    ),
+}
+
+# 2006 8(1)(h)(i)-(iii)
 _CONTINUOUS_2006 = (
     "the pupil has been continuously absent for at least 20 school days",
     "at no time was the absence authorised by the school",
     _NOT_SICK,
     _ENQUIRIES_FAILED,
 )
+# 2024 9(1)(i): the 20 days, every session coded G, N or O (Table 3 of reg 10), not sick, enquiries
 _CONTINUOUS_2024 = (
     *_CONTINUOUS_2006[:2],
     "every session in those 20 school days was recorded with code G, N or O",
@@ -258,13 +353,15 @@ _EVIDENCE: dict[GroundKey, tuple[str, ...]] = {
     GroundKey.SAO_REVOKED: (SAO_REVOCATION,),
 }
 
-# 2006 reg 8(1): the meaning in the seed's own words (guidance 2.6).
+# 2006 reg 8(1): the meaning in the seed's own words (guidance 2.6); (a) completed from the
+# regulation, which the seed quotes only in part ("... or the order is revoked ...").
 _MEANINGS_2006: tuple[tuple[str, GroundKey, str], ...] = (
     (
         "a",
         GroundKey.SAO_SUBSTITUTED,
         "On the roll of the school due to a School Attendance Order and another school is "
-        "substituted on that order by the local authority",
+        "substituted on that order by the local authority, or the order is revoked by the local "
+        "authority because the child is receiving suitable education otherwise than at school",
     ),
     ("b", GroundKey.REGISTERED_ELSEWHERE, "Registered as a pupil at another school"),
     (
@@ -345,7 +442,8 @@ _MEANINGS_2024: tuple[tuple[str, GroundKey, str], ...] = (
         "a",
         GroundKey.REGISTERED_ELSEWHERE,
         "The pupil has been registered at another school (other than under an agreed dual "
-        "registration)",
+        "registration), no school attendance order naming this school is in force, and the "
+        "pupil is not a mobile child whose main school this is",
     ),
     (
         "b",
@@ -356,8 +454,10 @@ _MEANINGS_2024: tuple[tuple[str, GroundKey, str], ...] = (
     (
         "c",
         GroundKey.DUAL_REGISTERED_CONSENT,
-        "The pupil is registered at more than one school, has stopped attending this one, and "
-        "every other school the pupil is registered at has consented to the deletion",
+        "The pupil is registered at more than one school, has stopped attending this one, every "
+        "other school the pupil is registered at has consented to the deletion, no school "
+        "attendance order naming this school is in force, and the pupil is not a mobile child "
+        "whose main school this is",
     ),
     (
         "d",
@@ -375,8 +475,9 @@ _MEANINGS_2024: tuple[tuple[str, GroundKey, str], ...] = (
     (
         "f",
         GroundKey.EHE,
-        "The pupil has stopped attending and the parent has told the school in writing that the "
-        "pupil is receiving education otherwise than at school",
+        "The pupil has stopped attending, the parent has told the school in writing that the "
+        "pupil is receiving education otherwise than at school, and no school attendance order "
+        "naming the school is in force",
     ),
     (
         "g",
@@ -402,8 +503,9 @@ _MEANINGS_2024: tuple[tuple[str, GroundKey, str], ...] = (
     (
         "j",
         GroundKey.CUSTODIAL,
-        "The pupil is detained under a court order for at least 4 months and the school has no "
-        "reasonable grounds to believe the pupil will return at the end of it",
+        "The pupil is detained under a final court order or an order of recall (not a remand) for "
+        "at least 4 months and the school has no reasonable grounds to believe the pupil will "
+        "return at the end of it",
     ),
     ("k", GroundKey.DIED, "The pupil has died"),
     (
@@ -432,22 +534,28 @@ _MEANINGS_2024: tuple[tuple[str, GroundKey, str], ...] = (
 def _build(rulebook: Rulebook, rows: tuple[tuple[str, GroundKey, str], ...]) -> tuple[Ground, ...]:
     reg = _REGULATION[rulebook]
     built = []
+    old = rulebook is Rulebook.REGS_2006
     for letter, key, meaning in rows:
         conditions: tuple[str, ...]
         if key is GroundKey.CONTINUOUS_ABSENCE:
-            conditions = _CONTINUOUS_2024 if rulebook is Rulebook.REGS_2024 else _CONTINUOUS_2006
+            conditions = _CONTINUOUS_2006 if old else _CONTINUOUS_2024
+        elif old and key in _CONDITIONS_2006:
+            conditions = _CONDITIONS_2006[key]
         else:
             conditions = _SHARED_CONDITIONS[key]
+        sao_2006 = old and key is GroundKey.SAO_SUBSTITUTED  # 8(1)(a): substituted or revoked
         built.append(
             Ground(
                 rulebook=rulebook,
                 code=f"{reg}(1)({letter})",
                 letter=letter,
                 key=key,
-                title=_TITLES[key],
+                title=_TITLE_SAO_2006 if sao_2006 else _TITLES[key],
                 meaning=meaning,
                 conditions=conditions,
-                evidence=_EVIDENCE[key],
+                evidence=() if sao_2006 else _EVIDENCE[key],
+                covers=(key, GroundKey.SAO_REVOKED) if sao_2006 else (key,),
+                evidence_any=(SAO_SUBSTITUTION, SAO_REVOCATION) if sao_2006 else (),
             )
         )
     return tuple(built)
@@ -459,7 +567,7 @@ _GROUNDS: dict[Rulebook, tuple[Ground, ...]] = {
 }
 _BY_CODE: dict[str, Ground] = {g.code: g for book in _GROUNDS.values() for g in book}
 _BY_KEY: dict[tuple[Rulebook, GroundKey], Ground] = {
-    (g.rulebook, g.key): g for book in _GROUNDS.values() for g in book
+    (g.rulebook, k): g for book in _GROUNDS.values() for g in book for k in g.covers
 }
 
 # "8(1)(h)", "reg 8(1)(h)", "Regulation 8 (1) (H)", "reg. 9(1)(i)"
@@ -470,7 +578,11 @@ _CODE = re.compile(r"^(?:reg(?:ulation)?\.?\s*)?(\d+)\s*\(\s*(\d+)\s*\)\s*\(\s*(
 
 
 def rulebook_for(decision_date: date) -> Rulebook:
-    """The rulebook in force on ``decision_date``: the 2024 regulations from 19 Aug 2024."""
+    """The rulebook in force on ``decision_date``: the 2024 regulations from 19 Aug 2024.
+
+    ``decision_date`` is the day the name is (to be) deleted, not the day the pupil left: a pupil
+    who last attended in July 2024 and is deleted in September 2024 is a 2024 reg 9(1) case.
+    """
     return Rulebook.REGS_2024 if decision_date >= RULES_2024_FROM else Rulebook.REGS_2006
 
 
@@ -484,15 +596,30 @@ def ground_by_key(key: GroundKey, rulebook: Rulebook) -> Ground | None:
     return _BY_KEY.get((rulebook, key))
 
 
-def other_rulebook_code(ground: Ground) -> str | None:
-    """The same ground's code in the other rulebook: ``8(1)(h)`` <-> ``9(1)(i)``.
+def _equivalents(ground: Ground, rulebook: Rulebook) -> list[Ground]:
+    """The grounds of ``rulebook`` with one of ``ground``'s meanings, in their order."""
+    found: list[Ground] = []
+    for key in ground.covers or (ground.key,):
+        match = ground_by_key(key, rulebook)
+        if match is not None and match not in found:
+            found.append(match)
+    return found
 
-    ``None`` for 2006 8(1)(g) (certified medically unfit) and 2024 9(1)(e) (school attendance
-    order revoked), which have no counterpart.
+
+def other_rulebook_codes(ground: Ground) -> tuple[str, ...]:
+    """The same ground's codes in the other rulebook: ``8(1)(h)`` -> ``("9(1)(i)",)``.
+
+    2006 8(1)(a) (attendance order substituted or revoked) -> ``("9(1)(d)", "9(1)(e)")``, and both
+    of those -> ``("8(1)(a)",)``; empty for 2006 8(1)(g) (certified medically unfit), which has no
+    counterpart.
     """
     other = Rulebook.REGS_2024 if ground.rulebook is Rulebook.REGS_2006 else Rulebook.REGS_2006
-    match = ground_by_key(ground.key, other)
-    return match.code if match else None
+    return tuple(g.code for g in _equivalents(ground, other))
+
+
+def other_rulebook_code(ground: Ground) -> str | None:
+    """:func:`other_rulebook_codes` as one text: ``9(1)(i)``, ``9(1)(d) or 9(1)(e)``, ``None``."""
+    return " or ".join(other_rulebook_codes(ground)) or None
 
 
 def _regs(rulebook: Rulebook) -> str:
@@ -534,18 +661,23 @@ def find_ground(code: str, rulebook: Rulebook | None = None) -> Ground:
             )
         raise UnknownGroundError(message, code, rulebook)
     if rulebook is not None and found.rulebook is not rulebook:
-        equivalent = ground_by_key(found.key, rulebook)
-        if equivalent is not None:
-            advice = f"use {equivalent.code}"
+        equivalents = _equivalents(found, rulebook)
+        if len(equivalents) == 1:
+            message = (
+                f"{found.code} is a ground of {_regs(found.rulebook)}; on this date "
+                f"{_regs(rulebook)} apply: use {equivalents[0].code}"
+            )
+        elif equivalents:  # 8(1)(a) under the 2024 rules: substituted (d) or revoked (e)
+            choices = " or ".join(f"{g.code} ({g.title.lower()})" for g in equivalents)
+            message = (
+                f"{found.code} is a ground of {_regs(found.rulebook)}; on this date "
+                f"{_regs(rulebook)} apply: use {choices}"
+            )
         else:
-            advice = f"they have no such ground; valid codes are {_valid(rulebook)}"
-        raise UnknownGroundError(
-            f"{found.code} is a ground of {_regs(found.rulebook)}; on this date "
-            f"{_regs(rulebook)} apply: {advice}"
-            if equivalent is not None
-            else f"{found.code} ({found.title.lower()}) is a ground of {_regs(found.rulebook)}; "
-            f"on this date {_regs(rulebook)} apply: {advice}",
-            code,
-            rulebook,
-        )
+            message = (
+                f"{found.code} ({found.title.lower()}) is a ground of {_regs(found.rulebook)}; "
+                f"on this date {_regs(rulebook)} apply: they have no such ground; valid codes are "
+                f"{_valid(rulebook)}"
+            )
+        raise UnknownGroundError(message, code, rulebook)
     return found

@@ -52,6 +52,8 @@ from domain.ctf import (
     SCOTLAND_OR_INDEPENDENT,
     SERVICE_CHILDREN_LA,
     DestinationKind,
+    is_la_without_school,
+    la_without_school_message,
     validate_ctf_destination,
 )
 from domain.enquiries import SCHOOL_ENQUIRY_KINDS, AbsenceKind, Enquiry, EnquiryBy
@@ -63,7 +65,7 @@ from domain.grounds import (
     find_ground,
     rulebook_for,
 )
-from domain.school_age import compulsory_school_age_bounds
+from domain.school_age import ceases_before_school_next_meets, compulsory_school_age_bounds
 
 __all__ = [
     "FORM_NAMES",
@@ -110,7 +112,7 @@ ONE_PRIMARY_MESSAGE = "only one contact can be the primary contact"
 EHE_LETTER_MESSAGE = "an EHE ground needs the parent's deregistration letter reference"
 EHE_DESTINATION_MESSAGE = (
     "a pupil leaving for elective home education goes to the Lost Pupil Database: the destination "
-    "kind must be unknown (CTF XXXXXXXX)"
+    "kind must be unknown (CTF XXXXXXX)"
 )
 LEAVE_END_NEEDED_MESSAGE = (
     "the date the agreed leave of absence ended is needed for absence after leave"
@@ -339,6 +341,33 @@ def _school_age(problems: _Problems, loc: _Loc, dob: date, on: date) -> None:
         )
 
 
+def _age_ground(
+    problems: _Problems, ground: Ground, form: PupilMigrationReturn, calendar: SchoolCalendar
+) -> None:
+    """2024 9(1)(l), 2006 8(1)(k): compulsory school age (Education Act 1996 s.8) must end before
+    the school next meets after the deletion, from the date of birth. A Year 10 pupil fails."""
+    try:
+        check = ceases_before_school_next_meets(
+            form.pupil.date_of_birth, form.deletion_date, calendar, form.school_laestab
+        )
+    except CalendarEndsError:
+        return  # checked again when the deletion is decided, where the calendar gap is shown
+    if check.met:
+        return
+    when = (
+        f"; the ground applies from {human_date(check.earliest)}"
+        if check.earliest is not None
+        else ""
+    )
+    problems.add(
+        ("ground",),
+        f"{ground.code} needs the pupil to cease to be of compulsory school age before the school "
+        f"next meets: a pupil born on {human_date(form.pupil.date_of_birth)} is of compulsory "
+        f"school age until {human_date(check.leaves_on)}, and the school meets again on "
+        f"{human_date(check.school_next_meets)}{when}",
+    )
+
+
 # -- common pieces ---------------------------------------------------------------------------------
 
 
@@ -416,6 +445,14 @@ class Destination(BaseModel):
         Field(description="4-digit school number in LA 702 (SCE); empty when not yet known"),
     ] = None
 
+    @field_validator("school_laestab", mode="before")
+    @classmethod
+    def _no_la_without_school(cls, value: object) -> object:
+        """``851LLLL`` gets the message ``cme ctf`` gives: the Lost Pupil Database, not an LA."""
+        if isinstance(value, str) and is_la_without_school(value):
+            raise ValueError(la_without_school_message(value))
+        return value
+
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Self:
         problems = _Problems("Destination")
@@ -458,7 +495,7 @@ class Destination(BaseModel):
 
     @property
     def ctf_code(self) -> str:
-        """The CTF destination code: LAESTAB, MMMMMMMM, 702 + school number, 702LLLL, XXXXXXXX."""
+        """The CTF destination code: LAESTAB, MMMMMMM, 702 + school number, 702LLLL, XXXXXXX."""
         match self.kind:
             case DestinationKind.SCHOOL:
                 code = self.school_laestab or ""
@@ -475,7 +512,15 @@ class Destination(BaseModel):
 
 
 class PupilMigrationReturn(BaseModel):
-    """The school's return when it removes a pupil whose destination it knows (seed 2.3)."""
+    """The school's return when it removes a pupil whose destination it knows (seed 2.3).
+
+    The school completes the return "at the point of removing [the] child from roll" (seed 2.3;
+    the deletion return of 2024 reg 13(4) is made when the name is deleted), so the return's date,
+    ``referral_date``, is the deletion's decision date: the ground must be one of the regulations
+    in force on it (2024 reg 9(1) from 19 Aug 2024), whenever the pupil last attended
+    (``leaving_date``). A pupil who left in July 2024 and was deleted in September 2024 is a
+    reg 9(1) case.
+    """
 
     model_config = _MODEL_CONFIG
 
@@ -485,8 +530,9 @@ class PupilMigrationReturn(BaseModel):
     referral_date: date
     leaving_date: date
     ground: str = Field(
-        description="ground for deletion in the regulations in force on the leaving date: "
-        "9(1)(a) to 9(1)(o) from 19 Aug 2024, 8(1)(a) to 8(1)(o) before",
+        description="ground for deletion in the regulations in force on the date of the return "
+        "(the day the school deletes the name): 9(1)(a) to 9(1)(o) from 19 Aug 2024, 8(1)(a) to "
+        "8(1)(o) before",
         examples=["9(1)(a)"],
     )
     new_address: Address
@@ -499,18 +545,27 @@ class PupilMigrationReturn(BaseModel):
     @field_validator("ground")
     @classmethod
     def _ground_in_rulebook(cls, code: str, info: ValidationInfo) -> str:
-        leaving = info.data.get("leaving_date")
-        if not isinstance(leaving, date):
-            return code  # the leaving date's own problem is reported
+        deleted_on = info.data.get("referral_date")
+        if not isinstance(deleted_on, date):
+            return code  # the return date's own problem is reported
         try:
-            return find_ground(code, rulebook_for(leaving)).code
+            return find_ground(code, rulebook_for(deleted_on)).code
         except UnknownGroundError as exc:
+            # Returns accepted before the rulebook followed the return's date were checked
+            # against the leaving date's: a stored one (validated again without context) still
+            # decodes. A new return (parse_referral gives context) is held to the return's date.
+            leaving = info.data.get("leaving_date")
+            if info.context is None and isinstance(leaving, date):
+                try:
+                    return find_ground(code, rulebook_for(leaving)).code
+                except UnknownGroundError:
+                    pass
             raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _rules(self, info: ValidationInfo) -> Self:
         problems = _Problems(type(self).__name__)
-        today, _ = _context(info)
+        today, calendar = _context(info)
         _not_future(problems, today, ("pupil", "date_of_birth"), self.pupil.date_of_birth)
         _not_future(problems, today, ("referral_date",), self.referral_date)
         _not_future(problems, today, ("leaving_date",), self.leaving_date)
@@ -521,6 +576,8 @@ class PupilMigrationReturn(BaseModel):
             _school_age(
                 problems, ("pupil", "date_of_birth"), self.pupil.date_of_birth, self.referral_date
             )
+        if ground.key is GroundKey.CEASED_COMPULSORY_AGE and calendar is not None:
+            _age_ground(problems, ground, self, calendar)
         if ground.key is GroundKey.EHE:
             if self.ehe_letter_reference is None:
                 problems.add(("ehe_letter_reference",), EHE_LETTER_MESSAGE)
@@ -535,13 +592,22 @@ class PupilMigrationReturn(BaseModel):
         return self
 
     @property
+    def deletion_date(self) -> date:
+        """The day the school deletes the name: the return's date (seed 2.3, 2024 reg 13(4)).
+
+        The CTF's 15 school days run from it (:func:`domain.ctf.ctf_deadline`).
+        """
+        return self.referral_date
+
+    @property
     def rulebook(self) -> Rulebook:
-        """The regulations in force on the leaving date."""
-        return rulebook_for(self.leaving_date)
+        """The regulations in force on the date of the return, the deletion's decision date."""
+        return rulebook_for(self.deletion_date)
 
     @property
     def deletion_ground(self) -> Ground:
-        return find_ground(self.ground, self.rulebook)
+        """The ground the return names (its code says which regulations it is of)."""
+        return find_ground(self.ground)
 
 
 # -- 2. destination not verified: the school's CME referral (seed 2.4) -----------------------------

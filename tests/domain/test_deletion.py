@@ -11,6 +11,12 @@ The 20-day rule, day 1 = Mon 13 Oct 2025, counted by hand:
   Mon 17 Nov = day 20, earliest Tue 18 Nov 2025.
 
 Decisions under the 2006 rules (before 19 Aug 2024) use a synthetic 2023/24 calendar built below.
+
+"2006" is The Education (Pupil Registration) (England) Regulations 2006, "2024" The School
+Attendance (Pupil Registration) (England) Regulations 2024. The helpers below build facts that meet
+a ground (the officer's no-sickness confirmation, and for 2024 9(1)(i) a register code on every
+session); each rule's own tests take one fact away. The law's new points (docs/law.md) are tested
+at the end of this file, each citing its rule.
 """
 
 from __future__ import annotations
@@ -21,14 +27,23 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.calendar import DEFAULT_CALENDAR_PATH, CalendarEndsError, SchoolCalendar
+from domain.calendar import (
+    DEFAULT_CALENDAR_PATH,
+    LA_CALENDAR_PATH,
+    CalendarEndsError,
+    SchoolCalendar,
+)
 from domain.deletion import (
     EVIDENCE_DESCRIPTIONS,
     MOVED_AWAY,
     OTHER_SCHOOL_CONSENT,
     REGISTERED_ELSEWHERE_CONFIRMED,
     CaseFacts,
+    ConsentKind,
+    CustodialOrder,
     DeletionAssessment,
+    LaConsent,
+    OfficerConfirmation,
     SessionCode,
     assess_deletion,
 )
@@ -43,6 +58,7 @@ from domain.grounds import (
 )
 
 PORTSMOUTH = SchoolCalendar.load(DEFAULT_CALENDAR_PATH)
+LA_CALENDAR = SchoolCalendar.load(LA_CALENDAR_PATH)  # 2025/26 and the provisional 2026/27
 INSET_SCHOOL = "8512000"  # INSET day Mon 3 Nov 2025
 
 SYNTHETIC_2023_24 = """
@@ -107,13 +123,38 @@ def la(on: date, outcome: EnquiryOutcome = EnquiryOutcome.NO_CONTACT) -> Enquiry
     return Enquiry(by=EnquiryBy.LA, kind=EnquiryKind.HOME_VISIT, made_on=on, outcome=outcome)
 
 
-def unauthorised(day1: date = DAY1, **extra: Any) -> CaseFacts:
-    """Unauthorised absence from ``day1`` with failed school and LA enquiries soon after."""
+def register(first: date, code: str = "N", days: int = 70) -> list[SessionCode]:
+    """``code`` on both sessions of every weekday for ``days`` days from ``first``.
+
+    A register with no gap, built without the calendar: the rule reads only the sessions of the
+    school days it counts, so codes on weekends and holidays are never looked at.
+    """
+    out = []
+    for i in range(days):
+        d = date.fromordinal(first.toordinal() + i)
+        if d.weekday() < 5:
+            out += [SessionCode(day=d, session="am", code=code)]
+            out += [SessionCode(day=d, session="pm", code=code)]
+    return out
+
+
+def confirmed(on: date) -> OfficerConfirmation:
+    """The officer's confirmation: no reasonable grounds to believe sickness keeps them away."""
+    return OfficerConfirmation(by="A Officer", on=on)
+
+
+def unauthorised(day1: date = DAY1, *, codes_on_file: bool = True, **extra: Any) -> CaseFacts:
+    """Unauthorised absence from ``day1``: failed school and LA enquiries soon after, the officer's
+    no-sickness confirmation, and (unless ``codes_on_file`` is false) N on every session, with
+    ``attendance_codes`` recorded after them."""
     enquiries = [school(day1), la(day1)]
+    codes = register(day1) if codes_on_file else []
     return CaseFacts(
         absence_kind=AbsenceKind.UNAUTHORISED,
         first_day_of_absence=day1,
         enquiries=extra.pop("enquiries", enquiries),
+        attendance_codes=[*codes, *extra.pop("attendance_codes", [])],
+        no_sickness_confirmation=extra.pop("no_sickness_confirmation", confirmed(day1)),
         **extra,
     )
 
@@ -124,8 +165,17 @@ def after_leave(leave_end: date = LEAVE_END, **extra: Any) -> CaseFacts:
         absence_kind=AbsenceKind.AFTER_LEAVE,
         leave_end_date=leave_end,
         enquiries=extra.pop("enquiries", enquiries),
+        no_sickness_confirmation=extra.pop("no_sickness_confirmation", confirmed(leave_end)),
         **extra,
     )
+
+
+# Ceases to be of compulsory school age: born 10 Mar 2008, 16 on 10 Mar 2024 (school year 2023/24),
+# so compulsory school age ends on the last Friday in June 2024, Fri 28 Jun (30 Jun 2024 is a
+# Sunday). Born 15 Jan 2010: 16 in school year 2025/26, ends Fri 26 Jun 2026 (30 Jun is a Tuesday).
+LEAVER_2024 = date(2008, 3, 10)
+LEAVER_2026 = date(2010, 1, 15)
+LEAVING_DAY_2026 = date(2026, 6, 26)
 
 
 def facts_meeting(ground: Ground) -> CaseFacts:
@@ -140,12 +190,19 @@ def facts_meeting(ground: Ground) -> CaseFacts:
             ehe_letter_reference="EHE/2024/17",
             ehe_letter_received_on=date(2024, 7, 1) if old else date(2025, 11, 3),
         )
-    return CaseFacts(evidence={key: f"ref {key}" for key in ground.evidence})
+    evidence = {key: f"ref {key}" for key in (*ground.evidence, *ground.evidence_any[:1])}
+    if ground.key is GroundKey.CUSTODIAL:
+        return CaseFacts(evidence=evidence, custodial_order=CustodialOrder.FINAL_ORDER)
+    if ground.key is GroundKey.CEASED_COMPULSORY_AGE:
+        return CaseFacts(evidence=evidence, date_of_birth=LEAVER_2024 if old else LEAVER_2026)
+    return CaseFacts(evidence=evidence)
 
 
 def decision_for(ground: Ground) -> tuple[date, SchoolCalendar]:
     if ground.rulebook is Rulebook.REGS_2006:
         return LAST_2006_DAY, OLD
+    if ground.key is GroundKey.CEASED_COMPULSORY_AGE:
+        return LEAVING_DAY_2026, LA_CALENDAR  # the school next meets on Mon 29 Jun 2026
     return EARLIEST, PORTSMOUTH
 
 
@@ -156,7 +213,16 @@ def _id(g: Ground) -> str:
     return g.code
 
 
-# What a CME officer reads when nothing at all is on file, by meaning.
+NOT_SICK_MISSING = (
+    "no recorded confirmation that there are no reasonable grounds to believe the pupil cannot "
+    "attend because of sickness or an unavoidable cause"
+)
+
+# What a CME officer reads when nothing at all is on file, by meaning (and 2006 8(1)(a) by code).
+EMPTY_FACTS_8_1_A = [
+    "evidence missing: school attendance order amended by the LA to name another school or "
+    "school attendance order revoked by the LA"
+]
 EMPTY_FACTS_REASONS: dict[GroundKey, list[str]] = {
     GroundKey.SAO_SUBSTITUTED: [
         "evidence missing: school attendance order amended by the LA to name another school"
@@ -174,6 +240,7 @@ EMPTY_FACTS_REASONS: dict[GroundKey, list[str]] = {
         "date the leave of absence ended not recorded",
         "no school enquiry recorded",
         "no LA enquiry recorded",
+        NOT_SICK_MISSING,
     ],
     GroundKey.MEDICALLY_UNFIT: [
         "evidence missing: medical certificate that the pupil is unlikely to be fit to attend "
@@ -184,14 +251,20 @@ EMPTY_FACTS_REASONS: dict[GroundKey, list[str]] = {
         "first day of absence not recorded",
         "no school enquiry recorded",
         "no LA enquiry recorded",
+        NOT_SICK_MISSING,
     ],
     GroundKey.CUSTODIAL: [
-        "evidence missing: court order detaining the pupil for at least 4 months"
+        "evidence missing: final court order or order of recall detaining the pupil for at least "
+        "4 months (a remand does not count)",
+        "kind of custody not recorded: the ground needs a final court order or an order of "
+        "recall, not a remand",
     ],
     GroundKey.DIED: ["evidence missing: notification of the pupil's death"],
     GroundKey.CEASED_COMPULSORY_AGE: [
-        "evidence missing: confirmation the pupil leaves compulsory school age before the school "
-        "next meets and will not continue"
+        "evidence missing: confirmation the pupil will not continue at the school: the parent has "
+        "said so, or the pupil does not meet the sixth form's academic entry requirements",
+        "date of birth not recorded: it shows whether the pupil ceases to be of compulsory "
+        "school age before the school next meets",
     ],
     GroundKey.CEASED_INDEPENDENT: [
         "evidence missing: confirmation the pupil has ceased to be a pupil of the school"
@@ -220,7 +293,10 @@ def test_every_ground_permitted_when_met(ground: Ground) -> None:
     assert result.reasons == []
     assert result.permitted is True
     assert result.ground == ground
-    assert result.ground_other_rulebook == other_rulebook_code(ground)
+    if ground.code == "8(1)(a)":  # its evidence shows the order was substituted: 2024 9(1)(d)
+        assert result.ground_other_rulebook == "9(1)(d)"
+    else:
+        assert result.ground_other_rulebook == other_rulebook_code(ground)
     assert result.decision_date == decision
     assert result.earliest_date is not None
     assert result.earliest_date <= decision
@@ -231,8 +307,10 @@ def test_every_ground_refused_on_empty_facts_with_every_reason(ground: Ground) -
     decision, calendar = decision_for(ground)
     result = assess_deletion(ground.code, decision, CaseFacts(), calendar)
     assert result.permitted is False
-    assert result.reasons == EMPTY_FACTS_REASONS[ground.key]
-    if ground.key in (GroundKey.CONTINUOUS_ABSENCE, GroundKey.AFTER_LEAVE):
+    expected = EMPTY_FACTS_8_1_A if ground.code == "8(1)(a)" else EMPTY_FACTS_REASONS[ground.key]
+    assert result.reasons == expected
+    timed = (GroundKey.CONTINUOUS_ABSENCE, GroundKey.AFTER_LEAVE, GroundKey.CEASED_COMPULSORY_AGE)
+    if ground.key in timed:  # no day 1, no leave end, no date of birth: no date to give
         assert result.earliest_date is None
     else:  # nothing about time stands in the way
         assert result.earliest_date == decision
@@ -241,7 +319,8 @@ def test_every_ground_refused_on_empty_facts_with_every_reason(ground: Ground) -
 @pytest.mark.parametrize("ground", [g for g in ALL_GROUNDS if len(g.evidence) > 0], ids=_id)
 def test_documentary_grounds_refuse_blank_evidence(ground: Ground) -> None:
     decision, calendar = decision_for(ground)
-    facts = CaseFacts(evidence={key: "   " for key in ground.evidence} | {"unrelated": "x"})
+    blank = {key: "   " for key in ground.evidence} | {"unrelated": "x"}
+    facts = facts_meeting(ground).model_copy(update={"evidence": blank})
     result = assess_deletion(ground.code, decision, facts, calendar)
     assert result.permitted is False
     assert result.reasons == [
@@ -272,7 +351,12 @@ def test_2006_codes_accepted_to_18_aug_2024_refused_from_19_aug(ground: Ground) 
     assert str(err.value).startswith(ground.code)
     assert "on this date the 2024 regulations apply" in str(err.value)
     other = other_rulebook_code(ground)
-    if other is not None:
+    if ground.code == "8(1)(a)":  # substituted or revoked: two 2024 grounds (see item 5 below)
+        assert str(err.value).endswith(
+            "use 9(1)(d) (school attendance order names another school) or 9(1)(e) (school "
+            "attendance order revoked)"
+        )
+    elif other is not None:
         assert str(err.value).endswith(f"use {other}")
 
 
@@ -307,7 +391,11 @@ def test_unknown_code_propagates() -> None:
         assess_deletion("8(1)(x)", EARLIEST, CaseFacts(), PORTSMOUTH)
 
 
-def test_2006_rules_ignore_attendance_codes() -> None:
+def test_2006_rules_prescribe_no_codes() -> None:
+    # 2006 8(1)(h) names no register codes: none on file is no refusal, nor an authorised C.
+    assert assess_deletion(
+        "8(1)(h)", OLD_EARLIEST, unauthorised(OLD_DAY1, codes_on_file=False), OLD
+    ).permitted
     codes = [SessionCode(day=date(2024, 6, 4), session="am", code="C")]
     result = assess_deletion(
         "8(1)(h)", OLD_EARLIEST, unauthorised(OLD_DAY1, attendance_codes=codes), OLD
@@ -496,12 +584,17 @@ def test_every_reason_at_once() -> None:
         attendance_codes=[SessionCode(day=date(2025, 10, 20), session="am", code="C")],
     )
     result = assess_deletion("9(1)(i)", date(2025, 11, 7), facts, PORTSMOUTH)
+    # Days 1-15 by 7 Nov: 13-17 Oct, 20-24 Oct, 3-7 Nov; 29 of their 30 sessions have no code.
     assert result.reasons == [
         "15 of 20 school days by 7 Nov 2025: deletion is permitted from 17 Nov 2025 at the "
         "earliest",
         "no school enquiry recorded",
         "child located by LA enquiry on 4 Nov 2025: the absence grounds do not apply",
+        NOT_SICK_MISSING,
         "sessions on 20 Oct 2025 coded C, not G/N/O",
+        "register codes not on file for 29 sessions (school days 13 Oct 2025 to 17 Oct 2025, "
+        "20 Oct 2025 (pm), 21 Oct 2025 to 7 Nov 2025): every session of the 20 school days must "
+        "be coded G, N or O",
     ]
 
 
@@ -595,14 +688,13 @@ def test_after_leave_across_half_term() -> None:
     assert assess_deletion("9(1)(h)", date(2025, 11, 13), facts, PORTSMOUTH).permitted is True
 
 
-def test_after_leave_needs_joint_enquiries_and_2024_codes() -> None:
+def test_after_leave_needs_joint_enquiries_but_no_g_n_o_codes() -> None:
+    # 2024 9(1)(h) prescribes no register code for the 10 days (G/N/O is 9(1)(i)'s rule): codes
+    # C and E (absent) do not refuse it; the missing LA enquiry does.
     codes = _codes((date(2025, 10, 8), "am", "C"), (date(2025, 10, 8), "pm", "E"))
     facts = after_leave(enquiries=[school(LEAVE_END)], attendance_codes=codes)
     result = assess_deletion("9(1)(h)", LEAVE_EARLIEST, facts, PORTSMOUTH)
-    assert result.reasons == [
-        "no LA enquiry recorded",
-        "sessions on 8 Oct 2025 coded C and E, not G/N/O",
-    ]
+    assert result.reasons == ["no LA enquiry recorded"]
 
 
 def test_after_leave_recorded_as_unauthorised_names_the_other_ground() -> None:
@@ -693,24 +785,31 @@ def test_ehe_2006_rules() -> None:
     assert result.ground_other_rulebook == "9(1)(f)"
 
 
+S434A_INDEPENDENT = (
+    "LA consent needed: child placed at an independent special school by the local authority"
+)
+
+
 @pytest.mark.parametrize(
     ("flags", "reasons"),
     [
+        # s.434A(4)(a), Condition B: s.47 enquiries
         ({"s47_enquiries": True}, ["LA consent needed: child subject to s.47 enquiries"]),
+        # s.434A(4)(b), Condition B: action under s.47(8)
         (
-            {"la_arranged_special_school": True},
-            ["LA consent needed: child at an LA-arranged special school"],
+            {"s47_action": True},
+            ["LA consent needed: local authority taking action under s.47(8)"],
         ),
+        # a Child Protection Plan, read as s.47(8) action
         (
             {"child_protection_plan": True},
             ["LA consent needed: child on a Child Protection Plan"],
         ),
+        # s.434A(3)(b), Condition A: an independent special school, placed by the LA
+        ({"la_arranged_independent_special_school": True}, [S434A_INDEPENDENT]),
         (
-            {"s47_enquiries": True, "la_arranged_special_school": True},
-            [
-                "LA consent needed: child subject to s.47 enquiries",
-                "LA consent needed: child at an LA-arranged special school",
-            ],
+            {"s47_enquiries": True, "la_arranged_independent_special_school": True},
+            ["LA consent needed: child subject to s.47 enquiries", S434A_INDEPENDENT],
         ),
         ({}, []),
     ],
@@ -725,13 +824,20 @@ def test_s37_consent_rule_switched_on(flags: dict[str, bool], reasons: list[str]
 
 
 def test_s37_consent_given() -> None:
-    facts = ehe(s47_enquiries=True, la_arranged_special_school=True, la_consent_to_ehe=True)
+    consent = LaConsent(by="Head of Inclusion", on=date(2025, 11, 6))
+    facts = ehe(s47_enquiries=True, la_arranged_independent_special_school=True, la_consent=consent)
     result = assess_deletion("9(1)(f)", date(2025, 11, 7), facts, PORTSMOUTH, s37_consent_rule=True)
     assert result.permitted is True
 
 
 def test_s37_switched_off_needs_no_consent() -> None:
-    facts = ehe(s47_enquiries=True, la_arranged_special_school=True, child_protection_plan=True)
+    # What s.434A adds waits for commencement (CWSA 2026 s.78(5)): off, none of it applies.
+    facts = ehe(
+        s47_enquiries=True,
+        s47_action=True,
+        la_arranged_independent_special_school=True,
+        child_protection_plan=True,
+    )
     assert assess_deletion("9(1)(f)", date(2025, 11, 7), facts, PORTSMOUTH).permitted is True
 
 
@@ -783,3 +889,383 @@ def test_assessment_round_trips_as_json() -> None:
     result = assess_deletion("9(1)(i)", DAY19, unauthorised(), PORTSMOUTH)
     again = DeletionAssessment.model_validate_json(result.model_dump_json())
     assert again == result
+
+
+def test_session_code_must_be_a_register_code_and_is_upper_cased() -> None:
+    # 2024 reg 10 Tables 1-4: single letters, / \ #, and C1, C2, J1, Y1-Y7.
+    assert SessionCode(day=DAY1, session="am", code=" n ").code == "N"
+    assert SessionCode(day=DAY1, session="am", code="y7").code == "Y7"
+    assert SessionCode(day=DAY1, session="pm", code="\\").code == "\\"
+    for bad in ("", "NN", "Y8", "?", "1", "C3"):
+        with pytest.raises(ValidationError, match="is not an attendance register code"):
+            SessionCode(day=DAY1, session="am", code=bad)
+
+
+# == The law as it stands: one block per point of the issue, each citing its rule =================
+#
+# 1. LA consent for a child placed at a special school by the LA: 2006 reg 8(2); 2024 reg 9(4).
+
+SPECIAL_SCHOOL_CONSENT = (
+    "LA consent needed: the pupil was placed at a special school by the local authority, so the "
+    "name may be removed only with that authority's consent (or a Secretary of State direction)"
+)
+# 2006 reg 8(2): "In a case not covered by paragraph (1)(a), (j) or (m)"; the 2024 counterparts of
+# (a) are 9(1)(d) and (e), of (j) 9(1)(k), of (m) 9(1)(o).
+NO_CONSENT_NEEDED = {"8(1)(a)", "8(1)(j)", "8(1)(m)", "9(1)(d)", "9(1)(e)", "9(1)(k)", "9(1)(o)"}
+
+
+@pytest.mark.parametrize("ground", ALL_GROUNDS, ids=_id)
+def test_reg_8_2_and_9_4_special_school_consent_on_every_ground_but_order_death_exclusion(
+    ground: Ground,
+) -> None:
+    decision, calendar = decision_for(ground)
+    facts = facts_meeting(ground).model_copy(update={"la_arranged_special_school": True})
+    result = assess_deletion(ground.code, decision, facts, calendar)  # s.37 switch off
+    if ground.code in NO_CONSENT_NEEDED:
+        assert result.permitted is True
+    else:
+        assert result.reasons == [SPECIAL_SCHOOL_CONSENT]
+        consent = LaConsent(by="SEN Team Manager", on=date(2024, 6, 3), reference="SEN/123")
+        given = facts.model_copy(update={"la_consent": consent})
+        assert assess_deletion(ground.code, decision, given, calendar).permitted is True
+
+
+def test_special_school_consent_for_moved_away_and_ehe_without_the_s37_switch() -> None:
+    # The issue's case: "moved away" and EHE deletions at such a school were permitted.
+    moved = CaseFacts(
+        evidence={MOVED_AWAY: "New address in Leeds"}, la_arranged_special_school=True
+    )
+    assert assess_deletion("9(1)(g)", date(2025, 11, 7), moved, PORTSMOUTH).reasons == [
+        SPECIAL_SCHOOL_CONSENT
+    ]
+    home = ehe(la_arranged_special_school=True)
+    assert assess_deletion("9(1)(f)", date(2025, 11, 7), home, PORTSMOUTH).reasons == [
+        SPECIAL_SCHOOL_CONSENT
+    ]
+    old = CaseFacts(evidence={MOVED_AWAY: "New address in Leeds"}, la_arranged_special_school=True)
+    assert assess_deletion("8(1)(e)", date(2024, 7, 2), old, OLD).reasons == [
+        SPECIAL_SCHOOL_CONSENT
+    ]
+
+
+def test_special_school_consent_recorded_after_the_decision_date_or_by_direction() -> None:
+    later = LaConsent(by="SEN Team Manager", on=date(2025, 11, 10))
+    facts = ehe(la_arranged_special_school=True, la_consent=later)
+    result = assess_deletion("9(1)(f)", date(2025, 11, 7), facts, PORTSMOUTH)
+    assert result.reasons == [
+        "LA consent recorded on 10 Nov 2025, after 7 Nov 2025: deletion is permitted from "
+        "10 Nov 2025 at the earliest"
+    ]
+    assert result.earliest_date == date(2025, 11, 10)
+    assert assess_deletion("9(1)(f)", date(2025, 11, 10), facts, PORTSMOUTH).permitted is True
+    # "if that authority refuse to give consent, without a direction of the Secretary of State"
+    direction = LaConsent(
+        kind=ConsentKind.SECRETARY_OF_STATE_DIRECTION, by="DfE", on=date(2025, 11, 6)
+    )
+    directed = ehe(la_arranged_special_school=True, la_consent=direction)
+    assert assess_deletion("9(1)(f)", date(2025, 11, 7), directed, PORTSMOUTH).permitted is True
+
+
+def test_la_consent_records_who_and_when() -> None:
+    with pytest.raises(ValidationError):
+        LaConsent(by="", on=date(2025, 11, 6))
+    with pytest.raises(ValidationError):
+        LaConsent.model_validate({"by": "SEN Team Manager"})  # when is needed
+
+
+# 2. The 20-day ground needs proof: 2024 9(1)(i) (every session coded G, N or O, on file) and,
+#    in both rulebooks, the confirmation of no sickness or unavoidable cause (2006 8(1)(h)(ii),
+#    (f)(ii); 2024 9(1)(i), (h)).
+
+
+def test_reg_9_1_i_no_codes_on_file_is_no_proof() -> None:
+    # Days 1-20: 13 Oct to 14 Nov 2025, 40 sessions, one unbroken run of school days.
+    result = assess_deletion("9(1)(i)", EARLIEST, unauthorised(codes_on_file=False), PORTSMOUTH)
+    assert result.permitted is False
+    assert result.earliest_date == EARLIEST
+    assert result.reasons == [
+        "register codes not on file for 40 sessions (school days 13 Oct 2025 to 14 Nov 2025): "
+        "every session of the 20 school days must be coded G, N or O"
+    ]
+
+
+def test_reg_9_1_i_names_the_missing_sessions_compactly() -> None:
+    codes = [
+        sc
+        for sc in register(DAY1, "O")
+        if not (sc.day in (date(2025, 10, 21), date(2025, 10, 22)) and sc.session == "pm")
+        and sc.day != date(2025, 11, 10)
+        and sc.day not in (date(2025, 10, 24), date(2025, 11, 3))
+    ]
+    facts = unauthorised(codes_on_file=False, attendance_codes=codes)
+    result = assess_deletion("9(1)(i)", EARLIEST, facts, PORTSMOUTH)
+    # Fri 24 Oct and Mon 3 Nov are consecutive school days (half term between): one run.
+    assert result.reasons == [
+        "register codes not on file for 8 sessions (school days 21 Oct 2025 to 22 Oct 2025 (pm), "
+        "24 Oct 2025 to 3 Nov 2025, 10 Nov 2025): every session of the 20 school days must be "
+        "coded G, N or O"
+    ]
+
+
+def test_reg_9_1_i_only_sessions_up_to_the_decision_date_are_asked_for() -> None:
+    codes = [sc for sc in register(DAY1) if sc.day <= date(2025, 10, 24)]  # days 1-10
+    facts = unauthorised(codes_on_file=False, attendance_codes=codes)
+    result = assess_deletion("9(1)(i)", date(2025, 11, 4), facts, PORTSMOUTH)
+    # By Tue 4 Nov: days 11-12 (3-4 Nov) have no codes; days 13-20 lie ahead.
+    assert result.reasons == [
+        "12 of 20 school days by 4 Nov 2025: deletion is permitted from 17 Nov 2025 at the "
+        "earliest",
+        "register codes not on file for 4 sessions (school days 3 Nov 2025 to 4 Nov 2025): every "
+        "session of the 20 school days must be coded G, N or O",
+    ]
+
+
+def test_reg_9_1_i_the_last_code_recorded_for_a_session_is_the_registers() -> None:
+    nov4 = date(2025, 11, 4)
+    corrected = unauthorised(attendance_codes=_codes((nov4, "am", "C"), (nov4, "am", "O")))
+    assert assess_deletion("9(1)(i)", EARLIEST, corrected, PORTSMOUTH).permitted is True
+    wrong = unauthorised(attendance_codes=_codes((nov4, "am", "N"), (nov4, "am", "I")))
+    assert assess_deletion("9(1)(i)", EARLIEST, wrong, PORTSMOUTH).reasons == [
+        "sessions on 4 Nov 2025 coded I, not G/N/O"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("code", "decision", "facts"),
+    [
+        ("9(1)(i)", EARLIEST, unauthorised(no_sickness_confirmation=None)),
+        ("9(1)(h)", LEAVE_EARLIEST, after_leave(no_sickness_confirmation=None)),
+        ("8(1)(h)", OLD_EARLIEST, unauthorised(OLD_DAY1, no_sickness_confirmation=None)),
+        ("8(1)(f)", OLD_LEAVE_EARLIEST, after_leave(OLD_LEAVE_END, no_sickness_confirmation=None)),
+    ],
+)
+def test_absence_grounds_need_the_recorded_no_sickness_confirmation(
+    code: str, decision: date, facts: CaseFacts
+) -> None:
+    calendar = OLD if code.startswith("8") else PORTSMOUTH
+    assert assess_deletion(code, decision, facts, calendar).reasons == [NOT_SICK_MISSING]
+
+
+def test_no_sickness_confirmation_recorded_after_the_decision_does_not_count() -> None:
+    facts = unauthorised(no_sickness_confirmation=confirmed(date(2025, 11, 18)))
+    assert assess_deletion("9(1)(i)", EARLIEST, facts, PORTSMOUTH).reasons == [
+        "the confirmation that no sickness or unavoidable cause keeps the pupil away was recorded "
+        "on 18 Nov 2025, after 17 Nov 2025"
+    ]
+
+
+def test_reg_9_1_h_needs_no_codes_but_a_code_of_attendance_refuses() -> None:
+    # 2024 9(1)(h): "failed to attend ... within the 10 school days"; no code is prescribed.
+    assert assess_deletion("9(1)(h)", LEAVE_EARLIEST, after_leave(), PORTSMOUTH).permitted is True
+    # Day 1 is Mon 6 Oct 2025; a present mark on Thu 9 Oct (day 4) shows the pupil attended.
+    came = after_leave(attendance_codes=_codes((date(2025, 10, 9), "am", "/")))
+    assert assess_deletion("9(1)(h)", LEAVE_EARLIEST, came, PORTSMOUTH).reasons == [
+        "sessions on 9 Oct 2025 coded /: the pupil attended within the 10 school days after the "
+        "leave ended"
+    ]
+    # 2006 8(1)(h) "continuously absent": a late mark L on day 2 (Tue 4 Jun 2024) breaks the run.
+    late = unauthorised(OLD_DAY1, attendance_codes=_codes((date(2024, 6, 4), "pm", "L")))
+    assert assess_deletion("8(1)(h)", OLD_EARLIEST, late, OLD).reasons == [
+        "sessions on 4 Jun 2024 coded L: the pupil attended during the 20 school days"
+    ]
+
+
+# 3. Ceases to be of compulsory school age before the school next meets: 2024 9(1)(l), 2006
+#    8(1)(k); Education Act 1996 s.8 (the last Friday in June of the school year in which the
+#    pupil turns 16).
+
+AGE_EVIDENCE = {"ceases_compulsory_age": "Parent's email: leaving for college"}
+
+
+def test_reg_9_1_l_refused_for_a_year_10_pupil() -> None:
+    # Born Sat 15 Jan 2011: 16 on 15 Jan 2027 (school year 2026/27), so compulsory school age ends
+    # on the last Friday in June 2027: 30 Jun 2027 is a Wednesday, so Fri 25 Jun 2027. Asked on
+    # Mon 17 Nov 2025, the school next meets on Tue 18 Nov 2025.
+    facts = CaseFacts(evidence=AGE_EVIDENCE, date_of_birth=date(2011, 1, 15))
+    result = assess_deletion("9(1)(l)", EARLIEST, facts, LA_CALENDAR)
+    assert result.permitted is False
+    assert result.reasons == [
+        "the pupil is of compulsory school age until 25 Jun 2027 (born 15 Jan 2011), and the "
+        "school meets again on 18 Nov 2025, before then: deletion is permitted from 25 Jun 2027 "
+        "at the earliest"
+    ]
+    assert result.earliest_date == date(2027, 6, 25)
+    # With a calendar ending in July 2026 the date cannot be given; the refusal stands.
+    short = assess_deletion("9(1)(l)", EARLIEST, facts, PORTSMOUTH)
+    assert short.earliest_date is None
+    assert short.reasons == [
+        "the pupil is of compulsory school age until 25 Jun 2027 (born 15 Jan 2011), and the "
+        "school meets again on 18 Nov 2025, before then"
+    ]
+
+
+def test_reg_9_1_l_year_11_from_the_last_friday_in_june() -> None:
+    # Born 15 Jan 2010: compulsory school age ends Fri 26 Jun 2026 (30 Jun 2026 is a Tuesday).
+    facts = CaseFacts(evidence=AGE_EVIDENCE, date_of_birth=LEAVER_2026)
+    thursday = assess_deletion("9(1)(l)", date(2026, 6, 25), facts, LA_CALENDAR)
+    assert thursday.reasons == [
+        "the pupil is of compulsory school age until 26 Jun 2026 (born 15 Jan 2010), and the "
+        "school meets again on 26 Jun 2026, before then: deletion is permitted from 26 Jun 2026 "
+        "at the earliest"
+    ]
+    friday = assess_deletion("9(1)(l)", LEAVING_DAY_2026, facts, LA_CALENDAR)
+    assert friday.permitted is True  # the school next meets on Mon 29 Jun 2026
+    assert friday.earliest_date == LEAVING_DAY_2026
+
+
+def test_reg_8_1_k_2006_rules_same_check() -> None:
+    # Born 10 Mar 2008: compulsory school age ends Fri 28 Jun 2024 (30 Jun 2024 is a Sunday).
+    facts = CaseFacts(evidence=AGE_EVIDENCE, date_of_birth=LEAVER_2024)
+    assert assess_deletion("8(1)(k)", date(2024, 6, 27), facts, OLD).permitted is False
+    result = assess_deletion("8(1)(k)", date(2024, 6, 28), facts, OLD)
+    assert result.permitted is True
+    assert result.ground_other_rulebook == "9(1)(l)"
+
+
+# 5. 2006 8(1)(a) covers an order substituted *or revoked*: 2024 9(1)(d) and 9(1)(e).
+
+
+def test_reg_8_1_a_covers_revocation_and_names_the_2024_ground_its_evidence_shows() -> None:
+    revoked = CaseFacts(evidence={"sao_revocation": "LA letter revoking the order, 1 Jul 2024"})
+    result = assess_deletion("8(1)(a)", date(2024, 7, 2), revoked, OLD)
+    assert result.permitted is True
+    assert result.ground_other_rulebook == "9(1)(e)"
+    substituted = CaseFacts(evidence={"sao_substitution": "Amended order, 1 Jul 2024"})
+    result = assess_deletion("8(1)(a)", date(2024, 7, 2), substituted, OLD)
+    assert result.ground_other_rulebook == "9(1)(d)"
+    # 9(1)(e), the revoked order, maps back to 8(1)(a)
+    order = CaseFacts(evidence={"sao_revocation": "LA letter revoking the order"})
+    assert assess_deletion("9(1)(e)", EARLIEST, order, PORTSMOUTH).ground_other_rulebook == (
+        "8(1)(a)"
+    )
+
+
+# 6. Grounds that do not apply under an attendance order or to a mobile child's main school:
+#    2024 9(1)(a)(i)-(ii), (c)(iii)-(iv), (f); 2006 8(1)(b), (c) ("regulation 9"), (d).
+
+ORDER_IN_FORCE_2024 = (
+    "a school attendance order naming this school is in force: ground {code} does not apply "
+    "while it is; once the local authority amends or revokes the order, the ground is 9(1)(d) or "
+    "9(1)(e)"
+)
+MOBILE = "the pupil is a mobile child and this is their main school: ground {code} does not apply"
+
+
+@pytest.mark.parametrize(
+    ("code", "evidence"),
+    [
+        ("9(1)(a)", {REGISTERED_ELSEWHERE_CONFIRMED: "Admissions email"}),
+        ("9(1)(c)", {OTHER_SCHOOL_CONSENT: "Consent of the other school"}),
+    ],
+)
+def test_reg_9_1_a_and_c_not_under_an_attendance_order_nor_for_a_mobile_childs_main_school(
+    code: str, evidence: dict[str, str]
+) -> None:
+    decision = date(2025, 11, 5)
+    ok = CaseFacts(evidence=evidence)
+    assert assess_deletion(code, decision, ok, PORTSMOUTH).permitted is True
+    order = ok.model_copy(update={"attendance_order_names_school": True})
+    assert assess_deletion(code, decision, order, PORTSMOUTH).reasons == [
+        ORDER_IN_FORCE_2024.format(code=code)
+    ]
+    mobile = ok.model_copy(update={"mobile_child_main_school": True})
+    assert assess_deletion(code, decision, mobile, PORTSMOUTH).reasons == [MOBILE.format(code=code)]
+
+
+def test_reg_9_1_f_home_education_not_while_an_attendance_order_names_the_school() -> None:
+    result = assess_deletion(
+        "9(1)(f)", date(2025, 11, 7), ehe(attendance_order_names_school=True), PORTSMOUTH
+    )
+    assert result.reasons == [ORDER_IN_FORCE_2024.format(code="9(1)(f)")]
+    # The mobile-child exception is 9(1)(a) and (c)'s alone.
+    mobile = ehe(mobile_child_main_school=True)
+    assert assess_deletion("9(1)(f)", date(2025, 11, 7), mobile, PORTSMOUTH).permitted is True
+
+
+def test_reg_8_1_b_c_d_2006_exceptions() -> None:
+    decision = date(2024, 7, 2)
+    order_2006 = (
+        "a school attendance order naming this school is in force: ground {code} does not apply "
+        "while it is; once the local authority amends or revokes the order, the ground is 8(1)(a)"
+    )
+    elsewhere = CaseFacts(
+        evidence={REGISTERED_ELSEWHERE_CONFIRMED: "Admissions email"},
+        attendance_order_names_school=True,
+        mobile_child_main_school=True,
+    )
+    assert assess_deletion("8(1)(b)", decision, elsewhere, OLD).reasons == [
+        order_2006.format(code="8(1)(b)"),
+        MOBILE.format(code="8(1)(b)"),
+    ]
+    # 8(1)(c) carves out regulation 9 (no fixed abode) but not sub-paragraph (a).
+    dual = elsewhere.model_copy(update={"evidence": {OTHER_SCHOOL_CONSENT: "Consent"}})
+    assert assess_deletion("8(1)(c)", decision, dual, OLD).reasons == [
+        MOBILE.format(code="8(1)(c)")
+    ]
+    home = CaseFacts(
+        ehe_letter_reference="EHE/2024/3",
+        ehe_letter_received_on=date(2024, 7, 1),
+        attendance_order_names_school=True,
+    )
+    assert assess_deletion("8(1)(d)", decision, home, OLD).reasons == [
+        order_2006.format(code="8(1)(d)")
+    ]
+
+
+# 7. The rulebook of a deletion is the one in force on its decision date (SI 2024/208 in force
+#    19 Aug 2024): a pupil absent from June 2024 and deleted in September 2024 is a 9(1) case.
+
+
+def test_rulebook_of_the_decision_date_for_an_absence_that_began_under_the_2006_rules() -> None:
+    facts = unauthorised(OLD_DAY1)  # day 1 Mon 3 Jun 2024, day 20 Fri 28 Jun 2024
+    september = date(2024, 9, 2)
+    with pytest.raises(UnknownGroundError, match="use 9\\(1\\)\\(i\\)"):
+        assess_deletion("8(1)(h)", september, facts, OLD)
+    result = assess_deletion("9(1)(i)", september, facts, OLD)
+    assert result.ground.rulebook is Rulebook.REGS_2024
+    assert result.permitted is True
+    assert result.earliest_date == OLD_EARLIEST
+
+
+# 9. The custodial ground needs a final order or an order of recall, not a remand: 2006 8(1)(i)
+#    ("a final order made by a court or ... an order of recall"), 2024 9(1)(j).
+
+
+@pytest.mark.parametrize("code", ["9(1)(j)", "8(1)(i)"])
+def test_custodial_ground_final_order_or_recall_not_remand(code: str) -> None:
+    decision, calendar = (EARLIEST, PORTSMOUTH) if code.startswith("9") else (LAST_2006_DAY, OLD)
+    facts = CaseFacts(evidence={"custodial_sentence": "Youth court order, 24 months DTO"})
+    for order in (CustodialOrder.FINAL_ORDER, CustodialOrder.ORDER_OF_RECALL):
+        recorded = facts.model_copy(update={"custodial_order": order})
+        assert assess_deletion(code, decision, recorded, calendar).permitted is True
+    remand = facts.model_copy(update={"custodial_order": CustodialOrder.REMAND})
+    assert assess_deletion(code, decision, remand, calendar).reasons == [
+        "a remand in custody is not a final court order or an order of recall: the custodial "
+        "ground does not apply"
+    ]
+
+
+# -- replaying decisions recorded before the proofs -----------------------------------------------
+
+
+def test_legacy_replay_answers_as_before_the_proofs() -> None:
+    # Only for a workflow replaying a deletion it authorised before these rules: no confirmation,
+    # no codes on file, no order kind, no date of birth, as the facts of those cases were.
+    bare = unauthorised(codes_on_file=False, no_sickness_confirmation=None)
+    assert assess_deletion("9(1)(i)", EARLIEST, bare, PORTSMOUTH).permitted is False
+    replayed = assess_deletion("9(1)(i)", EARLIEST, bare, PORTSMOUTH, legacy_replay=True)
+    assert replayed.permitted is True
+    assert replayed.earliest_date == EARLIEST
+    # A known code other than G, N or O refused then and still does.
+    coded = bare.model_copy(update={"attendance_codes": _codes((DAY1, "am", "C"))})
+    assert assess_deletion("9(1)(i)", EARLIEST, coded, PORTSMOUTH, legacy_replay=True).reasons == [
+        "sessions on 13 Oct 2025 coded C, not G/N/O"
+    ]
+    leave = after_leave(no_sickness_confirmation=None)
+    assert assess_deletion(
+        "9(1)(h)", LEAVE_EARLIEST, leave, PORTSMOUTH, legacy_replay=True
+    ).permitted
+    custody = CaseFacts(evidence={"custodial_sentence": "Court order"})
+    assert assess_deletion("9(1)(j)", EARLIEST, custody, PORTSMOUTH, legacy_replay=True).permitted
+    age = CaseFacts(evidence=AGE_EVIDENCE)
+    assert assess_deletion("9(1)(l)", EARLIEST, age, PORTSMOUTH, legacy_replay=True).permitted

@@ -1,4 +1,8 @@
-"""The two rulebooks of grounds for deletion, as data."""
+"""The two rulebooks of grounds for deletion, as data.
+
+2006: The Education (Pupil Registration) (England) Regulations 2006, reg 8(1). 2024: The School
+Attendance (Pupil Registration) (England) Regulations 2024 (SI 2024/208), reg 9(1).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from pydantic import ValidationError
 
 from domain.grounds import (
     EVIDENCE_DESCRIPTIONS,
+    NO_SPECIAL_SCHOOL_CONSENT,
     RULEBOOK_CITATIONS,
+    RULEBOOK_TITLES,
     RULES_2024_FROM,
     Ground,
     GroundKey,
@@ -20,13 +26,16 @@ from domain.grounds import (
     ground_by_key,
     grounds,
     other_rulebook_code,
+    other_rulebook_codes,
     rulebook_for,
 )
 
 R06 = Rulebook.REGS_2006
 R24 = Rulebook.REGS_2024
 
-# The spec's table, "Grounds for deletion: two rulebooks", row by row.
+# The spec's table, "Grounds for deletion: two rulebooks", row by row. The last row was
+# (None, "9(1)(e)"): 2006 8(1)(a) also covers a revoked order ("that another school is substituted
+# ... or the order is revoked"), so it is the 2006 code of 9(1)(e) too.
 SPEC_TABLE: list[tuple[GroundKey, str | None, str | None]] = [
     (GroundKey.SAO_SUBSTITUTED, "8(1)(a)", "9(1)(d)"),
     (GroundKey.REGISTERED_ELSEWHERE, "8(1)(b)", "9(1)(a)"),
@@ -43,7 +52,7 @@ SPEC_TABLE: list[tuple[GroundKey, str | None, str | None]] = [
     (GroundKey.PERMANENTLY_EXCLUDED, "8(1)(m)", "9(1)(o)"),
     (GroundKey.NURSERY_NOT_TRANSFERRING, "8(1)(n)", "9(1)(b)"),
     (GroundKey.BOARDER_UNPAID, "8(1)(o)", "9(1)(m)"),
-    (GroundKey.SAO_REVOKED, None, "9(1)(e)"),
+    (GroundKey.SAO_REVOKED, "8(1)(a)", "9(1)(e)"),
 ]
 
 VALID_2006 = ", ".join(f"8(1)({c})" for c in "abcdefghijklmno")
@@ -81,9 +90,15 @@ def test_rules_2024_from_is_19_aug_2024() -> None:
 def test_rulebook_values_and_citations() -> None:
     assert R06.value == "2006"
     assert R24.value == "2024"
-    assert "2006, reg 8(1)" in RULEBOOK_CITATIONS[R06]
-    assert "SI 2024/208" in RULEBOOK_CITATIONS[R24]
-    assert "reg 9(1)" in RULEBOOK_CITATIONS[R24]
+    # The titles as made: SI 2006/1751 and SI 2024/208 (issue point 8: "School Attendance").
+    assert RULEBOOK_TITLES[R06] == (
+        "The Education (Pupil Registration) (England) Regulations 2006 (SI 2006/1751)"
+    )
+    assert RULEBOOK_TITLES[R24] == (
+        "The School Attendance (Pupil Registration) (England) Regulations 2024 (SI 2024/208)"
+    )
+    assert RULEBOOK_CITATIONS[R06] == f"{RULEBOOK_TITLES[R06]}, reg 8(1)"
+    assert RULEBOOK_CITATIONS[R24] == f"{RULEBOOK_TITLES[R24]}, reg 9(1)"
 
 
 # -- the tables -----------------------------------------------------------------------------------
@@ -100,6 +115,8 @@ def test_each_rulebook_has_fifteen_grounds_a_to_o(rulebook: Rulebook, reg: int) 
 
 
 def test_each_rulebook_misses_exactly_one_meaning() -> None:
+    # 2006 8(1)(a) covers two: substituted and revoked; the 2024 rules have no medical ground.
+    assert {k for g in grounds(R06) for k in g.covers} == set(GroundKey)
     assert set(GroundKey) - {g.key for g in grounds(R06)} == {GroundKey.SAO_REVOKED}
     assert set(GroundKey) - {g.key for g in grounds(R24)} == {GroundKey.MEDICALLY_UNFIT}
 
@@ -125,6 +142,9 @@ def test_only_absence_and_ehe_grounds_have_no_evidence_keys(ground: Ground) -> N
     special = {GroundKey.CONTINUOUS_ABSENCE, GroundKey.AFTER_LEAVE, GroundKey.EHE}
     if ground.key in special:
         assert ground.evidence == ()
+    elif ground.code == "8(1)(a)":  # the order substituted or revoked: one of two
+        assert ground.evidence == ()
+        assert ground.evidence_any == ("sao_substitution", "sao_revocation")
     else:
         assert len(ground.evidence) >= 1
 
@@ -174,8 +194,8 @@ def test_spec_table_row(key: GroundKey, code_2006: str | None, code_2024: str | 
     assert (g06.code if g06 else None) == code_2006
     assert (g24.code if g24 else None) == code_2024
     if g06 is not None:
-        assert other_rulebook_code(g06) == code_2024
-        assert find_ground(code_2006 or "").key is key
+        assert code_2024 is None or code_2024 in other_rulebook_codes(g06)
+        assert key in find_ground(code_2006 or "").covers
     if g24 is not None:
         assert other_rulebook_code(g24) == code_2006
         assert find_ground(code_2024 or "").key is key
@@ -191,12 +211,50 @@ def test_other_rulebook_code_named_examples() -> None:
     assert other_rulebook_code(find_ground("8(1)(h)")) == "9(1)(i)"
     assert other_rulebook_code(find_ground("9(1)(i)")) == "8(1)(h)"
     assert other_rulebook_code(find_ground("8(1)(g)")) is None
-    assert other_rulebook_code(find_ground("9(1)(e)")) is None
+    assert other_rulebook_codes(find_ground("8(1)(g)")) == ()
+
+
+def test_reg_8_1_a_maps_to_both_9_1_d_and_9_1_e() -> None:
+    # 2006 8(1)(a): "that another school is substituted ... or the order is revoked"; 2024 splits
+    # it into 9(1)(d) (substituted) and 9(1)(e) (revoked).
+    g = find_ground("8(1)(a)")
+    assert g.covers == (GroundKey.SAO_SUBSTITUTED, GroundKey.SAO_REVOKED)
+    assert g.title == "School attendance order names another school or is revoked"
+    assert other_rulebook_codes(g) == ("9(1)(d)", "9(1)(e)")
+    assert other_rulebook_code(g) == "9(1)(d) or 9(1)(e)"
+    assert other_rulebook_code(find_ground("9(1)(d)")) == "8(1)(a)"
+    assert other_rulebook_code(find_ground("9(1)(e)")) == "8(1)(a)"
+    assert ground_by_key(GroundKey.SAO_REVOKED, R06) == g
+
+
+def test_special_school_consent_exceptions() -> None:
+    # 2006 reg 8(2): "In a case not covered by paragraph (1)(a), (j) or (m)"; 2024 reg 9(4).
+    assert {
+        GroundKey.SAO_SUBSTITUTED,
+        GroundKey.SAO_REVOKED,
+        GroundKey.DIED,
+        GroundKey.PERMANENTLY_EXCLUDED,
+    } == NO_SPECIAL_SCHOOL_CONSENT
+    exempt = {g.code for g in ALL_GROUNDS if not g.needs_special_school_consent}
+    assert exempt == {"8(1)(a)", "8(1)(j)", "8(1)(m)", "9(1)(d)", "9(1)(e)", "9(1)(k)", "9(1)(o)"}
+
+
+def test_exceptions_are_among_the_conditions() -> None:
+    # 2024 9(1)(a)(i)-(ii), (c)(iii)-(iv), (f); the custodial ground's final order (2006 8(1)(i)).
+    order = "no school attendance order naming the school is in force"
+    mobile = "the pupil is not a mobile child whose main school this is"
+    assert {order, mobile} <= set(find_ground("9(1)(a)").conditions)
+    assert {order, mobile} <= set(find_ground("9(1)(c)").conditions)
+    assert order in find_ground("9(1)(f)").conditions
+    assert mobile not in find_ground("9(1)(f)").conditions
+    assert order not in find_ground("8(1)(c)").conditions  # 2006 (c): regulation 9 only
+    assert mobile in find_ground("8(1)(c)").conditions
+    assert any("not a remand" in c for c in find_ground("9(1)(j)").conditions)
 
 
 def test_titles_are_shared_across_rulebooks() -> None:
     for key, c06, c24 in SPEC_TABLE:
-        if c06 and c24:
+        if c06 and c24 and c06 != "8(1)(a)":  # 8(1)(a) is both 9(1)(d) and 9(1)(e)
             assert find_ground(c06).title == find_ground(c24).title, key
             assert find_ground(c06).evidence == find_ground(c24).evidence, key
 
@@ -263,7 +321,9 @@ def test_find_ground_wrong_rulebook_for_every_row(
         with pytest.raises(UnknownGroundError) as err:
             find_ground(code, wrong)
         equivalent = code_2024 if wrong is R24 else code_2006
-        if equivalent is not None:
+        if code == "8(1)(a)":  # two 2024 grounds, each named with its title
+            assert f"{equivalent} (school attendance order" in str(err.value)
+        elif equivalent is not None:
             assert str(err.value).endswith(f": use {equivalent}")
         else:
             assert "they have no such ground" in str(err.value)
@@ -279,12 +339,19 @@ def test_find_ground_medically_unfit_under_2024_rules_has_no_equivalent() -> Non
     )
 
 
-def test_find_ground_sao_revoked_under_2006_rules_has_no_equivalent() -> None:
+def test_find_ground_sao_grounds_across_the_switch() -> None:
     with pytest.raises(UnknownGroundError) as err:
         find_ground("9(1)(e)", R06)
     assert str(err.value) == (
-        "9(1)(e) (school attendance order revoked) is a ground of the 2024 regulations; on this "
-        f"date the 2006 regulations apply: they have no such ground; valid codes are {VALID_2006}"
+        "9(1)(e) is a ground of the 2024 regulations; on this date the 2006 regulations apply: "
+        "use 8(1)(a)"
+    )
+    with pytest.raises(UnknownGroundError) as err:
+        find_ground("8(1)(a)", R24)
+    assert str(err.value) == (
+        "8(1)(a) is a ground of the 2006 regulations; on this date the 2024 regulations apply: "
+        "use 9(1)(d) (school attendance order names another school) or 9(1)(e) (school "
+        "attendance order revoked)"
     )
 
 
@@ -337,4 +404,3 @@ def test_unknown_ground_error_is_a_value_error() -> None:
 
 def test_ground_by_key_missing_meaning_is_none() -> None:
     assert ground_by_key(GroundKey.MEDICALLY_UNFIT, R24) is None
-    assert ground_by_key(GroundKey.SAO_REVOKED, R06) is None

@@ -368,14 +368,14 @@ def test_bad_sibling_school() -> None:
     ("destination", "code", "kind"),
     [
         ({"kind": "school", "school_laestab": "8502003"}, "8502003", DestinationKind.SCHOOL),
-        ({"kind": "scotland_or_independent"}, "MMMMMMMM", DestinationKind.SCOTLAND_OR_INDEPENDENT),
+        ({"kind": "scotland_or_independent"}, "MMMMMMM", DestinationKind.SCOTLAND_OR_INDEPENDENT),
         ({"kind": "service_children"}, "702LLLL", DestinationKind.SERVICE_CHILDREN),
         (
             {"kind": "service_children", "service_school_number": "4001"},
             "7024001",
             DestinationKind.SERVICE_CHILDREN,
         ),
-        ({"kind": "unknown", "school_laestab": ""}, "XXXXXXXX", DestinationKind.UNKNOWN),
+        ({"kind": "unknown", "school_laestab": ""}, "XXXXXXX", DestinationKind.UNKNOWN),
     ],
 )
 def test_destination_ctf_code(
@@ -396,10 +396,11 @@ def test_destination_ctf_code(
             "destination.school_laestab",
             "the destination school's LAESTAB is needed when the destination is a school",
         ),
-        (
+        (  # the message cme ctf gives (seed appendix 1): the Lost Pupil Database
             {"kind": "school", "school_laestab": "851LLLL"},
             "destination.school_laestab",
-            LAESTAB_MESSAGE,
+            "851LLLL is an LA code without a school: use XXXXXXX, the Lost Pupil Database, when "
+            "the school is not known (Portsmouth guidance, appendix 1)",
         ),
         (
             {"kind": "school", "school_laestab": "7024001"},
@@ -442,7 +443,7 @@ def test_bad_destination(destination: dict[str, Any], field: str, message: str) 
 
 
 def test_destination_model_on_its_own() -> None:
-    assert Destination(kind=DestinationKind.UNKNOWN).ctf_code == "XXXXXXXX"
+    assert Destination(kind=DestinationKind.UNKNOWN).ctf_code == "XXXXXXX"
     with pytest.raises(ValidationError) as exc:
         Destination(kind=DestinationKind.SCHOOL)
     assert exc.value.errors()[0]["loc"] == ("school_laestab",)
@@ -451,7 +452,7 @@ def test_destination_model_on_its_own() -> None:
 # -- ground and EHE (pupil migration return) -------------------------------------------------------
 
 
-def test_ground_must_exist_in_the_rulebook_of_the_leaving_date() -> None:
+def test_ground_must_exist_in_the_rulebook_of_the_return_date() -> None:
     data = example(MIGRATION)
     data["ground"] = "8(1)(b)"  # a 2006 code; the 2024 rules apply on 27 Feb 2026
     assert one_problem(data) == (
@@ -491,8 +492,71 @@ def test_ehe_ground_needs_the_deregistration_letter_and_the_lost_pupil_database(
     assert one_problem(data) == ("ehe_letter_reference", EHE_LETTER_MESSAGE)
     data["ehe_letter_reference"] = "EHE/2026/014"
     referral = parse(data)
-    assert referral.destination.ctf_code == "XXXXXXXX"
+    assert referral.destination.ctf_code == "XXXXXXX"
     assert referral.ehe_letter_reference == "EHE/2026/014"
+
+
+def test_rulebook_of_the_return_date_not_the_leaving_date() -> None:
+    # Issue point 7. The school deletes the name at the point of the return (seed 2.3; 2024 reg
+    # 13(4)), so the return's date is the decision date: left Fri 19 Jul 2024 (2006 rules),
+    # deleted Mon 2 Sep 2024, after SI 2024/208 came into force on 19 Aug 2024: a reg 9(1) case.
+    data = example(MIGRATION)
+    data.update(leaving_date="2024-07-19", referral_date="2024-09-02", ground="8(1)(b)")
+    data["lives_with_from"] = "2024-07-20"
+    assert one_problem(data) == (
+        "ground",
+        "8(1)(b) is a ground of the 2006 regulations; on this date the 2024 regulations apply: "
+        "use 9(1)(a)",
+    )
+    data["ground"] = "9(1)(a)"
+    referral = parse(data)
+    assert referral.rulebook is Rulebook.REGS_2024
+    assert referral.deletion_date == date(2024, 9, 2)
+    assert referral.deletion_ground.code == "9(1)(a)"
+
+
+def test_a_return_stored_under_the_leaving_date_rule_still_decodes() -> None:
+    # Returns accepted before point 7 named the leaving date's ground; the workflow validates a
+    # stored return again without context, and it must still decode.
+    data = example(MIGRATION)
+    data.update(leaving_date="2024-07-19", referral_date="2024-09-02", ground="reg 8(1)(b)")
+    data["lives_with_from"] = "2024-07-20"
+    stored = PupilMigrationReturn.model_validate(data)
+    assert stored.ground == "8(1)(b)"
+    assert stored.deletion_ground.key is GroundKey.REGISTERED_ELSEWHERE
+    assert PupilMigrationReturn.model_validate_json(stored.model_dump_json()) == stored
+
+
+def test_age_ground_refused_at_intake_for_a_year_10_pupil() -> None:
+    # Issue point 3; 2024 9(1)(l), Education Act 1996 s.8. Born 15 Jan 2011: 16 in school year
+    # 2026/27, so compulsory school age ends on the last Friday in June 2027, Fri 25 Jun 2027
+    # (30 Jun 2027 is a Wednesday). The return of Fri 27 Feb 2026: the school meets again on
+    # Mon 2 Mar 2026, before then. (The 2025/26 calendar cannot say from when the ground applies.)
+    data = example(MIGRATION)
+    data["pupil"]["date_of_birth"] = "2011-01-15"
+    data["ground"] = "9(1)(l)"
+    assert one_problem(data) == (
+        "ground",
+        "9(1)(l) needs the pupil to cease to be of compulsory school age before the school next "
+        "meets: a pupil born on 15 Jan 2011 is of compulsory school age until 25 Jun 2027, and "
+        "the school meets again on 2 Mar 2026",
+    )
+
+
+def test_age_ground_at_intake_for_a_year_11_pupil_from_the_leaving_date() -> None:
+    # Born 15 Jan 2010: compulsory school age ends Fri 26 Jun 2026 (30 Jun 2026 is a Tuesday).
+    data = example(MIGRATION)
+    data["pupil"]["date_of_birth"] = "2010-01-15"
+    data.update(ground="9(1)(l)", referral_date="2026-06-25", leaving_date="2026-06-25")
+    today = date(2026, 7, 1)
+    assert one_problem(data, today) == (
+        "ground",
+        "9(1)(l) needs the pupil to cease to be of compulsory school age before the school next "
+        "meets: a pupil born on 15 Jan 2010 is of compulsory school age until 26 Jun 2026, and "
+        "the school meets again on 26 Jun 2026; the ground applies from 26 Jun 2026",
+    )
+    data.update(referral_date="2026-06-26", leaving_date="2026-06-26")
+    assert parse(data, today).deletion_ground.key is GroundKey.CEASED_COMPULSORY_AGE
 
 
 def test_ehe_ground_under_the_2006_rules() -> None:

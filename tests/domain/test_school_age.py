@@ -6,7 +6,15 @@ from datetime import date
 
 import pytest
 
-from domain.school_age import birthday, compulsory_school_age_bounds, is_compulsory_school_age
+from domain.calendar import DEFAULT_CALENDAR_PATH, SchoolCalendar
+from domain.school_age import (
+    birthday,
+    ceases_before_school_next_meets,
+    compulsory_school_age_bounds,
+    is_compulsory_school_age,
+)
+
+PORTSMOUTH = SchoolCalendar.load(DEFAULT_CALENDAR_PATH)  # 2025/26: autumn term from Wed 3 Sep
 
 
 @pytest.mark.parametrize(
@@ -87,3 +95,32 @@ def test_a_four_year_old_and_a_sixth_former_are_not_of_compulsory_school_age() -
     assert not is_compulsory_school_age(date(2021, 9, 1), on)  # starts 31 Dec 2026
     assert not is_compulsory_school_age(date(2009, 8, 31), on)  # left on 27 Jun 2025
     assert is_compulsory_school_age(date(2009, 9, 1), on)  # leaves on 26 Jun 2026
+
+
+@pytest.mark.parametrize(
+    "dob",
+    [date(2009, 9, 1), date(2009, 9, 2)],
+)
+def test_s8_3_a_16th_birthday_between_1_september_and_the_autumn_term(dob: date) -> None:
+    # Issue point 10, the reading chosen (module docstring, docs/law.md): for s.8(3)(a) the school
+    # year runs 1 Sep to 31 Aug. Born 1 or 2 Sep 2009: 16 on Mon 1 / Tue 2 Sep 2025, before
+    # Portsmouth's autumn term began on Wed 3 Sep 2025. Such a birthday falls in school year
+    # 2025/26, so compulsory school age ends on the last Friday in June 2026, Fri 26 Jun 2026 (30
+    # Jun 2026 is a Tuesday), not on Fri 27 Jun 2025 as a term-based "school year" would have it.
+    assert PORTSMOUTH.first_day == date(2025, 9, 3)
+    assert compulsory_school_age_bounds(dob)[1] == date(2026, 6, 26)
+    assert is_compulsory_school_age(dob, date(2025, 9, 3))
+    # A 16th birthday on 31 Aug 2025 is in school year 2024/25: ended Fri 27 Jun 2025.
+    assert compulsory_school_age_bounds(date(2009, 8, 31))[1] == date(2025, 6, 27)
+
+
+def test_ceases_before_school_next_meets() -> None:
+    # 2024 9(1)(l). Born 15 Jan 2010: compulsory school age ends Fri 26 Jun 2026; Portsmouth's
+    # summer term runs to 22 Jul 2026, so the school meets on Fri 26 Jun and Mon 29 Jun.
+    dob = date(2010, 1, 15)
+    thursday = ceases_before_school_next_meets(dob, date(2026, 6, 25), PORTSMOUTH)
+    assert thursday == (False, date(2026, 6, 26), date(2026, 6, 26), date(2026, 6, 26))
+    friday = ceases_before_school_next_meets(dob, date(2026, 6, 26), PORTSMOUTH)
+    assert friday == (True, date(2026, 6, 26), date(2026, 6, 29), date(2026, 6, 26))
+    saturday = ceases_before_school_next_meets(dob, date(2026, 6, 27), PORTSMOUTH)
+    assert saturday.met and saturday.earliest == date(2026, 6, 26)

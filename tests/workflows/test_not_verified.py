@@ -196,7 +196,7 @@ async def test_not_located_deletion_refused_on_day_19_and_authorised_after_day_2
     assert outcome.decision is Decision.DELETION_AUTHORISED
     assert (outcome.ground, outcome.ground_other_rulebook) == ("9(1)(i)", "8(1)(h)")
     assert outcome.earliest_deletion_date == earliest
-    assert outcome.ctf_destination == "XXXXXXXX"
+    assert outcome.ctf_destination == "XXXXXXX"
     assert outcome.decided_by == OFFICER
     assert (await handle.result()).decision is Decision.DELETION_AUTHORISED
 
@@ -204,7 +204,7 @@ async def test_not_located_deletion_refused_on_day_19_and_authorised_after_day_2
         lambda m: "outcome" in m["Subject"].lower() and case in m["Subject"]
     )
     body = letter.get_content()
-    assert "9(1)(i)" in body and human_date(earliest) in body and "XXXXXXXX" in body
+    assert "9(1)(i)" in body and human_date(earliest) in body and "XXXXXXX" in body
     assert "8512000" in letter["To"]
 
     from sqlmodel import Session
@@ -330,7 +330,7 @@ async def test_moved_away_tells_the_other_la(harness: Harness, smtp_server: Smtp
         AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(g)"),
     )
     assert decided(result).ground_other_rulebook == "8(1)(e)"
-    assert decided(result).ctf_destination == "XXXXXXXX"
+    assert decided(result).ctf_destination == "XXXXXXX"
 
 
 async def test_home_education_needs_the_parents_letter(
@@ -362,4 +362,4 @@ async def test_home_education_needs_the_parents_letter(
         AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(f)"),
     )
     assert decided(result).ground_other_rulebook == "8(1)(d)"
-    assert decided(result).ctf_destination == "XXXXXXXX"
+    assert decided(result).ctf_destination == "XXXXXXX"
