@@ -76,11 +76,6 @@ Deletion is never backdated: ``earliest_date`` can lie before the decision date 
 earlier), but the deletion itself takes effect on ``max(earliest_date, decision_date)``; callers
 must use that, never ``earliest_date`` alone.
 
-``legacy_replay`` exists for one caller only: a workflow replaying a deletion it authorised before
-these proofs were required, whose history must replay to the same answer. It leaves out the proofs
-that need facts no case recorded then (the no-sickness confirmation, register codes on file for
-every session, the kind of custodial order, the date of birth for the age ground). Never use it
-for a new decision.
 """
 
 from __future__ import annotations
@@ -289,11 +284,8 @@ def assess_deletion(
     calendar: SchoolCalendar,
     *,
     s37_consent_rule: bool = False,
-    legacy_replay: bool = False,
 ) -> DeletionAssessment:
     """Assess deletion on ``ground_code`` on ``decision_date`` (see the module docstring).
-
-    ``legacy_replay``: only to replay a decision recorded before the proofs (module docstring).
 
     Raises :class:`~domain.grounds.UnknownGroundError` when the code is not a ground of the
     rulebook in force on ``decision_date`` and :class:`~domain.calendar.CalendarEndsError` when a
@@ -304,19 +296,18 @@ def assess_deletion(
     reasons: list[str] = []
     earliest: date | None
 
-    proofs = not legacy_replay
     if ground.key is GroundKey.CONTINUOUS_ABSENCE:
-        earliest = _continuous_absence(ground, decision_date, facts, calendar, reasons, proofs)
+        earliest = _continuous_absence(ground, decision_date, facts, calendar, reasons)
     elif ground.key is GroundKey.AFTER_LEAVE:
-        earliest = _after_leave(ground, decision_date, facts, calendar, reasons, proofs)
+        earliest = _after_leave(ground, decision_date, facts, calendar, reasons)
     elif ground.key is GroundKey.EHE:
         earliest = _ehe(decision_date, facts, reasons)
     else:
         earliest = decision_date
         _check_evidence(ground, facts, reasons)
-        if ground.key is GroundKey.CUSTODIAL and proofs:
+        if ground.key is GroundKey.CUSTODIAL:
             _check_custodial_order(facts, reasons)
-        elif ground.key is GroundKey.CEASED_COMPULSORY_AGE and proofs:
+        elif ground.key is GroundKey.CEASED_COMPULSORY_AGE:
             earliest = _ceases_compulsory_age(decision_date, facts, calendar, reasons)
     _check_registration_exceptions(ground, facts, reasons)
     earliest = _check_consent(ground, decision_date, facts, reasons, earliest, s37_consent_rule)
@@ -498,7 +489,6 @@ def _continuous_absence(
     facts: CaseFacts,
     calendar: SchoolCalendar,
     reasons: list[str],
-    proofs: bool,
 ) -> date | None:
     school = facts.school_laestab
     _check_kind(ground, facts, AbsenceKind.UNAUTHORISED, reasons)
@@ -521,13 +511,11 @@ def _continuous_absence(
                 f"permitted from {human_date(earliest)} at the earliest"
             )
     _check_enquiries(decision_date, facts, reasons)
-    if proofs:
-        _check_not_sick(decision_date, facts, reasons)
+    _check_not_sick(decision_date, facts, reasons)
     if counted:
         if ground.rulebook is Rulebook.REGS_2024:
             # 2024 9(1)(i): every session coded G, N or O, and the codes on file.
-            days = [d for d in counted if d <= decision_date] if proofs else counted
-            _check_codes_2024(days, facts, reasons, every_session=proofs)
+            _check_codes_2024([d for d in counted if d <= decision_date], facts, reasons)
         else:
             # 2006 8(1)(h): "continuously absent"; a present code breaks the run.
             _check_attended(counted, facts, reasons, f"during the {n} school days")
@@ -540,7 +528,6 @@ def _after_leave(
     facts: CaseFacts,
     calendar: SchoolCalendar,
     reasons: list[str],
-    proofs: bool,
 ) -> date | None:
     school = facts.school_laestab
     _check_kind(ground, facts, AbsenceKind.AFTER_LEAVE, reasons)
@@ -563,8 +550,7 @@ def _after_leave(
                 "at the earliest"
             )
     _check_enquiries(decision_date, facts, reasons)
-    if proofs:
-        _check_not_sick(decision_date, facts, reasons)
+    _check_not_sick(decision_date, facts, reasons)
     # 2006 8(1)(f)(i), 2024 9(1)(h): "failed to attend ... within the 10 school days". No code is
     # prescribed for those days: only a code showing attendance refuses.
     _check_attended(counted, facts, reasons, f"within the {n} school days after the leave ended")
@@ -670,9 +656,7 @@ def _session_runs(days: list[date], missing: list[tuple[date, str]]) -> str:
     return ", ".join(parts)
 
 
-def _check_codes_2024(
-    days: list[date], facts: CaseFacts, reasons: list[str], *, every_session: bool = True
-) -> None:
+def _check_codes_2024(days: list[date], facts: CaseFacts, reasons: list[str]) -> None:
     """2024 9(1)(i): every session of the 20 days coded G, N or O, each code on file."""
     register = _register(days, facts)
     bad: dict[date, list[str]] = {}
@@ -683,7 +667,7 @@ def _check_codes_2024(
                 bad.setdefault(d, []).append(code)
     for d in sorted(bad):
         reasons.append(f"sessions on {human_date(d)} coded {' and '.join(bad[d])}, not G/N/O")
-    missing = missing_sessions(days, facts) if every_session else []
+    missing = missing_sessions(days, facts)
     if missing:
         sessions = f"{len(missing)} session{'s' if len(missing) != 1 else ''}"
         reasons.append(

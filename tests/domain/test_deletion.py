@@ -1246,26 +1246,3 @@ def test_custodial_ground_final_order_or_recall_not_remand(code: str) -> None:
 
 
 # -- replaying decisions recorded before the proofs -----------------------------------------------
-
-
-def test_legacy_replay_answers_as_before_the_proofs() -> None:
-    # Only for a workflow replaying a deletion it authorised before these rules: no confirmation,
-    # no codes on file, no order kind, no date of birth, as the facts of those cases were.
-    bare = unauthorised(codes_on_file=False, no_sickness_confirmation=None)
-    assert assess_deletion("9(1)(i)", EARLIEST, bare, PORTSMOUTH).permitted is False
-    replayed = assess_deletion("9(1)(i)", EARLIEST, bare, PORTSMOUTH, legacy_replay=True)
-    assert replayed.permitted is True
-    assert replayed.earliest_date == EARLIEST
-    # A known code other than G, N or O refused then and still does.
-    coded = bare.model_copy(update={"attendance_codes": _codes((DAY1, "am", "C"))})
-    assert assess_deletion("9(1)(i)", EARLIEST, coded, PORTSMOUTH, legacy_replay=True).reasons == [
-        "sessions on 13 Oct 2025 coded C, not G/N/O"
-    ]
-    leave = after_leave(no_sickness_confirmation=None)
-    assert assess_deletion(
-        "9(1)(h)", LEAVE_EARLIEST, leave, PORTSMOUTH, legacy_replay=True
-    ).permitted
-    custody = CaseFacts(evidence={"custodial_sentence": "Court order"})
-    assert assess_deletion("9(1)(j)", EARLIEST, custody, PORTSMOUTH, legacy_replay=True).permitted
-    age = CaseFacts(evidence=AGE_EVIDENCE)
-    assert assess_deletion("9(1)(l)", EARLIEST, age, PORTSMOUTH, legacy_replay=True).permitted
