@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.case.model import Actor, EpisodeSummary, InvestigationOutcome
 from domain.case.state import CaseState
-from domain.deletion import SessionCode
+from domain.deletion import ConsentKind, CustodialOrder, SessionCode
 from domain.enquiries import Enquiry
 from domain.intake import Referral
 from domain.types import (
@@ -38,11 +38,15 @@ __all__ = [
     "CaseInput",
     "ConcludeInvestigation",
     "ConfirmCtf",
+    "ConfirmNoSicknessGrounds",
+    "ConfirmRegisterCodes",
     "NotificationDelivered",
     "NotificationFailed",
     "OpenCase",
     "RaiseConcern",
     "Reassign",
+    "RecordConsent",
+    "RecordDeletionFacts",
     "RecordEnquiry",
     "RecordMashCall",
     "RegisterFailed",
@@ -179,6 +183,47 @@ class Reassign(Request):
     officer: PersonName
 
 
+class ConfirmRegisterCodes(Request):
+    """The school's register codes for the sessions of the absence (2024 9(1)(i) needs every
+    session of the 20 school days on file, coded G, N or O)."""
+
+    type: Literal["confirm_register_codes"] = "confirm_register_codes"
+    codes: list[SessionCode] = Field(min_length=1, max_length=400)
+
+
+class ConfirmNoSicknessGrounds(Request):
+    """The officer's confirmation that there are no reasonable grounds to believe the pupil cannot
+    attend because of sickness or an unavoidable cause (2006 8(1)(f)(ii), (h)(ii); 2024 9(1)(h),
+    (i))."""
+
+    type: Literal["confirm_no_sickness_grounds"] = "confirm_no_sickness_grounds"
+    note: Note = ""
+
+
+class RecordConsent(Request):
+    """The consent of the LA that placed the pupil at a special school, or a Secretary of State
+    direction (2006 reg 8(2), 2024 reg 9(4)); the LA's consent of s.434A once commenced."""
+
+    type: Literal["record_consent"] = "record_consent"
+    kind: ConsentKind = ConsentKind.LA_CONSENT
+    consented_by: PersonName
+    consented_on: PlausibleDate
+    reference: Note = ""
+
+
+class RecordDeletionFacts(Request):
+    """Facts that bear on deletion, as the officer finds them; a field left out is unchanged."""
+
+    type: Literal["record_deletion_facts"] = "record_deletion_facts"
+    la_arranged_special_school: bool | None = None
+    la_arranged_independent_special_school: bool | None = None
+    attendance_order_names_school: bool | None = None
+    mobile_child_main_school: bool | None = None
+    s47_enquiries: bool | None = None
+    s47_action: bool | None = None
+    custodial_order: CustodialOrder | None = None
+
+
 class RetryProblems(Request):
     """Retry what failed (after the address, settings or calendar file were put right)."""
 
@@ -243,6 +288,10 @@ CaseCommand = (
     | AuthoriseDeletion
     | Withdraw
     | Reassign
+    | ConfirmRegisterCodes
+    | ConfirmNoSicknessGrounds
+    | RecordConsent
+    | RecordDeletionFacts
     | RetryProblems
     | Tick
     | NotificationDelivered

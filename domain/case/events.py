@@ -16,6 +16,7 @@ from domain.case.model import (
     Actor,
     CaseKind,
     CaseOutcome,
+    DeletionFacts,
     EscalationKind,
     InvestigationOutcome,
     ProblemKind,
@@ -24,6 +25,7 @@ from domain.case.model import (
     TaskName,
     TaskStatus,
 )
+from domain.deletion import LaConsent
 from domain.enquiries import Enquiry
 
 __all__ = [
@@ -31,22 +33,26 @@ __all__ = [
     "CaseEvent",
     "CaseOpened",
     "ConcernRaised",
+    "ConsentRecorded",
     "ContactReported",
     "CtfConfirmed",
     "DeadlineSet",
     "DeletionAuthorised",
+    "DeletionFactsRecorded",
     "EnquiryRecorded",
     "Escalated",
     "EventBase",
     "InformationShared",
     "InvestigationConcluded",
     "MashCallRecorded",
+    "NoSicknessGroundsConfirmed",
     "NotificationQueued",
     "NotificationSent",
     "OfficerAssigned",
     "ProblemCleared",
     "ProblemRaised",
     "ReferralAdded",
+    "RegisterCodesConfirmed",
     "StageChanged",
     "TaskClosed",
     "TaskOpened",
@@ -137,6 +143,27 @@ class CaseClosed(EventBase):
     outcome: CaseOutcome
 
 
+class RegisterCodesConfirmed(EventBase):
+    type: Literal["register_codes_confirmed"] = "register_codes_confirmed"
+    codes: int
+    sessions_missing: int
+
+
+class NoSicknessGroundsConfirmed(EventBase):
+    type: Literal["no_sickness_grounds_confirmed"] = "no_sickness_grounds_confirmed"
+    note: str = ""
+
+
+class ConsentRecorded(EventBase):
+    type: Literal["consent_recorded"] = "consent_recorded"
+    consent: LaConsent
+
+
+class DeletionFactsRecorded(EventBase):
+    type: Literal["deletion_facts_recorded"] = "deletion_facts_recorded"
+    facts: DeletionFacts
+
+
 class OfficerAssigned(EventBase):
     type: Literal["officer_assigned"] = "officer_assigned"
     officer: str
@@ -219,6 +246,10 @@ CaseEvent = Annotated[
     | DeletionAuthorised
     | CaseClosed
     | OfficerAssigned
+    | RegisterCodesConfirmed
+    | NoSicknessGroundsConfirmed
+    | ConsentRecorded
+    | DeletionFactsRecorded
     | TaskOpened
     | TaskClosed
     | TaskOverdue

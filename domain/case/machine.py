@@ -50,11 +50,15 @@ from domain.case.commands import (
     CaseCommand,
     ConcludeInvestigation,
     ConfirmCtf,
+    ConfirmNoSicknessGrounds,
+    ConfirmRegisterCodes,
     NotificationDelivered,
     NotificationFailed,
     OpenCase,
     RaiseConcern,
     Reassign,
+    RecordConsent,
+    RecordDeletionFacts,
     RecordEnquiry,
     RecordMashCall,
     RegisterFailed,
@@ -82,6 +86,7 @@ from domain.case.model import (
     Conclusion,
     CtfConfirmation,
     Decision,
+    DeletionFacts,
     EpisodeSummary,
     Escalation,
     EscalationKind,
@@ -100,10 +105,23 @@ from domain.case.model import (
 from domain.case.rules import Rejected
 from domain.case.state import CaseState, NotificationRecord, NotificationStatus, RequestRecord
 from domain.clock import end_of_day, local_date, start_of_day
-from domain.ctf import validate_ctf_destination
-from domain.deletion import DeletionAssessment, assess_deletion
+from domain.ctf import CTF_SCHOOL_DAYS, validate_ctf_destination
+from domain.deletion import (
+    DeletionAssessment,
+    LaConsent,
+    OfficerConfirmation,
+    assess_deletion,
+    missing_sessions,
+)
 from domain.enquiries import EnquiryBy
-from domain.grounds import UnknownGroundError, find_ground, ground_by_key, rulebook_for
+from domain.grounds import (
+    GroundKey,
+    Rulebook,
+    UnknownGroundError,
+    find_ground,
+    ground_by_key,
+    rulebook_for,
+)
 from domain.intake import (
     ProfessionalCMEReferral,
     PupilMigrationReturn,
@@ -215,7 +233,12 @@ def decide(state: CaseState, command: CaseCommand | Request, ctx: Context) -> Ou
                 if kept.request_id == command.request_id:
                     kept.answered = True
             step.changed = True
-            step.result = record.result
+            step.result = record.result.model_copy(
+                update={
+                    "stage": state.stage,
+                    "referrals_received": state.referrals_received,
+                }
+            )
             return step.outcome()
     step = _Step(state.model_copy(deep=True), ctx)
     handler = _HANDLERS[type(command)]
@@ -252,7 +275,8 @@ def finished(state: CaseState, now: datetime) -> bool:
         return False
     if any(r.status is NotificationStatus.QUEUED for r in state.notifications):
         return False
-    return not state.open_problems or now >= state.outcome.decided_at + RETRY_AFTER_CLOSING
+    closed_at = state.closed_at or state.outcome.decided_at
+    return not state.open_problems or now >= closed_at + RETRY_AFTER_CLOSING
 
 
 def record_internal_error(state: CaseState, detail: str, ctx: Context) -> Outcome:
@@ -301,7 +325,8 @@ def _stored_request(state: CaseState, command: Request) -> RequestRecord | None:
             continue
         if record.fingerprint != _request_fingerprint(command):
             raise Rejected(
-                f"request id {command.request_id} was already used on {human_date(record.at)} "
+                f"request id {command.request_id} was already used on "
+                f"{human_date(local_date(record.at))} "
                 "for a different request: send a new request id"
             )
         return record
@@ -323,6 +348,7 @@ class _Step:
         self.effects: list[Effect] = []
         self.result: CommandResult | None = None
         self.changed = False
+        self.sync = True  # whether a change asks for a register sync
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -369,7 +395,7 @@ class _Step:
         self.changed = True
 
     def outcome(self) -> Outcome:
-        if self.changed:
+        if self.changed and self.sync:
             self.effects.append(SyncRegister())
         return Outcome(
             state=self.state, events=self.events, effects=self.effects, result=self.result
@@ -592,7 +618,9 @@ class _Step:
             self.add_task(TaskName.SCHOOL_ENQUIRIES, Role.SCHOOL)
             self.set_absence_deadlines(referral)
         elif isinstance(referral, PupilMigrationReturn):
-            ctf_due = self.school_day_after("ctf", referral.leaving_date, 15)
+            # 15 school days from ceasing to be registered (Pupil Information Regulations 2005
+            # reg 9(3)): the return's date, when the school deletes the name.
+            ctf_due = self.school_day_after("ctf", referral.deletion_date, CTF_SCHOOL_DAYS)
             self.add_task(TaskName.SEND_CTF, Role.SCHOOL, due=ctf_due)
             self.add_task(TaskName.AUTHORISE_DELETION, Role.CME_OFFICER)
         else:
@@ -676,12 +704,20 @@ class _Step:
 
     # -- closing ---------------------------------------------------------------------------------
 
-    def close(self, outcome: CaseOutcome) -> None:
+    def close(self, outcome: CaseOutcome, by: Actor | None = None) -> None:
+        """Close the episode with ``outcome``; ``by`` is whoever's step closed it (the decider,
+        or the school whose CTF completed a verified return)."""
         state = self.state
+        closer = by or outcome.decided_by
         state.outcome = outcome
-        self.close_tasks(None, outcome.decided_by, TaskStatus.CANCELLED)
-        self.set_stage(Stage.CLOSED, outcome.decided_by)
-        self.record(ev.CaseClosed, outcome.decided_by, outcome=outcome)
+        state.closed_at = self.now
+        # Deadlines past the calendar no longer matter once the case is closed.
+        for problem in state.open_problems:
+            if problem.kind is ProblemKind.CALENDAR_ENDS and problem.subject != "ctf":
+                self.clear_problem(problem.kind, problem.subject)
+        self.close_tasks(None, closer, TaskStatus.CANCELLED)
+        self.set_stage(Stage.CLOSED, closer)
+        self.record(ev.CaseClosed, closer, outcome=outcome)
 
     def closure(
         self,
@@ -730,7 +766,7 @@ class _Step:
             )
         return result
 
-    def finish_verified(self) -> None:
+    def finish_verified(self, by: Actor) -> None:
         state = self.state
         if (
             state.kind is CaseKind.DESTINATION_VERIFIED
@@ -738,7 +774,7 @@ class _Step:
             and state.stage is not Stage.CLOSED
             and not state.open_tasks(TaskName.SEND_CTF)
         ):
-            self.close(state.outcome)
+            self.close(state.outcome, by)
 
     # -- deletion ----------------------------------------------------------------------------------
 
@@ -975,7 +1011,7 @@ def _confirm_ctf(step: _Step, command: ConfirmCtf) -> None:
     step.record(
         ev.CtfConfirmed, command.by, destination_code=code, sent_on=command.sent_on, on_time=on_time
     )
-    step.finish_verified()
+    step.finish_verified(command.by)
     step.answer(destination_code=code, ctf_on_time=on_time)
 
 
@@ -1092,7 +1128,7 @@ def _authorise(step: _Step, command: AuthoriseDeletion) -> None:
     step.close_tasks(TaskName.AUTHORISE_DELETION, command.by, TaskStatus.DONE)
     ctf_due = state.deadlines.ctf
     if state.kind is not CaseKind.DESTINATION_VERIFIED:
-        ctf_due = step.school_day_after("ctf", deletion_from, 15)
+        ctf_due = step.school_day_after("ctf", deletion_from, CTF_SCHOOL_DAYS)
     step.record(ev.DeletionAuthorised, command.by, outcome=result)
     step.notify(
         n.OutcomeToSchool(
@@ -1113,7 +1149,7 @@ def _authorise(step: _Step, command: AuthoriseDeletion) -> None:
     )
     if state.kind is CaseKind.DESTINATION_VERIFIED:
         state.outcome = result
-        step.finish_verified()
+        step.finish_verified(command.by)
     else:
         step.close(result)
     step.answer(outcome=result)
@@ -1180,23 +1216,19 @@ def _retry(step: _Step, problems: list[Problem]) -> None:
 def _timers(state: CaseState) -> list[tuple[datetime, str]]:
     """(moment, what) for everything the case will do on its own."""
     if state.stage is Stage.CLOSED:
-        outcome = state.outcome
+        closed_at = state.closed_at or (state.outcome.decided_at if state.outcome else None)
         return [
             (p.last_attempt_at + RETRY_EVERY.get(p.kind, RETRY_DEFAULT), f"problem {p.id}")
             for p in state.open_problems
-            if outcome is not None
+            if closed_at is not None
             and p.last_attempt_at + RETRY_EVERY.get(p.kind, RETRY_DEFAULT)
-            < outcome.decided_at + RETRY_AFTER_CLOSING
+            < closed_at + RETRY_AFTER_CLOSING
         ]
     timers: list[tuple[datetime, str]] = []
     deadlines = state.deadlines
     if state.stage is Stage.SCHOOL_ENQUIRIES and deadlines.sat_referral is not None:
         timers.append((end_of_day(deadlines.sat_referral), "sat_referral"))
-    if (
-        deadlines.deletion_permitted_from is not None
-        and state.stage in (Stage.SCHOOL_ENQUIRIES, Stage.LA_INVESTIGATION)
-        and state.threshold_reached_on is None
-    ):
+    if deadlines.deletion_permitted_from is not None and _threshold_pending(state):
         timers.append((start_of_day(deadlines.deletion_permitted_from), "threshold"))
     for task in state.open_tasks():
         if task.due is not None and not task.overdue:
@@ -1205,6 +1237,21 @@ def _timers(state: CaseState) -> list[tuple[datetime, str]]:
         every = RETRY_EVERY.get(problem.kind, RETRY_DEFAULT)
         timers.append((problem.last_attempt_at + every, f"problem {problem.id}"))
     return timers
+
+
+def _threshold_pending(state: CaseState) -> bool:
+    """Whether the absence threshold is still to be announced: the case is open, and either still
+    under enquiry or concluded "not located" (then the officer waits for it to authorise)."""
+    if state.threshold_reached_on is not None:
+        return False
+    if state.stage in (Stage.SCHOOL_ENQUIRIES, Stage.LA_INVESTIGATION):
+        return True
+    conclusion = state.conclusion
+    return (
+        state.stage is Stage.AWAITING_DELETION_AUTHORISATION
+        and conclusion is not None
+        and conclusion.outcome is InvestigationOutcome.NOT_LOCATED
+    )
 
 
 def _tick(step: _Step, command: Tick) -> None:
@@ -1218,8 +1265,7 @@ def _tick(step: _Step, command: Tick) -> None:
         _refer_to_sat(step)
     if (
         deadlines.deletion_permitted_from is not None
-        and state.stage in (Stage.SCHOOL_ENQUIRIES, Stage.LA_INVESTIGATION)
-        and state.threshold_reached_on is None
+        and _threshold_pending(state)
         and start_of_day(deadlines.deletion_permitted_from) <= now
     ):
         _threshold_reached(step)
@@ -1272,6 +1318,15 @@ def _threshold_reached(step: _Step) -> None:
     step.changed = True
     key = rules.absence_ground_key(referral)
     ground = ground_by_key(key, rulebook_for(step.today))
+    if (
+        key is GroundKey.CONTINUOUS_ABSENCE
+        and ground is not None
+        and ground.rulebook is Rulebook.REGS_2024
+        and _sessions_missing(step) > 0
+        and not state.open_tasks(TaskName.CONFIRM_REGISTER_CODES)
+    ):
+        # 2024 9(1)(i): every session of the 20 days coded G, N or O, with the codes on file.
+        step.add_task(TaskName.CONFIRM_REGISTER_CODES, Role.SCHOOL)
     deadlines = state.deadlines
     assert deadlines.threshold_day is not None and deadlines.deletion_permitted_from is not None
     step.notify(
@@ -1334,6 +1389,94 @@ def _task_overdue(step: _Step, task: Task) -> None:
         )
 
 
+def _counted_days(state: CaseState, calendar: SchoolCalendar) -> list[date]:
+    """The school days the absence ground counts (day 1 to the threshold day)."""
+    deadlines = state.deadlines
+    if state.day1 is None or deadlines.threshold_day is None:
+        return []
+    return calendar.school_days(state.day1, deadlines.threshold_day, state.school_laestab)
+
+
+def _sessions_missing(step: _Step) -> int:
+    """Sessions of the counted days with no register code on file (0 when they cannot be
+    counted: the deletion assessment says why)."""
+    calendar = step.calendar
+    if calendar is None:
+        return 0
+    try:
+        days = _counted_days(step.state, calendar)
+    except CalendarError:
+        return 0
+    return len(missing_sessions(days, rules.case_facts(step.state)))
+
+
+def _confirm_register_codes(step: _Step, command: ConfirmRegisterCodes) -> None:
+    state = step.state
+    rules.require_open(state)
+    if state.kind is not CaseKind.DESTINATION_NOT_VERIFIED:
+        raise Rejected("register codes are for a missing pupil's absence")
+    rules.require_role(command.by, rules.OFFICERS | {Role.SCHOOL}, "confirming register codes")
+    for code in command.codes:
+        rules.require_in_case_period(code.day, state, step.today, "attendance code date")
+    state.attendance_codes.extend(command.codes)
+    missing = _sessions_missing(step)
+    step.record(
+        ev.RegisterCodesConfirmed,
+        command.by,
+        codes=len(command.codes),
+        sessions_missing=missing,
+    )
+    if missing == 0:
+        step.close_tasks(TaskName.CONFIRM_REGISTER_CODES, command.by, TaskStatus.DONE)
+    step.answer(sessions_missing=missing)
+
+
+def _confirm_no_sickness(step: _Step, command: ConfirmNoSicknessGrounds) -> None:
+    state = step.state
+    rules.require_open(state)
+    if state.kind is not CaseKind.DESTINATION_NOT_VERIFIED:
+        raise Rejected("this confirmation is for the absence grounds of a missing pupil's case")
+    rules.require_role(command.by, rules.OFFICERS, "confirming there are no grounds of sickness")
+    state.no_sickness_confirmation = OfficerConfirmation(
+        by=command.by.name, on=step.today, note=command.note
+    )
+    step.record(ev.NoSicknessGroundsConfirmed, command.by, note=command.note)
+    step.answer()
+
+
+def _record_consent(step: _Step, command: RecordConsent) -> None:
+    state = step.state
+    rules.require_open(state)
+    rules.require_role(command.by, rules.OFFICERS, "recording the LA's consent")
+    rules.require_in_case_period(command.consented_on, state, step.today, "consent date")
+    consent = LaConsent(
+        kind=command.kind,
+        by=command.consented_by,
+        on=command.consented_on,
+        reference=command.reference,
+    )
+    state.la_consent = consent
+    step.record(ev.ConsentRecorded, command.by, consent=consent)
+    step.answer()
+
+
+def _record_deletion_facts(step: _Step, command: RecordDeletionFacts) -> None:
+    state = step.state
+    rules.require_open(state)
+    rules.require_role(command.by, rules.OFFICERS, "recording facts that bear on deletion")
+    given = command.model_dump(
+        include=set(DeletionFacts.model_fields) - {"recorded_by", "recorded_at"},
+        exclude_none=True,
+    )
+    if not given:
+        raise Rejected("no fact given: say which facts to record")
+    state.facts = state.facts.model_copy(
+        update={**given, "recorded_by": command.by, "recorded_at": step.now}
+    )
+    step.record(ev.DeletionFactsRecorded, command.by, facts=state.facts)
+    step.answer()
+
+
 def _notification_delivered(step: _Step, command: NotificationDelivered) -> None:
     record = step.notification(command.purpose)
     if record is None or record.status is NotificationStatus.SENT:
@@ -1357,6 +1500,8 @@ def _register_synced(step: _Step, command: RegisterSynced) -> None:
 
 def _register_failed(step: _Step, command: RegisterFailed) -> None:
     step.problem(ProblemKind.REGISTER_REJECTED, "register", command.detail)
+    # Syncing again at once would be refused again: the problem's retry syncs (daily, or asked).
+    step.sync = False
 
 
 def _calendar_reloaded(step: _Step, command: CalendarReloaded) -> None:
@@ -1379,18 +1524,16 @@ def _calendar_reloaded(step: _Step, command: CalendarReloaded) -> None:
     # Each count clears its own problem when it succeeds (see _Step.count).
     step.clear_problem(ProblemKind.CALENDAR_UNUSABLE, "calendar")
     referral = state.referral
-    if isinstance(referral, SchoolCMEReferral) and state.stage in (
-        Stage.SCHOOL_ENQUIRIES,
-        Stage.LA_INVESTIGATION,
-    ):
+    if isinstance(referral, SchoolCMEReferral) and state.stage is not Stage.CLOSED:
         step.set_absence_deadlines(referral)
     for task in state.open_tasks():
         if task.due is not None:
             continue
         if task.name is TaskName.SEND_CTF and isinstance(referral, PupilMigrationReturn):
-            task.due = step.school_day_after("ctf", referral.leaving_date, 15)
+            task.due = step.school_day_after("ctf", referral.deletion_date, CTF_SCHOOL_DAYS)
         elif task.name is TaskName.PHONE_MASH:
-            task.due = step.school_day_after("mash_call", step.today, 1)
+            # Due the school day after the escalation, however late the calendar came back.
+            task.due = step.school_day_after("mash_call", local_date(task.opened_at), 1)
     outcome = state.outcome
     if (
         outcome is not None
@@ -1398,7 +1541,7 @@ def _calendar_reloaded(step: _Step, command: CalendarReloaded) -> None:
         and state.deadlines.ctf is None
         and outcome.earliest_deletion_date is not None
     ):
-        step.school_day_after("ctf", outcome.earliest_deletion_date, 15)
+        step.school_day_after("ctf", outcome.earliest_deletion_date, CTF_SCHOOL_DAYS)
 
 
 def _note(note: str) -> str:
@@ -1418,6 +1561,10 @@ _HANDLERS: dict[type[Any], Callable[[_Step, Any], None]] = {
     Withdraw: _withdraw,
     Reassign: _reassign,
     RetryProblems: _retry_problems,
+    ConfirmRegisterCodes: _confirm_register_codes,
+    ConfirmNoSicknessGrounds: _confirm_no_sickness,
+    RecordConsent: _record_consent,
+    RecordDeletionFacts: _record_deletion_facts,
     Tick: _tick,
     NotificationDelivered: _notification_delivered,
     NotificationFailed: _notification_failed,

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.deletion import CustodialOrder
 from domain.enquiries import Enquiry
 from domain.grounds import Rulebook
 from domain.intake import ProfessionalCMEReferral, PupilMigrationReturn, SchoolCMEReferral
@@ -25,6 +26,7 @@ __all__ = [
     "CtfConfirmation",
     "Deadlines",
     "Decision",
+    "DeletionFacts",
     "EpisodeSummary",
     "Escalation",
     "EscalationKind",
@@ -85,6 +87,7 @@ class Actor(BaseModel):
 
 class TaskName(StrEnum):
     SCHOOL_ENQUIRIES = "school_enquiries"
+    CONFIRM_REGISTER_CODES = "confirm_register_codes"  # 2024 9(1)(i): every session's code
     PHONE_MASH = "phone_mash"
     INVESTIGATE = "investigate"
     AUTHORISE_DELETION = "authorise_deletion"
@@ -209,6 +212,21 @@ class CtfConfirmation(BaseModel):
     at: datetime
 
 
+class DeletionFacts(BaseModel):
+    """Facts an officer records that bear on whether the pupil's name may be removed (see
+    :class:`domain.deletion.CaseFacts` for the regulation behind each)."""
+
+    la_arranged_special_school: bool = False  # 2006 reg 8(2), 2024 reg 9(4): LA consent needed
+    la_arranged_independent_special_school: bool = False  # s.434A(3)(b), with the s.37 switch
+    attendance_order_names_school: bool = False  # 2024 9(1)(a)(i), (c)(iii), (f)
+    mobile_child_main_school: bool = False  # 2024 9(1)(a)(ii), (c)(iv)
+    s47_enquiries: bool = False  # s.47 Children Act 1989 enquiries (s.37 switch)
+    s47_action: bool = False  # action under s.47(8) Children Act 1989 (s.37 switch)
+    custodial_order: CustodialOrder | None = None  # 2024 9(1)(j): a final order or recall
+    recorded_by: Actor | None = None
+    recorded_at: datetime | None = None
+
+
 class EpisodeSummary(BaseModel):
     """An earlier episode of the same child's case: what it was and how it ended."""
 
@@ -267,3 +285,4 @@ class CommandResult(BaseModel):
     outcome: CaseOutcome | None = None
     assigned_officer: str | None = None
     problems_retried: int | None = None
+    sessions_missing: int | None = None  # register codes still needed for the 20-day ground

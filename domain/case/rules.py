@@ -252,13 +252,24 @@ def case_facts(state: CaseState) -> CaseFacts:
     """What the case knows that bears on deletion, for :func:`domain.deletion.assess_deletion`."""
     referral = state.referral
     conclusion = state.conclusion
+    recorded = state.facts
     facts = CaseFacts(
         school_laestab=state.school_laestab,
+        date_of_birth=state.child.date_of_birth,
         enquiries=[e.enquiry for e in state.enquiries],
         attendance_codes=list(state.attendance_codes),
+        no_sickness_confirmation=state.no_sickness_confirmation,
         child_protection_plan=state.child_protection,
         ehe_letter_reference=conclusion.ehe_letter_reference if conclusion else None,
         ehe_letter_received_on=conclusion.ehe_letter_received_on if conclusion else None,
+        s47_enquiries=recorded.s47_enquiries,
+        s47_action=recorded.s47_action,
+        la_arranged_special_school=recorded.la_arranged_special_school,
+        la_arranged_independent_special_school=recorded.la_arranged_independent_special_school,
+        la_consent=state.la_consent,
+        attendance_order_names_school=recorded.attendance_order_names_school,
+        mobile_child_main_school=recorded.mobile_child_main_school,
+        custodial_order=recorded.custodial_order,
     )
     if isinstance(referral, SchoolCMEReferral):
         facts.absence_kind = referral.absence_kind

@@ -18,6 +18,7 @@ from domain.case.model import (
     Conclusion,
     CtfConfirmation,
     Deadlines,
+    DeletionFacts,
     EpisodeSummary,
     Escalation,
     LoggedEnquiry,
@@ -29,7 +30,7 @@ from domain.case.model import (
     TaskStatus,
 )
 from domain.case.notifications import AnyNotification
-from domain.deletion import SessionCode
+from domain.deletion import LaConsent, OfficerConfirmation, SessionCode
 from domain.grounds import Rulebook
 from domain.intake import ProfessionalCMEReferral, Pupil, Referral
 
@@ -93,6 +94,9 @@ class CaseState(BaseModel):
     assigned_officer: str | None = None
     conclusion: Conclusion | None = None
     ctf: CtfConfirmation | None = None
+    facts: DeletionFacts = Field(default_factory=DeletionFacts)
+    no_sickness_confirmation: OfficerConfirmation | None = None
+    la_consent: LaConsent | None = None
     referrals_received: int = 1
     problems: list[Problem] = Field(default_factory=list)
     calendar_checked_at: datetime | None = None
@@ -100,6 +104,7 @@ class CaseState(BaseModel):
     requests: list[RequestRecord] = Field(default_factory=list)
     log: list[CaseEvent] = Field(default_factory=list)
     outcome: CaseOutcome | None = None
+    closed_at: datetime | None = None
 
     # -- derived views (never stored twice) --------------------------------------------------------
 
