@@ -55,11 +55,15 @@ with workflow.unsafe.imports_passed_through():
         CaseInput,
         ConcludeInvestigation,
         ConfirmCtf,
+        ConfirmNoSicknessGrounds,
+        ConfirmRegisterCodes,
         NotificationDelivered,
         NotificationFailed,
         OpenCase,
         RaiseConcern,
         Reassign,
+        RecordConsent,
+        RecordDeletionFacts,
         RecordEnquiry,
         RecordMashCall,
         RegisterFailed,
@@ -503,6 +507,38 @@ class CmeCase:
 
     @reassign.validator
     def _check_reassign(self, command: Reassign) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def confirm_register_codes(self, command: ConfirmRegisterCodes) -> CommandResult:
+        return self._request(command)
+
+    @confirm_register_codes.validator
+    def _check_confirm_register_codes(self, command: ConfirmRegisterCodes) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def confirm_no_sickness_grounds(self, command: ConfirmNoSicknessGrounds) -> CommandResult:
+        return self._request(command)
+
+    @confirm_no_sickness_grounds.validator
+    def _check_confirm_no_sickness_grounds(self, command: ConfirmNoSicknessGrounds) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def record_consent(self, command: RecordConsent) -> CommandResult:
+        return self._request(command)
+
+    @record_consent.validator
+    def _check_record_consent(self, command: RecordConsent) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def record_deletion_facts(self, command: RecordDeletionFacts) -> CommandResult:
+        return self._request(command)
+
+    @record_deletion_facts.validator
+    def _check_record_deletion_facts(self, command: RecordDeletionFacts) -> None:
         self._validate(command)
 
     @workflow.update

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -64,7 +65,7 @@ async def record_histories(harness: Harness, test_name: str) -> None:
     HISTORIES.mkdir(exist_ok=True)
     name = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")
     for n, case in enumerate(harness.opened, 1):
-        runs = []
+        runs: list[WorkflowHistory] = []
         run_id: str | None = None
         while len(runs) < 20:
             history = await harness.client.get_workflow_handle(case, run_id=run_id).fetch_history()

@@ -14,6 +14,8 @@ from domain.calendar import human_date
 from domain.case.commands import (
     AuthoriseDeletion,
     ConcludeInvestigation,
+    ConfirmNoSicknessGrounds,
+    ConfirmRegisterCodes,
     RecordEnquiry,
     ReportContact,
 )
@@ -27,6 +29,7 @@ from domain.case.model import (
     TaskStatus,
 )
 from domain.clock import end_of_day
+from domain.deletion import SessionCode
 from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
 from tests.conftest import SmtpServer
 from tests.workflows.harness import (
@@ -131,6 +134,27 @@ async def test_no_contact_is_referred_to_sat_at_the_end_of_school_day_10_across_
     assert human_date(day10) in message.get_content()
 
 
+async def record_proofs(h: Harness, case: str, day1: date, last: date) -> None:
+    """What the absence grounds need on file: every session's register code (G, N or O) from
+    day 1 to ``last``, and the officer's confirmation that no sickness keeps the child away."""
+    handle = h.handle(case)
+    days, d = [], day1
+    while d <= last:
+        if h.calendar.is_school_day(d):
+            days.append(d)
+        d += timedelta(days=1)
+    codes = [SessionCode(day=d, session=s, code="N") for d in days for s in ("am", "pm")]
+    answer = await handle.execute_update(
+        CmeCase.confirm_register_codes,
+        ConfirmRegisterCodes(request_id=rid(), by=SCHOOL_OFFICE, codes=codes),
+    )
+    assert answer.sessions_missing == 0
+    await handle.execute_update(
+        CmeCase.confirm_no_sickness_grounds,
+        ConfirmNoSicknessGrounds(request_id=rid(), by=OFFICER, note="no medical evidence"),
+    )
+
+
 async def refer_and_reach_investigation(
     h: Harness, smtp_server: SmtpServer, **kw: Any
 ) -> tuple[str, date, WorkflowHandle[Any, Any]]:
@@ -186,8 +210,23 @@ async def test_not_located_deletion_refused_on_day_19_and_authorised_after_day_2
     message = str(refused.value.cause)
     assert f"19 of 20 school days by {human_date(day19)}" in message
     assert f"permitted from {human_date(earliest)}" in message
+    # The law's proofs (2024 9(1)(i)) are named too: not yet on file.
+    assert "no recorded confirmation that there are no reasonable grounds" in message
+    assert "register codes not on file" in message
 
     await h.sleep_until_morning_of(earliest)
+    # The school asked for the codes at the threshold; it gives every session's, the officer
+    # confirms no sickness or unavoidable cause keeps the child away.
+    state = await h.state(case)
+    assert [t.name for t in state.tasks if t.status is TaskStatus.OPEN] == [
+        TaskName.AUTHORISE_DELETION,
+        TaskName.CONFIRM_REGISTER_CODES,
+    ]
+    await record_proofs(h, case, day1, day20)
+    state = await h.state(case)
+    assert TaskName.CONFIRM_REGISTER_CODES not in [
+        t.name for t in state.tasks if t.status is TaskStatus.OPEN
+    ]
     result = await handle.execute_update(
         CmeCase.authorise_deletion,
         AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(i)"),
@@ -264,6 +303,10 @@ async def test_after_leave_deletion_needs_ten_school_days_after_leave_ended(
             AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(i)"),
         )
     assert "points to the after leave ground" in str(wrong_ground.value.cause)
+    await handle.execute_update(
+        CmeCase.confirm_no_sickness_grounds,
+        ConfirmNoSicknessGrounds(request_id=rid(), by=OFFICER),
+    )
     result = await handle.execute_update(
         CmeCase.authorise_deletion,
         AuthoriseDeletion(request_id=rid(), by=OFFICER, ground="9(1)(h)"),

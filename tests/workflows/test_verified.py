@@ -151,9 +151,7 @@ async def test_ehe_return_deletion_on_the_ehe_ground(
     assert decided(result).ground_other_rulebook == "8(1)(d)"
     await handle.execute_update(
         CmeCase.confirm_ctf,
-        ConfirmCtf(
-            request_id=rid(), by=SCHOOL_OFFICE, destination_code="XXXXXXX", sent_on=h.today
-        ),
+        ConfirmCtf(request_id=rid(), by=SCHOOL_OFFICE, destination_code="XXXXXXX", sent_on=h.today),
     )
     # the seed's eight-letter alias, accepted and recorded in the canonical seven-letter form
     assert (await handle.result()).ctf_destination == "XXXXXXX"
