@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from settings import Settings
+from settings import Settings, settings_problems
 from starter.errors import CliError
 
 COMMAND_MODULES = (
@@ -45,10 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"CME_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        print(f"cme: error: bad settings: {problems}", file=sys.stderr)
+        print(f"cme: error: bad settings: {settings_problems(exc)}", file=sys.stderr)
         return 2
     try:
         code: int = asyncio.run(args.handler(args, settings))
