@@ -2,6 +2,13 @@
 
 Values come from environment variables prefixed ``CME_`` (e.g. ``CME_TEMPORAL_ADDRESS``) or from a
 ``.env`` file in the working directory. Nothing else in the code base reads ``os.environ``.
+
+Values are checked with the types of :mod:`domain.types` when the settings are read: a bad email
+address or school mailbox pattern stops the worker and the ``cme`` command at once, naming the
+variable, rather than failing the first email of a case.
+
+The case register is at :attr:`Settings.register_url`: ``CME_DATABASE_URL`` when set, else the
+SQLite file ``register.db`` in the data directory (``CME_DATA_DIR``, ``.cme`` by default).
 """
 
 from __future__ import annotations
@@ -9,10 +16,14 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.calendar import LA_CALENDAR_PATH, SchoolCalendar
+from domain.types import EmailAddress, ShortText, check_email, error_message
+
+# The LAESTAB a school mailbox pattern is tried with.
+_SAMPLE_LAESTAB = "8512000"
 
 
 class Settings(BaseSettings):
@@ -23,9 +34,9 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "cme-cases"
 
-    # The case register (SQLite file by default; PostgreSQL by URL, e.g.
-    # postgresql+psycopg://cme:secret@db:5432/cme)
-    database_url: str = "sqlite:///.cme/register.db"
+    # The case register by URL, e.g. postgresql+psycopg://cme:secret@db:5432/cme; when not set,
+    # the SQLite file register.db in data_dir. Read it as register_url.
+    database_url: str | None = None
 
     # Outgoing mail
     smtp_host: str = "localhost"
@@ -33,15 +44,15 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_start_tls: bool = False
-    mail_from: str = "cme-service@localhost"
+    mail_from: EmailAddress = "cme-service@localhost"
 
     # Who is told what
-    mash_email: str = "mash@example.invalid"
-    sat_email: str = "sat@example.invalid"
-    team_leader_email: str = "sat-team-leader@example.invalid"
+    mash_email: EmailAddress = "mash@example.invalid"
+    sat_email: EmailAddress = "sat@example.invalid"
+    team_leader_email: EmailAddress = "sat-team-leader@example.invalid"
     # A school's attendance mailbox, from its LAESTAB: "{laestab}" is replaced by the 7 digits
     school_email_pattern: str = "attendance.{laestab}@schools.example.invalid"
-    la_name: str = "Portsmouth"
+    la_name: ShortText = "Portsmouth"
 
     # School-day calendar of the LA (TOML); by default the shipped Portsmouth file: 2025/26 and a
     # provisional 2026/27 to be replaced with the LA's published dates.
@@ -59,6 +70,45 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".cme")
     ui_port: int = 8233
 
+    @field_validator("school_email_pattern")
+    @classmethod
+    def _school_mailbox(cls, pattern: str) -> str:
+        pattern = pattern.strip()
+        if "{laestab}" not in pattern:
+            raise ValueError(
+                "the pattern must contain {laestab}, which is replaced by a school's 7-digit "
+                "LAESTAB, e.g. attendance.{laestab}@schools.example.org"
+            )
+        try:
+            address = pattern.format(laestab=_SAMPLE_LAESTAB)
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                "the pattern may contain only {laestab} in braces, e.g. "
+                "attendance.{laestab}@schools.example.org"
+            ) from None
+        try:
+            check_email(address)
+        except ValueError as exc:
+            raise ValueError(f"for school {_SAMPLE_LAESTAB} it gives {address!r}: {exc}") from None
+        return pattern
+
+    @property
+    def register_url(self) -> str:
+        """The case register's database URL: ``database_url`` when set, else the SQLite file
+        ``register.db`` in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir.expanduser() / 'register.db'}"
+
     @cached_property
     def calendar(self) -> SchoolCalendar:
         return SchoolCalendar.load(self.calendar_file)
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """Bad settings in one line, each named by its environment variable:
+    ``CME_MASH_EMAIL: email address must look like name@example.org``."""
+    return "; ".join(
+        f"CME_{'_'.join(str(p) for p in e['loc']).upper()}: {error_message(e)}"
+        for e in exc.errors()
+    )

@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
@@ -20,7 +22,7 @@ from activities.case_activities import CaseActivities
 from activities.config import MailConfig
 from activities.register import make_engine
 from activities.v1.legacy import LegacyActivities
-from settings import Settings
+from settings import Settings, settings_problems
 from workflows.case import CmeCase
 from workflows.v1.case import CmeCaseWorkflow
 
@@ -38,7 +40,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
     )
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.register_url)
     mail = MailConfig.from_settings(settings)
     acts = CaseActivities(mail=mail, engine=engine, calendar_path=settings.calendar_file)
     legacy = LegacyActivities(mail=mail, engine=engine, calendar_path=settings.calendar_file)
@@ -86,7 +88,12 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_worker(Settings()))
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        log.error("bad settings: %s", settings_problems(exc))
+        sys.exit(2)
+    asyncio.run(run_worker(settings))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from aiosmtpd.controller import Controller
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
+from workflows.clock import local_date
+from workflows.models import WithdrawInput
 
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
@@ -35,8 +37,6 @@ from starter.admin import register_search_attributes
 from starter.cases import open_case
 from tests.workflows.harness import SCHOOL_OFFICE, TEAM_LEADER, TestCalendar, school_referral
 from workflows.case import CmeCaseWorkflow
-from workflows.clock import local_date
-from workflows.models import WithdrawInput
 
 
 def rules() -> None:

@@ -8,10 +8,11 @@ the school's and the LA's enquiries to have failed: the "joint enquiries" of the
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from domain.types import Note, PlausibleDate
 
 
 class AbsenceKind(StrEnum):
@@ -60,9 +61,9 @@ class Enquiry(BaseModel):
 
     by: EnquiryBy
     kind: EnquiryKind
-    made_on: date
+    made_on: PlausibleDate
     outcome: EnquiryOutcome
-    note: str = Field(default="", max_length=2000)
+    note: Note = ""
 
     @property
     def failed(self) -> bool:

@@ -19,6 +19,11 @@ Validation is split in two:
   absence being a school day of the school. :func:`parse_referral` always gives that context.
 
 Every message names the field it is about and is written for a school office, not a programmer.
+
+Every field takes its format from :mod:`domain.types` (names, free text, LAESTAB, UPN, phone,
+email, postcode, dates), so whatever :func:`parse_referral` accepts, ``model_validate`` of its
+``model_dump(mode="json")`` accepts again without context, and gives an equal referral: the worker
+always decodes the referral a case started with.
 """
 
 from __future__ import annotations
@@ -30,11 +35,11 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, NoReturn, Self, TypeAlias
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -42,9 +47,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength
-from stdnum.exceptions import ValidationError as NumberError
-from stdnum.gb import upn as stdnum_upn
 
 from domain.calendar import CalendarEndsError, SchoolCalendar, human_date
 from domain.ctf import (
@@ -66,9 +68,38 @@ from domain.grounds import (
     rulebook_for,
 )
 from domain.school_age import ceases_before_school_next_meets, compulsory_school_age_bounds
+from domain.types import (
+    EMAIL_MESSAGE,
+    LAESTAB_MESSAGE,
+    PHONE_CHARACTERS_MESSAGE,
+    POSTCODE_MESSAGE,
+    UPN_CHECK_MESSAGE,
+    UPN_FORMAT_MESSAGE,
+    UPN_LENGTH_MESSAGE,
+    EmailAddress,
+    FreeText,
+    Laestab,
+    Note,
+    PersonName,
+    Phone,
+    PlausibleDate,
+    Reference,
+    ShortText,
+    Upn,
+    check_laestab,
+    check_postcode,
+    check_text,
+)
 
 __all__ = [
+    "EMAIL_MESSAGE",
     "FORM_NAMES",
+    "LAESTAB_MESSAGE",
+    "PHONE_CHARACTERS_MESSAGE",
+    "POSTCODE_MESSAGE",
+    "UPN_CHECK_MESSAGE",
+    "UPN_FORMAT_MESSAGE",
+    "UPN_LENGTH_MESSAGE",
     "Address",
     "AnyReferral",
     "Child",
@@ -77,8 +108,10 @@ __all__ = [
     "Details",
     "FieldProblem",
     "Gender",
+    "Laestab",
     "LivesWith",
     "Parent",
+    "Phone",
     "ProfessionalCMEReferral",
     "Pupil",
     "PupilMigrationReturn",
@@ -86,6 +119,7 @@ __all__ = [
     "ReferralInvalid",
     "Referrer",
     "SchoolCMEReferral",
+    "Upn",
     "child_identity_keys",
     "parse_referral",
     "referral_json_schemas",
@@ -93,20 +127,9 @@ __all__ = [
 ]
 
 # -- messages --------------------------------------------------------------------------------------
+# The formats' own messages (LAESTAB, UPN, phone, email, postcode) are domain.types'.
 
-LAESTAB_MESSAGE = (
-    "school LAESTAB must be 7 digits: 3-digit LA number + 4-digit establishment number, "
-    "e.g. 8512000"
-)
-UPN_LENGTH_MESSAGE = "UPN must be 13 characters"
-UPN_FORMAT_MESSAGE = (
-    "UPN must be a check letter, 11 digits and a last digit (or letter, for a temporary UPN)"
-)
-UPN_CHECK_MESSAGE = "UPN check letter is wrong"
 UPN_NEEDED_MESSAGE = "the pupil's UPN is needed: a school has it in the pupil's record"
-PHONE_CHARACTERS_MESSAGE = (
-    "a phone number may only have digits, spaces and a leading +, e.g. 01632 960123"
-)
 PHONE_NEEDED_MESSAGE = "at least one contact phone number is needed"
 ONE_PRIMARY_MESSAGE = "only one contact can be the primary contact"
 EHE_LETTER_MESSAGE = "an EHE ground needs the parent's deregistration letter reference"
@@ -125,7 +148,6 @@ DAY_ONE_NEEDS_CALENDAR_MESSAGE = (
     "the first day of absence is needed: it can only be counted from the end of the leave with "
     "the school calendar"
 )
-EMAIL_MESSAGE = "email address must look like name@example.org"
 FORM_MESSAGE = (
     "form must be one of: pupil_migration_return (destination verified), school_cme_referral "
     "(destination not verified), professional_cme_referral (child not on roll)"
@@ -135,11 +157,6 @@ FORM_MESSAGE = (
 _AGE_EXEMPT_GROUNDS = frozenset(
     {GroundKey.CEASED_COMPULSORY_AGE, GroundKey.NURSERY_NOT_TRANSFERRING}
 )
-
-# LA numbers created after python-stdnum's list of LA numbers (2011); UPNs issued by their schools
-# are real. 838 Dorset, 839 Bournemouth, Christchurch and Poole, 940/941 North/West
-# Northamptonshire, 942 Cumberland, 943 Westmorland and Furness.
-_NEWER_LA_NUMBERS = frozenset({"838", "839", "940", "941", "942", "943"})
 
 _UK_COUNTRIES = frozenset(
     {
@@ -166,57 +183,6 @@ def _blank_to_none(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-def _check_laestab(value: str) -> str:
-    normal = re.sub(r"[\s/]", "", value)
-    if not re.fullmatch(r"\d{7}", normal):
-        raise ValueError(LAESTAB_MESSAGE)
-    return normal
-
-
-def _check_upn(value: str) -> str:
-    number = str(stdnum_upn.compact(value))
-    try:
-        return str(stdnum_upn.validate(number))
-    except InvalidLength:
-        raise ValueError(UPN_LENGTH_MESSAGE) from None
-    except InvalidChecksum:
-        raise ValueError(UPN_CHECK_MESSAGE) from None
-    except InvalidComponent:
-        la = number[1:4]
-        if la not in _NEWER_LA_NUMBERS:
-            raise ValueError(
-                f"UPN must carry an English LA number after the check letter: {la} is not one"
-            ) from None
-        if str(stdnum_upn.calc_check_digit(number[1:])) != number[0]:
-            raise ValueError(UPN_CHECK_MESSAGE) from None
-        return number
-    except NumberError:
-        raise ValueError(UPN_FORMAT_MESSAGE) from None
-
-
-def _check_phone(value: str) -> str:
-    text = " ".join(value.split())
-    if not re.fullmatch(r"\+?[\d ]+", text):
-        raise ValueError(PHONE_CHARACTERS_MESSAGE)
-    digits = text.replace(" ", "")
-    if digits.startswith("+"):
-        ok = digits.startswith("+44") and len(digits) in (12, 13) and digits[3] != "0"
-    else:
-        ok = digits.startswith("0") and len(digits) in (10, 11)
-    if not ok:
-        raise ValueError(
-            f"{text} is not a UK phone number: it must start with 0 and have 10 or 11 digits, or "
-            "start with +44, e.g. 01632 960123 or +44 1632 960123"
-        )
-    return text
-
-
-def _check_email(value: str) -> str:
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s.]+", value):
-        raise ValueError(EMAIL_MESSAGE)
-    return value
-
-
 def _check_gender(value: object) -> object:
     if isinstance(value, str):
         text = value.strip().lower()
@@ -226,31 +192,17 @@ def _check_gender(value: object) -> object:
     return value
 
 
-Laestab = Annotated[
-    str,
-    BeforeValidator(_int_to_str),
-    AfterValidator(_check_laestab),
-    Field(
-        description="LAESTAB: 3-digit LA number + 4-digit establishment number",
-        examples=["8512000"],
-    ),
-]
-Upn = Annotated[
-    str,
-    AfterValidator(_check_upn),
-    Field(description="Unique Pupil Number: 13 characters", examples=["M851200025001"]),
-]
-Phone = Annotated[
-    str,
-    BeforeValidator(_int_to_str),
-    AfterValidator(_check_phone),
-    Field(description="UK phone number: digits, spaces, leading +", examples=["01632 960123"]),
-]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
-LongText = Annotated[str, Field(min_length=1, max_length=2000)]
-OptionalText = Annotated[
-    Annotated[str, Field(max_length=2000)] | None, BeforeValidator(_blank_to_none)
+def _uk_country(country: str) -> bool:
+    return " ".join(country.split()).lower() in _UK_COUNTRIES
+
+
+def _one_line(value: object) -> object:
+    return check_text(value) if isinstance(value, str) else value
+
+
+# A postcode as typed, before it is known to be a UK one: one line of text.
+_PostcodeText = Annotated[
+    str, StringConstraints(min_length=1, max_length=20), BeforeValidator(_one_line)
 ]
 
 
@@ -376,39 +328,39 @@ class Pupil(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    first_name: Name
-    last_name: Name
-    date_of_birth: date
+    first_name: PersonName
+    last_name: PersonName
+    date_of_birth: PlausibleDate
     gender: GenderField
     upn: Annotated[Upn | None, BeforeValidator(_blank_to_none)] = None
 
 
 class Address(BaseModel):
-    """A postal address. A UK address needs a valid postcode; one abroad names its country."""
+    """A postal address. In the UK the postcode may be left out (a school does not always know
+    it), but one given must be a UK postcode; an address abroad names its country, and its
+    postcode, if any, is free text. A missing or blank postcode is ``None``."""
 
     model_config = _MODEL_CONFIG
 
     lines: list[ShortText] = Field(min_length=1, max_length=6)
     country: ShortText = "United Kingdom"
-    postcode: Annotated[str, Field(max_length=20)] = ""
+    postcode: Annotated[
+        _PostcodeText | None,
+        BeforeValidator(_blank_to_none),
+        Field(description="a UK postcode (e.g. PO1 2AB), or the postcode abroad; may be empty"),
+    ] = None
 
     @field_validator("postcode")
     @classmethod
-    def _uk_postcode(cls, value: str, info: ValidationInfo) -> str:
+    def _uk_postcode(cls, value: str | None, info: ValidationInfo) -> str | None:
         country = info.data.get("country")
-        if not isinstance(country, str) or country.lower() not in _UK_COUNTRIES:
-            return value
-        compact = "".join(value.split()).upper()
-        if not re.fullmatch(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}", compact):
-            raise ValueError(
-                "postcode must be a UK postcode, e.g. PO1 2AB (for an address abroad, give its "
-                "country)"
-            )
-        return f"{compact[:-3]} {compact[-3:]}"
+        if value is None or not isinstance(country, str) or not _uk_country(country):
+            return value  # a bad country is reported on its own
+        return check_postcode(value)
 
     @property
     def in_uk(self) -> bool:
-        return self.country.lower() in _UK_COUNTRIES
+        return _uk_country(self.country)
 
 
 class Contact(BaseModel):
@@ -416,8 +368,8 @@ class Contact(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    name: Name
-    relationship: Name = Field(examples=["mother"])
+    name: PersonName
+    relationship: ShortText = Field(examples=["mother"])
     phone_numbers: list[Phone] = Field(default_factory=list, max_length=10)
     is_primary: bool = False
 
@@ -427,8 +379,8 @@ class LivesWith(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    name: Name
-    relationship: Name = Field(examples=["mother"])
+    name: PersonName
+    relationship: ShortText = Field(examples=["mother"])
 
 
 class Destination(BaseModel):
@@ -527,8 +479,8 @@ class PupilMigrationReturn(BaseModel):
     form: Literal["pupil_migration_return"] = "pupil_migration_return"
     pupil: Pupil
     school_laestab: Laestab
-    referral_date: date
-    leaving_date: date
+    referral_date: PlausibleDate
+    leaving_date: PlausibleDate
     ground: str = Field(
         description="ground for deletion in the regulations in force on the date of the return "
         "(the day the school deletes the name): 9(1)(a) to 9(1)(o) from 19 Aug 2024, 8(1)(a) to "
@@ -537,10 +489,10 @@ class PupilMigrationReturn(BaseModel):
     )
     new_address: Address
     lives_with: LivesWith
-    lives_with_from: date
+    lives_with_from: PlausibleDate
     destination: Destination
     child_protection_plan: bool
-    ehe_letter_reference: OptionalText = None
+    ehe_letter_reference: Annotated[Reference | None, BeforeValidator(_blank_to_none)] = None
 
     @field_validator("ground")
     @classmethod
@@ -621,12 +573,12 @@ class SchoolCMEReferral(BaseModel):
     form: Literal["school_cme_referral"] = "school_cme_referral"
     pupil: Pupil
     school_laestab: Laestab
-    referral_date: date
+    referral_date: PlausibleDate
     absence_kind: AbsenceKind
-    leave_end_date: date | None = Field(
+    leave_end_date: PlausibleDate | None = Field(
         default=None, description="last day of the agreed leave: only for absence after leave"
     )
-    first_day_of_absence: date = Field(
+    first_day_of_absence: PlausibleDate = Field(
         description="day 1: the first school day of absence without contact; for absence after "
         "leave, the first school day after the leave ended (worked out from the calendar when "
         "left out)"
@@ -654,7 +606,7 @@ class SchoolCMEReferral(BaseModel):
             _raise_one(cls.__name__, ("first_day_of_absence",), DAY_ONE_NEEDS_CALENDAR_MESSAGE)
         try:
             leave_end = _DATE.validate_python(raw_leave_end)
-            school = _check_laestab(str(_int_to_str(data.get("school_laestab"))))
+            school = check_laestab(str(_int_to_str(data.get("school_laestab"))))
         except ValueError:
             return data  # the fields' own problems are reported
         try:
@@ -751,7 +703,7 @@ class Child(Pupil):
 class Parent(BaseModel):
     model_config = _MODEL_CONFIG
 
-    name: Name
+    name: PersonName
     contact_number: Annotated[Phone | None, BeforeValidator(_blank_to_none)] = None
 
 
@@ -760,20 +712,20 @@ class Details(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    where_seen: LongText
-    how_known_not_on_roll: LongText
+    where_seen: FreeText
+    how_known_not_on_roll: FreeText
     spoke_to_parents: bool
-    notes: OptionalText = None
+    notes: Note = ""
 
 
 class Referrer(BaseModel):
     model_config = _MODEL_CONFIG
 
-    name: Name
+    name: PersonName
     organisation: ShortText
     role: ShortText
     phone: Phone
-    email: Annotated[str, Field(max_length=254), AfterValidator(_check_email)]
+    email: EmailAddress
 
 
 class ProfessionalCMEReferral(BaseModel):
@@ -786,9 +738,9 @@ class ProfessionalCMEReferral(BaseModel):
     parents: list[Parent] = Field(default_factory=list, max_length=2)
     address_if_different: Address | None = None
     details: Details
-    referral_date: date
+    referral_date: PlausibleDate
     referrer: Referrer
-    date_received: date | None = None
+    date_received: PlausibleDate | None = None
     safeguarding_concern: bool
     child_protection_plan: bool
     school_place_offered_not_taken: bool | None = None
@@ -826,7 +778,7 @@ _FORMS: dict[str, type[AnyReferral]] = {
 }
 FORM_NAMES: tuple[str, ...] = tuple(_FORMS)
 
-_DATE: TypeAdapter[date] = TypeAdapter(date)
+_DATE: TypeAdapter[date] = TypeAdapter(PlausibleDate)
 
 
 # -- public entry points ---------------------------------------------------------------------------

@@ -14,13 +14,18 @@ Every type explains itself in words a school office understands (the message of 
 * :data:`Upn`: the DfE Unique Pupil Number, check letter verified (``python-stdnum``).
 * :data:`Postcode`: a UK postcode, normalised to ``PO1 2AB``.
 * :data:`Phone`: a UK phone number.
-* :data:`PersonName`, :data:`ShortText`, :data:`FreeText`, :data:`Note`, :data:`Reference`:
-  text without control characters (no NUL, no escape codes; free text keeps line breaks and tabs),
-  with length limits; surrounding whitespace is stripped.
+* :data:`PersonName`, :data:`ShortText`, :data:`Reference` (single line) and :data:`FreeText`,
+  :data:`Note` (multi-line; a note may be blank, and is then ``""``): text without control
+  characters (no NUL, no escape codes, no unpaired surrogates), with length limits on the text
+  kept; surrounding whitespace is stripped, single-line text has its runs of whitespace folded to
+  one space, free text keeps its line breaks (all made ``\\n``) and tabs.
 * :data:`PlausibleDate`: a date this service can meet in a real case (1 Jan 2000 to 31 Dec 2099);
   whether it is plausible *for a case* (not before the absence began, not in the future) is the
   case's rule, checked where the case is known.
 * :data:`CaseRef` and :data:`RequestId`: the identifiers clients send.
+
+Every validator is idempotent (a normalised value validates to itself), so what one process stores
+another decodes to the same value. :func:`error_message` puts a pydantic error in plain words.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Annotated, Final
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic_core import ErrorDetails
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength
 from stdnum.exceptions import ValidationError as NumberError
 from stdnum.gb import upn as stdnum_upn
@@ -54,8 +60,11 @@ __all__ = [
     "Upn",
     "check_email",
     "check_laestab",
+    "check_phone",
+    "check_postcode",
     "check_text",
     "check_upn",
+    "error_message",
 ]
 
 EARLIEST_PLAUSIBLE_DATE: Final = date(2000, 1, 1)
@@ -63,84 +72,108 @@ LATEST_PLAUSIBLE_DATE: Final = date(2099, 12, 31)
 
 # -- text ------------------------------------------------------------------------------------------
 
-_LINE_BREAKS = re.compile(r"\r\n?")
+# Line breaks a multi-line text may use, all made "\n": CR LF, CR, and Unicode's line and paragraph
+# separators (which some word processors paste).
+_LINE_BREAKS = re.compile(r"\r\n?|\u2028|\u2029")
+_UNICODE_LINE_BREAKS = frozenset({"\u2028", "\u2029"})
+
+
+def _is_noncharacter(code: int) -> bool:
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
 
 
 def _control_characters(text: str, *, multiline: bool) -> list[str]:
-    allowed = {"\n", "\t"} if multiline else set()
+    """The characters of ``text`` that no typed text holds, as ``U+XXXX``, sorted.
+
+    Control characters (NUL, escape codes...; tabs are whitespace, and a multi-line text may
+    have line feeds), unpaired surrogates (they cannot be stored as UTF-8), private-use
+    characters and noncharacters, and in single-line text the Unicode line and paragraph
+    separators. Unassigned code points are *not* refused: which ones are unassigned depends on
+    the Python version's Unicode database, and a value one process accepts must decode in every
+    other.
+    """
+    allowed = {"\n", "\t"} if multiline else {"\t"}
     return sorted(
         {
             f"U+{ord(ch):04X}"
             for ch in text
-            if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn")
+            if ch not in allowed
+            and (
+                unicodedata.category(ch) in ("Cc", "Cs", "Co")
+                or _is_noncharacter(ord(ch))
+                or (not multiline and ch in _UNICODE_LINE_BREAKS)
+            )
         }
     )
 
 
 def check_text(value: str, *, multiline: bool = False) -> str:
-    """``value`` without surrounding whitespace; single-line text has its runs of spaces folded.
+    """``value`` without surrounding whitespace; single-line text has its runs of spaces folded,
+    multi-line text has its line breaks made ``\\n``.
 
-    Refuses control characters (NUL, escape codes, unpaired surrogates, unassigned code points):
-    they corrupt registers, emails and terminals and never belong in what people type.
+    Refuses control characters (NUL, escape codes), unpaired surrogates, private-use characters
+    and noncharacters, and line breaks in single-line text: they corrupt registers (PostgreSQL
+    refuses NUL and surrogates), emails and terminals, and never belong in what people type.
+    Normalising is idempotent: ``check_text(check_text(v)) == check_text(v)``.
     """
     if multiline:
         value = _LINE_BREAKS.sub("\n", value)
     bad = _control_characters(value, multiline=multiline)
     if bad:
+        found = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
         raise ValueError(
-            "must not contain control characters (found " + ", ".join(bad[:3]) + ")"
+            f"must not contain control characters (found {found})"
             if multiline
-            else "must not contain control characters or line breaks (found "
-            + ", ".join(bad[:3])
-            + ")"
+            else f"must not contain control characters or line breaks (found {found})"
         )
     return value.strip() if multiline else " ".join(value.split())
 
 
-def _single_line(value: str) -> str:
-    return check_text(value, multiline=False)
+def _single_line(value: object) -> object:
+    return check_text(value, multiline=False) if isinstance(value, str) else value
 
 
-def _multi_line(value: str) -> str:
-    return check_text(value, multiline=True)
+def _multi_line(value: object) -> object:
+    return check_text(value, multiline=True) if isinstance(value, str) else value
 
 
-def _blank_to_empty(value: object) -> object:
-    return "" if value is None else value
+def _optional_multi_line(value: object) -> object:
+    return "" if value is None else _multi_line(value)
 
 
 def _int_to_str(value: object) -> object:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+# The text is checked and normalised first (BeforeValidator), then its length is checked: a limit
+# counts the characters that are kept, and the JSON schema shows minLength and maxLength.
 PersonName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(_single_line),
+    StringConstraints(min_length=1, max_length=100),
+    BeforeValidator(_single_line),
     Field(description="a person's name", examples=["Jacob Samplefield"]),
 ]
 ShortText = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_single_line),
+    StringConstraints(min_length=1, max_length=200),
+    BeforeValidator(_single_line),
 ]
 Reference = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(_single_line),
+    StringConstraints(min_length=1, max_length=100),
+    BeforeValidator(_single_line),
     Field(description="a reference number or code", examples=["MASH-2026-0042"]),
 ]
 FreeText = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
-    AfterValidator(_multi_line),
+    StringConstraints(min_length=1, max_length=4000),
+    BeforeValidator(_multi_line),
 ]
-# Optional free text: missing or blank is "".
+# Optional free text: missing, None or blank is "".
 Note = Annotated[
     str,
-    BeforeValidator(_blank_to_empty),
-    StringConstraints(strip_whitespace=True, max_length=4000),
-    AfterValidator(_multi_line),
+    StringConstraints(max_length=4000),
+    BeforeValidator(_optional_multi_line),
 ]
 
 # -- email -----------------------------------------------------------------------------------------
@@ -152,7 +185,8 @@ _RESERVED_TLDS = frozenset({"invalid", "test", "localhost", "example", "local"})
 
 
 def check_email(value: str) -> str:
-    """The address, normalised (domain in lower case), or a ``ValueError`` saying what is wrong."""
+    """The address, normalised (domain in lower case, in Punycode if internationalised), or a
+    ``ValueError`` saying what is wrong. The part before the @ must be ASCII (no SMTPUTF8)."""
     text = value.strip()
     if len(text) > 254:
         raise ValueError("email address must be at most 254 characters")
@@ -168,7 +202,8 @@ def check_email(value: str) -> str:
         checked = validate_email(candidate, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValueError(f"{EMAIL_MESSAGE}: {exc}") from None
-    normal = checked.normalized
+    # The ASCII form (an internationalised domain in Punycode): what every mail server accepts.
+    normal = checked.ascii_email or checked.normalized
     if reserved:
         normal = normal.removesuffix(".org")
     return normal
@@ -253,8 +288,11 @@ POSTCODE_MESSAGE = (
 
 
 def check_postcode(value: str) -> str:
-    compact = "".join(value.split()).upper()
-    if not re.fullmatch(r"[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}", compact):
+    """The postcode in capitals with one space before the inward code (``PO1 2AB``)."""
+    compact = "".join(value.split())
+    # ASCII only, checked before upper(), which turns some other letters into ASCII ones.
+    compact = compact.upper() if compact.isascii() else ""
+    if not (re.fullmatch(r"[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}", compact) or compact == "GIR0AA"):
         raise ValueError(POSTCODE_MESSAGE)
     return f"{compact[:-3]} {compact[-3:]}"
 
@@ -315,7 +353,7 @@ CASE_REF_PATTERN: Final = r"^CME-[0-9A-F]{12}$"
 
 def _case_ref(value: str) -> str:
     normal = value.strip().upper()
-    if not re.fullmatch(CASE_REF_PATTERN, normal):
+    if not normal.isascii() or not re.fullmatch(CASE_REF_PATTERN, normal):
         raise ValueError("a case reference is CME- and 12 hex digits, e.g. CME-7F3A9C21D0B4")
     return normal
 
@@ -333,3 +371,26 @@ def _request_id(value: str) -> str:
 
 
 RequestId = Annotated[str, AfterValidator(_request_id)]
+
+
+# -- messages --------------------------------------------------------------------------------------
+
+
+def error_message(error: ErrorDetails) -> str:
+    """One pydantic error in plain words: this module's own message, or pydantic's for the
+    limits (lengths, types) it checks itself."""
+    ctx = error.get("ctx") or {}
+    match error["type"]:
+        case "value_error":
+            return error["msg"].removeprefix("Value error, ")
+        case "missing":
+            return "this is required"
+        case "string_too_short" if ctx.get("min_length") == 1:
+            return "must not be empty"
+        case "string_too_long":
+            return f"must be at most {ctx.get('max_length')} characters"
+        case "string_type":
+            return "must be text"
+        case "date_type" | "date_parsing" | "date_from_datetime_parsing":
+            return "must be a date like 2026-03-02"
+    return error["msg"]

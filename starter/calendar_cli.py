@@ -17,6 +17,7 @@ from typing import Any
 from domain.calendar import CalendarError, SchoolCalendar, human_date
 from settings import Settings
 from starter.errors import CliError
+from starter.inspect import laestab_arg
 
 
 def _date(text: str) -> date:
@@ -38,7 +39,12 @@ def register(subparsers: Any) -> None:
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = questions.add_parser(name, help=help)
-        p.add_argument("--school", metavar="LAESTAB", help="count that school's INSET days too")
+        p.add_argument(
+            "--school",
+            type=laestab_arg,
+            metavar="LAESTAB",
+            help="count that school's INSET days too",
+        )
         p.add_argument("--calendar", type=Path, metavar="FILE", help="another calendar file")
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.set_defaults(handler=handle)

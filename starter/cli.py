@@ -3,19 +3,24 @@
 Each group of subcommands lives in its own module with a ``register(subparsers)`` function that
 adds its parsers and sets ``handler`` (an ``async def handler(args, settings) -> int``). Errors are
 :class:`~starter.errors.CliError`: one line on stderr, a non-zero exit.
+
+A reader that stops early (``cme show CME-… | head``) closes the pipe: the command then stops
+quietly, with no traceback, and exits 141 (128 + SIGPIPE), the status a shell reports for any
+Unix tool stopped by a closed pipe, so that ``set -o pipefail`` scripts see the output was cut.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from settings import Settings
+from settings import Settings, settings_problems
 from starter.errors import CliError
 
 COMMAND_MODULES = (
@@ -25,6 +30,9 @@ COMMAND_MODULES = (
     "starter.tasks",
     "starter.calendar_cli",
 )
+
+# Exit status after a broken pipe: 128 + SIGPIPE, as a shell reports a tool killed by SIGPIPE.
+BROKEN_PIPE_EXIT = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,10 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"CME_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        print(f"cme: error: bad settings: {problems}", file=sys.stderr)
+        print(f"cme: error: bad settings: {settings_problems(exc)}", file=sys.stderr)
         return 2
     try:
         code: int = asyncio.run(args.handler(args, settings))
@@ -57,15 +62,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _discard_stdout()
+        return BROKEN_PIPE_EXIT
     return code
+
+
+def _discard_stdout() -> None:
+    """Send what is left of stdout to /dev/null: its reader has gone, and the flush at exit would
+    fail again (Python's documented way, see the ``signal`` module's note on SIGPIPE)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces stdout until exit
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def run() -> None:
     """The console script: exit without interpreter finalisation, which can crash while the
     Temporal client's native runtime shuts down (temporalio/sdk-python#300)."""
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse: --help, or bad arguments
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BrokenPipeError:  # --help or usage into a closed pipe
+        _discard_stdout()
+        code = BROKEN_PIPE_EXIT
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        code = BROKEN_PIPE_EXIT
+    with contextlib.suppress(BrokenPipeError):
+        sys.stderr.flush()
     os._exit(code)
 
 

@@ -124,15 +124,13 @@ def settings_for_run(
     smtp_port: int | None = None,
 ) -> Settings:
     """``settings`` with this run's overrides; the register follows ``data_dir`` unless its URL
-    was set explicitly."""
+    was set (``Settings.register_url``)."""
     host, configured_port = split_address(settings.temporal_address)
     update: dict[str, Any] = {
         "temporal_address": f"{_url_host(host)}:{port or configured_port}",
     }
     if data_dir is not None:
         update["data_dir"] = data_dir
-        if "database_url" not in settings.model_fields_set:
-            update["database_url"] = f"sqlite:///{data_dir / 'register.db'}"
     if ui_port is not None:
         update["ui_port"] = ui_port
     if smtp_port is not None:
@@ -326,7 +324,7 @@ class DevStack:
             await _sleep_unless(self.stop, 0.25)
 
     def _create_register_schema(self) -> None:
-        url = self.settings.database_url
+        url = self.settings.register_url
         try:
             engine = make_engine(url)
             try:
@@ -394,7 +392,7 @@ class DevStack:
             ),
             ("Web UI", f"http://localhost:{self.ports.ui}"),
             ("Mail folder", f"{self.mail_dir}  (SMTP on {self._smtp_host}:{self.ports.smtp})"),
-            ("Register", _shown(s.database_url)),
+            ("Register", _shown(s.register_url)),
             ("Data dir", f"{self.data_dir}  (history temporal.db, server log temporal.log)"),
             ("Worker", f"task queue {s.task_queue}"),
         ]

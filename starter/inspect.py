@@ -14,8 +14,9 @@ shows the people's steps in their own words (a concern, shared information), as 
 does, but email lines carry only the subjects, which never name the child.
 
 This module also holds what the case commands share (``starter.tasks``, ``starter.referrals``):
-the case-reference argument, dates, one-line argument errors and turning Temporal's answers into
-one-line :class:`~starter.errors.CliError`\\ s.
+argument types (case references, dates, and names, texts, references, emails and LAESTABs checked
+with the types of :mod:`domain.types`, as the forms and the worker check them), one-line argument
+errors and turning Temporal's answers into one-line :class:`~starter.errors.CliError`\\ s.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
+from pydantic import TypeAdapter, ValidationError
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import (
     Client,
@@ -38,15 +39,6 @@ from temporalio.client import (
 )
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
-
-from domain.calendar import human_date
-from domain.grounds import RULEBOOK_CITATIONS
-from domain.intake import ProfessionalCMEReferral
-from settings import Settings
-from starter.connect import connect
-from starter.errors import CliError
-from starter.timeline import STAGE_WORDS, actor_words, build_timeline, stage_words
-from workflows import search_attributes as sa
 from workflows.clock import LONDON, local_date
 from workflows.models import (
     CaseKind,
@@ -56,6 +48,27 @@ from workflows.models import (
     Stage,
     TaskStatus,
 )
+
+from domain.calendar import human_date
+from domain.grounds import RULEBOOK_CITATIONS
+from domain.intake import ProfessionalCMEReferral
+from domain.types import (
+    CaseRef,
+    EmailAddress,
+    FreeText,
+    Laestab,
+    Note,
+    PersonName,
+    PlausibleDate,
+    Reference,
+    ShortText,
+    error_message,
+)
+from settings import Settings
+from starter.connect import connect
+from starter.errors import CliError
+from starter.timeline import STAGE_WORDS, actor_words, build_timeline, stage_words
+from workflows import search_attributes as sa
 
 T = TypeVar("T")
 
@@ -86,12 +99,51 @@ def today() -> date:
     return local_date(datetime.now(UTC))
 
 
-def case_arg(text: str) -> str:
-    """A case reference as typed (``cme-7f3a…`` is fine): upper case, no spaces."""
-    value = text.strip().upper()
-    if not value:
-        raise argparse.ArgumentTypeError("a case reference like CME-7F3A9C21D0B4 is needed")
-    return value
+def _shown(text: str) -> str:
+    """The value as typed, quoted and escaped (control characters show as ``\\x1b``), cut short."""
+    return repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
+
+
+def typed_arg(adapter: TypeAdapter[T], what: str) -> Callable[[str], T]:
+    """An argparse ``type=`` checking the value with a type of :mod:`domain.types`: a bad value is
+    one line naming the option and saying why (``cme reassign: error: argument --by: '  ' is not
+    a name: must not be empty``), exit 2, before anything is sent."""
+
+    def parse(text: str) -> T:
+        try:
+            return adapter.validate_python(text)
+        except ValidationError as exc:
+            why = "; ".join(error_message(e) for e in exc.errors())
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is not {what}: {why}") from None
+
+    parse.__name__ = what  # argparse's own messages name the type
+    return parse
+
+
+_CASE_REF: TypeAdapter[str] = TypeAdapter(CaseRef)
+_PERSON_NAME: TypeAdapter[str] = TypeAdapter(PersonName)
+_SHORT_TEXT: TypeAdapter[str] = TypeAdapter(ShortText)
+_FREE_TEXT: TypeAdapter[str] = TypeAdapter(FreeText)
+_NOTE: TypeAdapter[str] = TypeAdapter(Note)
+_REFERENCE: TypeAdapter[str] = TypeAdapter(Reference)
+_EMAIL: TypeAdapter[str] = TypeAdapter(EmailAddress)
+_LAESTAB: TypeAdapter[str] = TypeAdapter(Laestab)
+_PLAUSIBLE_DATE: TypeAdapter[date] = TypeAdapter(PlausibleDate)
+
+# A case reference as typed (``cme-7f3a…`` is fine): upper case, no spaces.
+case_arg = typed_arg(_CASE_REF, "a case reference")
+# A person's name (--by, an officer): one line, at most 100 characters.
+name_arg = typed_arg(_PERSON_NAME, "a name")
+# A short line of text (another LA's name).
+short_text_arg = typed_arg(_SHORT_TEXT, "usable text")
+# Free text (a concern, information, a reason): line breaks kept, no control characters.
+text_arg = typed_arg(_FREE_TEXT, "usable text")
+# Optional free text (--note, --advice): blank is "".
+note_arg = typed_arg(_NOTE, "a usable note")
+# A reference number or code (MASH's reference, the EHE letter's).
+reference_arg = typed_arg(_REFERENCE, "a reference")
+email_arg = typed_arg(_EMAIL, "an email address")
+laestab_arg = typed_arg(_LAESTAB, "a LAESTAB")
 
 
 def date_arg(text: str) -> date:
@@ -99,20 +151,15 @@ def date_arg(text: str) -> date:
     if value == "today":
         return today()
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-03-02, or today"
         ) from None
-
-
-def laestab_arg(text: str) -> str:
-    value = re.sub(r"[\s/]", "", text)
-    if not re.fullmatch(r"[0-9]{7}", value):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a LAESTAB: 7 digits, 3-digit LA + 4-digit establishment, e.g. 8512000"
-        )
-    return value
+    try:
+        return _PLAUSIBLE_DATE.validate_python(day)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(error_message(exc.errors()[0])) from None
 
 
 def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

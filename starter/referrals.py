@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workflows.models import Actor, Role
+
 from domain.calendar import CalendarError
 from domain.intake import AnyReferral, ProfessionalCMEReferral, ReferralInvalid, parse_referral
 from settings import Settings
@@ -32,12 +34,12 @@ from starter.errors import CliError
 from starter.inspect import (
     add_json,
     answer,
+    name_arg,
     one_line_errors,
     print_json,
     today,
 )
 from starter.timeline import stage_words
-from workflows.models import Actor, Role
 
 REFERRER_ROLES = (Role.SCHOOL, Role.PROFESSIONAL)
 
@@ -54,7 +56,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="the referral, JSON")
     parser.add_argument(
-        "--by", metavar="NAME", help="who submits it (default: the referrer, or the school)"
+        "--by",
+        type=name_arg,
+        metavar="NAME",
+        help="who submits it (default: the referrer, or the school)",
     )
     parser.add_argument(
         "--as",
@@ -66,24 +71,60 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=refer)
 
 
+# A referral is a few kilobytes, nested four levels deep at most (contacts, each one's numbers).
+MAX_REFERRAL_BYTES = 1_000_000
+MAX_REFERRAL_DEPTH = 20
+
+
+def _depth(value: object) -> int:
+    """How deeply lists and objects nest in ``value`` (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = list(item)
+        else:
+            continue
+        deepest = max(deepest, level + 1)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def read_referral_file(path: Path) -> object:
-    """The file's JSON, or one line saying why it cannot be read (exit 2)."""
+    """The file's JSON, or one line saying why it cannot be read (exit 2): no such file, over
+    1 MB, not UTF-8, not JSON, or JSON nested too deeply to be a referral."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_REFERRAL_BYTES + 1)
     except FileNotFoundError:
         raise CliError(f"cannot read {path}: no such file", exit_code=2) from None
     except IsADirectoryError:
         raise CliError(f"cannot read {path}: it is a directory", exit_code=2) from None
-    except UnicodeDecodeError:
-        raise CliError(f"cannot read {path}: not UTF-8 text", exit_code=2) from None
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}", exit_code=2) from None
+    if len(raw) > MAX_REFERRAL_BYTES:
+        raise CliError(
+            f"cannot read {path}: the file is over 1 MB (a referral is a few kilobytes)",
+            exit_code=2,
+        )
     try:
-        return json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"cannot read {path}: not UTF-8 text", exit_code=2) from None
+    too_deep = CliError(f"cannot read {path}: JSON nested too deeply", exit_code=2)
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CliError(
             f"{path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", exit_code=2
         ) from None
+    except RecursionError:  # the decoder's own limit, about 1000 levels
+        raise too_deep from None
+    if _depth(data) > MAX_REFERRAL_DEPTH:
+        raise too_deep
+    return data
 
 
 def referred_by(referral: AnyReferral, name: str | None, role: str | None) -> Actor:

@@ -27,25 +27,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-
-from domain.calendar import human_date
-from domain.deletion import SessionCode
-from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
-from settings import Settings
-from starter.connect import connect
-from starter.errors import CliError
-from starter.inspect import (
-    add_json,
-    answer,
-    case_arg,
-    date_arg,
-    laestab_arg,
-    one_line_errors,
-    outcome_words,
-    print_json,
-    today,
-)
-from starter.timeline import stage_words
 from workflows.models import (
     Actor,
     AuthoriseDeletionInput,
@@ -72,6 +53,31 @@ from workflows.models import (
     WithdrawInput,
     WithdrawResult,
 )
+
+from domain.calendar import human_date
+from domain.deletion import SessionCode
+from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
+from settings import Settings
+from starter.connect import connect
+from starter.errors import CliError
+from starter.inspect import (
+    add_json,
+    answer,
+    case_arg,
+    date_arg,
+    email_arg,
+    laestab_arg,
+    name_arg,
+    note_arg,
+    one_line_errors,
+    outcome_words,
+    print_json,
+    reference_arg,
+    short_text_arg,
+    text_arg,
+    today,
+)
+from starter.timeline import stage_words
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -126,7 +132,9 @@ def _task(
         subparsers.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".")
     )
     parser.add_argument("case", type=case_arg, metavar="CASE", help="case reference, CME-…")
-    parser.add_argument("--by", required=True, metavar="NAME", help="who is doing it")
+    parser.add_argument(
+        "--by", required=True, type=name_arg, metavar="NAME", help="who is doing it"
+    )
     default = f" (default {role.value})" if role else " (default school; cme_officer with --by-la)"
     parser.add_argument(
         "--as",
@@ -162,7 +170,7 @@ def register(subparsers: Any) -> None:
         help="what came of it",
     )
     p.add_argument("--on", type=date_arg, metavar="DATE", help="when it was made (default today)")
-    p.add_argument("--note", default="", help="what happened, briefly")
+    p.add_argument("--note", type=note_arg, default="", help="what happened, briefly")
     p.add_argument(
         "--by-la",
         action="store_true",
@@ -180,7 +188,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--not-returned", action="store_true", help="contact made, but the child is not back"
     )
-    p.add_argument("--note", default="")
+    p.add_argument("--note", type=note_arg, default="")
 
     p = _task(
         subparsers,
@@ -189,7 +197,7 @@ def register(subparsers: Any) -> None:
         role=Role.SCHOOL,
         handler=concern,
     )
-    p.add_argument("text", metavar="TEXT", help="the concern")
+    p.add_argument("text", type=text_arg, metavar="TEXT", help="the concern")
     p.add_argument("--cp-plan", action="store_true", help="the child has a Child Protection Plan")
 
     p = _task(
@@ -199,7 +207,7 @@ def register(subparsers: Any) -> None:
         role=Role.SCHOOL,
         handler=share,
     )
-    p.add_argument("text", metavar="TEXT", help="the information")
+    p.add_argument("text", type=text_arg, metavar="TEXT", help="the information")
     p.add_argument(
         "--code",
         dest="codes",
@@ -218,8 +226,8 @@ def register(subparsers: Any) -> None:
         handler=mash_call,
     )
     p.add_argument("--on", type=date_arg, metavar="DATE", help="when (default today)")
-    p.add_argument("--reference", metavar="R", help="MASH's reference")
-    p.add_argument("--advice", default="", help="MASH's advice")
+    p.add_argument("--reference", type=reference_arg, metavar="R", help="MASH's reference")
+    p.add_argument("--advice", type=note_arg, default="", help="MASH's advice")
 
     p = _task(
         subparsers,
@@ -240,11 +248,17 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("outcome", choices=[o.value for o in InvestigationOutcome], metavar="OUTCOME")
     p.add_argument("--new-school", type=laestab_arg, metavar="LAESTAB")
-    p.add_argument("--other-la", metavar="NAME", help="the LA the child moved to")
-    p.add_argument("--other-la-email", metavar="E", help="tell the other LA at this address")
-    p.add_argument("--ehe-letter", metavar="REF", help="the parent's EHE letter reference")
+    p.add_argument(
+        "--other-la", type=short_text_arg, metavar="NAME", help="the LA the child moved to"
+    )
+    p.add_argument(
+        "--other-la-email", type=email_arg, metavar="E", help="tell the other LA at this address"
+    )
+    p.add_argument(
+        "--ehe-letter", type=reference_arg, metavar="REF", help="the parent's EHE letter reference"
+    )
     p.add_argument("--ehe-letter-received", type=date_arg, metavar="DATE")
-    p.add_argument("--note", default="")
+    p.add_argument("--note", type=note_arg, default="")
 
     p = _task(
         subparsers,
@@ -265,7 +279,7 @@ def register(subparsers: Any) -> None:
         role=Role.TEAM_LEADER,
         handler=withdraw,
     )
-    p.add_argument("reason", metavar="REASON")
+    p.add_argument("reason", type=text_arg, metavar="REASON")
     p.add_argument("--duplicate-of", type=case_arg, metavar="CASE")
 
     p = _task(
@@ -275,7 +289,7 @@ def register(subparsers: Any) -> None:
         role=Role.TEAM_LEADER,
         handler=reassign,
     )
-    p.add_argument("officer", metavar="OFFICER")
+    p.add_argument("officer", type=name_arg, metavar="OFFICER")
 
 
 # -- sending -----------------------------------------------------------------------------------

@@ -34,6 +34,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows import search_attributes as sa
 
 with workflow.unsafe.imports_passed_through():
+    # domain.types checks email addresses with email-validator (and idna), which import at call
+    # time: passed through, decoding a referral in the sandbox re-imports nothing.
+    import email_validator  # noqa: F401
+    import idna.uts46data  # noqa: F401
+
     from activities.case_activities import CaseActivities
     from domain.calendar import SchoolCalendar
     from domain.case import (

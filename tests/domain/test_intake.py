@@ -584,8 +584,53 @@ def test_address_abroad() -> None:
     data["new_address"] = {"lines": ["Calle Ejemplo 5", "Valencia"], "country": "Spain"}
     data["destination"] = {"kind": "unknown"}
     referral = parse(data)
-    assert referral.new_address.postcode == ""
+    assert referral.new_address.postcode is None
     assert not referral.new_address.in_uk
+    data["new_address"]["postcode"] = " 46001 "
+    assert parse(data).new_address.postcode == "46001"  # free text abroad
+    data["new_address"]["postcode"] = "46\x00001"
+    assert one_problem(data) == (
+        "new_address.postcode",
+        "must not contain control characters or line breaks (found U+0000)",
+    )
+
+
+@pytest.mark.parametrize("postcode", [None, "", "   "])
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        (MIGRATION, ("new_address",)),
+        (SCHOOL, ("last_known_address",)),
+        (PROFESSIONAL, ("child", "address")),
+    ],
+)
+def test_uk_address_without_a_postcode_is_accepted_and_decodes_without_context(
+    name: str, field: tuple[str, ...], postcode: str | None
+) -> None:
+    """A school does not always know the postcode. The referral accepted at intake must decode in
+    the worker (model_validate without context) to the same referral: it once wedged the case."""
+    data = example(name)
+    address = data
+    for key in field:
+        address = address[key]
+    if postcode is None:
+        del address["postcode"]
+    else:
+        address["postcode"] = postcode
+    referral = parse(data)
+    model = type(referral)
+    assert model.model_validate(referral.model_dump(mode="json")) == referral
+    assert model.model_validate_json(referral.model_dump_json()) == referral
+    converter = pydantic_data_converter.payload_converter
+    assert converter.from_payloads(converter.to_payloads([referral]), [model]) == [referral]
+
+
+def test_a_stored_referral_with_an_empty_uk_postcode_decodes() -> None:
+    """Referrals stored before the postcode became optional carry "" for an unknown postcode."""
+    data = example(SCHOOL)
+    data["last_known_address"]["postcode"] = ""
+    referral = SchoolCMEReferral.model_validate(data)
+    assert referral.last_known_address.postcode is None
 
 
 def test_address_needs_a_line() -> None:
@@ -786,6 +831,134 @@ def test_referrer_contact_details() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("email", "why"),
+    [
+        ("chris,demo@example.org", "invalid characters before the @-sign: ','"),
+        ("chris.demo@exampleshire", "It should have a period"),
+        ("chris.demo@example..org", "two periods in a row"),
+    ],
+)
+def test_referrer_email_is_a_real_address(email: str, why: str) -> None:
+    data = example(PROFESSIONAL)
+    data["referrer"]["email"] = email
+    field, message = one_problem(data)
+    assert field == "referrer.email"
+    assert message.startswith("email address must look like name@example.org: ")
+    assert why in message
+
+
+def test_referrer_email_is_normalised() -> None:
+    data = example(PROFESSIONAL)
+    data["referrer"]["email"] = " Chris.Demo@Example.ORG "
+    assert parse(data).referrer.email == "Chris.Demo@example.org"
+
+
+TEXT_FIELDS = [
+    (MIGRATION, ("pupil", "first_name")),
+    (MIGRATION, ("pupil", "last_name")),
+    (MIGRATION, ("new_address", "lines", 0)),
+    (MIGRATION, ("new_address", "country")),
+    (MIGRATION, ("lives_with", "name")),
+    (MIGRATION, ("lives_with", "relationship")),
+    (SCHOOL, ("contacts", 0, "name")),
+    (SCHOOL, ("contacts", 0, "relationship")),
+    (SCHOOL, ("last_known_address", "lines", 1)),
+    (SCHOOL, ("enquiries_made", 0, "note")),
+    (PROFESSIONAL, ("child", "ethnicity")),
+    (PROFESSIONAL, ("parents", 0, "name")),
+    (PROFESSIONAL, ("details", "where_seen")),
+    (PROFESSIONAL, ("details", "how_known_not_on_roll")),
+    (PROFESSIONAL, ("details", "notes")),
+    (PROFESSIONAL, ("referrer", "name")),
+    (PROFESSIONAL, ("referrer", "organisation")),
+    (PROFESSIONAL, ("referrer", "role")),
+]
+FREE_TEXT_FIELDS = {"note", "where_seen", "how_known_not_on_roll", "notes"}
+
+
+def _set(data: dict[str, Any], path: tuple[str | int, ...], value: object) -> None:
+    target: Any = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+
+
+@pytest.mark.parametrize(("name", "path"), TEXT_FIELDS)
+@pytest.mark.parametrize(("bad", "found"), [("\x00", "U+0000"), ("\x1b[2J", "U+001B")])
+def test_control_characters_in_names_and_texts_are_refused(
+    name: str, path: tuple[str | int, ...], bad: str, found: str
+) -> None:
+    """NUL and escape codes once passed intake, then broke the PostgreSQL register."""
+    data = example(name)
+    _set(data, path, f"Sample{bad}text")
+    kind = "" if path[-1] in FREE_TEXT_FIELDS else " or line breaks"
+    assert one_problem(data) == (
+        ".".join(str(p) for p in path),
+        f"must not contain control characters{kind} (found {found})",
+    )
+
+
+def test_a_line_break_is_refused_in_a_name_but_kept_in_free_text() -> None:
+    data = example(PROFESSIONAL)
+    data["child"]["first_name"] = "Maya\nRose"
+    assert one_problem(data) == (
+        "child.first_name",
+        "must not contain control characters or line breaks (found U+000A)",
+    )
+    data["child"]["first_name"] = "Maya"
+    data["details"]["where_seen"] = "At the GP\r\nWith her mother"
+    assert parse(data).details.where_seen == "At the GP\nWith her mother"
+
+
+def test_an_unpaired_surrogate_is_refused_with_a_plain_message() -> None:
+    data = example(SCHOOL)
+    data["pupil"]["last_name"] = "Sample\ud800field"
+    assert one_problem(data) == (
+        "pupil.last_name",
+        "must not contain control characters or line breaks (found U+D800)",
+    )
+
+
+def test_ehe_letter_reference_is_one_line() -> None:
+    data = example(MIGRATION)
+    data.update(
+        ground="9(1)(f)", destination={"kind": "unknown"}, ehe_letter_reference=" EHE-\x0017 "
+    )
+    assert one_problem(data)[0] == "ehe_letter_reference"
+    data["ehe_letter_reference"] = "  EHE  2026/17 "
+    assert parse(data).ehe_letter_reference == "EHE 2026/17"
+    data["ehe_letter_reference"] = "   "
+    assert one_problem(data) == ("ehe_letter_reference", EHE_LETTER_MESSAGE)
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        (MIGRATION, "referral_date"),
+        (MIGRATION, "leaving_date"),
+        (SCHOOL, "first_day_of_absence"),
+        (PROFESSIONAL, "referral_date"),
+    ],
+)
+def test_implausible_dates_are_refused(name: str, field: str) -> None:
+    data = example(name)
+    data[field] = "1999-09-01"
+    assert (
+        field,
+        "1999-09-01 is not a plausible date for a case: dates run from 2000-01-01 to 2099-12-31",
+    ) in problems(data)
+
+
+def test_implausible_date_of_birth_and_enquiry_date() -> None:
+    data = example(SCHOOL)
+    data["pupil"]["date_of_birth"] = "1899-11-02"
+    data["enquiries_made"][0]["made_on"] = "0206-02-09"
+    found = dict(problems(data))
+    assert found["pupil.date_of_birth"].startswith("1899-11-02 is not a plausible date")
+    assert found["enquiries_made.0.made_on"].startswith("0206-02-09 is not a plausible date")
+
+
 def test_date_received_not_before_referral_date() -> None:
     data = example(PROFESSIONAL)
     data["date_received"] = "2026-02-25"
@@ -801,7 +974,7 @@ def test_professional_referral_details() -> None:
     data["details"]["notes"] = "   "
     assert one_problem(data) == ("details.where_seen", "must not be empty")
     data["details"]["where_seen"] = "At the GP surgery"
-    assert parse(data).details.notes is None
+    assert parse(data).details.notes == ""  # blank notes are "", as every optional note
 
 
 def test_address_if_different() -> None:

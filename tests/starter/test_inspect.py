@@ -112,7 +112,9 @@ async def test_an_unknown_case_is_one_line(cli: Cli, command: str) -> None:
     assert (run.code, run.out, run.err_lines) == (1, "", ["cme: error: no case CME-000000000000"])
 
 
-@pytest.mark.parametrize("argv", [["show", "CME-000000000000"], ["cases"], ["history", "CME-1"]])
+@pytest.mark.parametrize(
+    "argv", [["show", "CME-000000000000"], ["cases"], ["history", "cme-00000000000a"]]
+)
 async def test_read_commands_with_the_server_down_are_one_line(cli: Cli, argv: list[str]) -> None:
     cli.server_down()
     run = await cli(*argv)

@@ -7,6 +7,7 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
+from workflows.models import OpenCaseInput
 
 from domain.calendar import human_date
 from starter import inspect as inspect_cli
@@ -19,7 +20,6 @@ from tests.workflows.harness import (
     school_referral,
 )
 from workflows.case import CmeCaseWorkflow
-from workflows.models import OpenCaseInput
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -282,7 +282,10 @@ async def test_an_empty_name_is_refused_before_anything_is_sent(cli: Cli) -> Non
     cli.server_down()  # would be exit 1 if it got that far
     run = await cli("reassign", "CME-000000000000", "Officer Z", "--by", "  ")
     assert run.code == 2
-    assert run.err_lines == ["cme: error: --by: String should have at least 1 character"]
+    assert run.err_lines == [
+        "cme reassign: error: argument --by: '  ' is not a name: must not be empty "
+        "(see cme reassign --help)"
+    ]
 
 
 async def test_a_task_with_the_server_down_is_one_line(cli: Cli) -> None:

@@ -33,6 +33,11 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
+    # domain.types checks email addresses with email-validator (and idna), which import at call
+    # time: passed through, decoding a referral in the sandbox re-imports nothing.
+    import email_validator  # noqa: F401
+    import idna.uts46data  # noqa: F401
+
     from activities.v1.models import (
         LoadCalendarInput,
         Recipient,

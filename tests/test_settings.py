@@ -1,0 +1,120 @@
+"""Settings: values checked when read (emails, the school mailbox pattern, the LA's name), and the
+register following the data directory unless its URL is set."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from domain.calendar import DEFAULT_CALENDAR_PATH
+from settings import Settings
+from starter.cli import main
+from starter.dev import settings_for_run
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No CME_* variable and no .env file from the machine running the tests."""
+    for key in list(os.environ):
+        if key.startswith("CME_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_the_register_is_in_the_data_directory_by_default() -> None:
+    assert Settings().database_url is None
+    assert Settings().register_url == "sqlite:///.cme/register.db"
+
+
+def test_cme_data_dir_moves_the_register(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CME_DATA_DIR", str(tmp_path / "cme-data"))
+    settings = Settings()
+    assert settings.data_dir == tmp_path / "cme-data"
+    assert settings.register_url == f"sqlite:///{tmp_path / 'cme-data' / 'register.db'}"
+
+
+def test_a_data_dir_in_the_home_directory_is_expanded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CME_DATA_DIR", "~/cme")
+    assert Settings().register_url == f"sqlite:///{Path.home() / 'cme' / 'register.db'}"
+
+
+def test_cme_database_url_wins_over_the_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = "postgresql+psycopg://cme:secret@db:5432/cme"
+    monkeypatch.setenv("CME_DATA_DIR", str(tmp_path / "cme-data"))
+    monkeypatch.setenv("CME_DATABASE_URL", url)
+    assert Settings().register_url == url
+
+
+def test_cme_dev_data_dir_moves_the_register_unless_its_url_is_set(tmp_path: Path) -> None:
+    moved = settings_for_run(Settings(), data_dir=tmp_path / "dev")
+    assert moved.register_url == f"sqlite:///{tmp_path / 'dev' / 'register.db'}"
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    kept = settings_for_run(Settings(database_url=url), data_dir=tmp_path / "dev")
+    assert kept.register_url == url
+
+
+def test_email_settings_are_checked_and_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CME_SAT_EMAIL", " SAT@Portsmouth.GOV.UK ")
+    settings = Settings()
+    assert settings.sat_email == "SAT@portsmouth.gov.uk"
+    assert settings.mail_from == "cme-service@localhost"  # a reserved name: fine for development
+    for name in ("mash_email", "sat_email", "team_leader_email", "mail_from"):
+        with pytest.raises(ValidationError) as exc:
+            Settings.model_validate({name: "cme at exampleshire"})
+        assert exc.value.errors()[0]["loc"] == (name,)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("mash,team@example.org", "email address must look like name@example.org: "),
+        ("mash", "email address must look like name@example.org"),
+    ],
+)
+def test_a_bad_email_setting_stops_the_command_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str, message: str
+) -> None:
+    monkeypatch.setenv("CME_CALENDAR_FILE", str(DEFAULT_CALENDAR_PATH))
+    monkeypatch.setenv("CME_MASH_EMAIL", value)
+    code = main(["calendar", "is-school-day", "2025-11-03"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err.startswith(f"cme: error: bad settings: CME_MASH_EMAIL: {message}")
+    assert "Value error" not in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("attendance@schools.example.org", "the pattern must contain {laestab}"),
+        ("{laestab}@{school}.example.org", "the pattern may contain only {laestab} in braces"),
+        ("{laestab}@schools.example.org}", "the pattern may contain only {laestab} in braces"),
+        (
+            "attendance {laestab}@schools.example.org",
+            "for school 8512000 it gives 'attendance 8512000@schools.example.org': email address "
+            "must look like name@example.org: ",
+        ),
+    ],
+)
+def test_the_school_mailbox_pattern_must_give_an_address(pattern: str, message: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        Settings(school_email_pattern=pattern)
+    assert exc.value.errors()[0]["msg"].removeprefix("Value error, ").startswith(message)
+
+
+def test_a_good_school_mailbox_pattern() -> None:
+    settings = Settings(school_email_pattern=" attendance.{laestab}@schools.portsmouth.sch.uk ")
+    assert settings.school_email_pattern == "attendance.{laestab}@schools.portsmouth.sch.uk"
+
+
+def test_la_name_is_one_line_of_text() -> None:
+    assert Settings(la_name="  Isle of   Wight ").la_name == "Isle of Wight"
+    for bad in ("", "Ports\nmouth", "Ports\x00mouth"):
+        with pytest.raises(ValidationError):
+            Settings(la_name=bad)
