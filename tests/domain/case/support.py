@@ -53,6 +53,8 @@ from domain.case import notifications as n
 from domain.case.commands import (
     CaseCommand,
     ConcludeInvestigation,
+    ConfirmNoSicknessGrounds,
+    ConfirmRegisterCodes,
     OpenCase,
     RecordEnquiry,
     Request,
@@ -60,6 +62,7 @@ from domain.case.commands import (
 )
 from domain.case.model import Actor, InvestigationOutcome, Role
 from domain.clock import LONDON
+from domain.deletion import SessionCode
 from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
 from domain.intake import (
     AnyReferral,
@@ -412,12 +415,56 @@ def concluded(outcome: str = "not_located", **fields: Any) -> Case:
     return case
 
 
+def absence_codes(first: date, last: date, code: str = "N") -> list[SessionCode]:
+    """``code`` for both sessions (am and pm) of every school day of 8512000 from ``first`` to
+    ``last``: the register of an absence, as the school confirms it."""
+    return [
+        SessionCode(day=day, session=session, code=code)
+        for day in CALENDAR.school_days(first, last, SCHOOL)
+        for session in ("am", "pm")
+    ]
+
+
+NO_SICKNESS_NOTE = "school and family liaison checked: no illness or other cause known"
+
+
+def record_absence_proofs(
+    case: Case, codes_to: date | None = DAY20, *, when: datetime | None = None
+) -> None:
+    """Record the proofs the absence grounds need besides the count and the joint enquiries
+    (at ``when``, if given):
+
+    * the CME officer's confirmation that there are no reasonable grounds to believe the pupil
+      cannot attend because of sickness or an unavoidable cause (2006 8(1)(f)(ii), (h)(ii); 2024
+      9(1)(h), (i)), dated today, so on or before the decision;
+    * the school's register code N for every session (am and pm) of the counted school days from
+      day 1 to ``codes_to`` (2024 9(1)(i); by default the standard case's day 20, Mon 9 Mar
+      2026). ``None``: no codes, as for the after-leave ground, which prescribes none.
+
+    A code may not be dated after today: record the codes up to day 20 on or after day 20.
+    """
+    case.do(
+        ConfirmNoSicknessGrounds(by=OFFICER, request_id=rid(), note=NO_SICKNESS_NOTE), when=when
+    )
+    if codes_to is None:
+        return
+    day1 = case.state.day1
+    assert day1 is not None, "day 1 is not counted: no calendar?"
+    case.do(
+        ConfirmRegisterCodes(
+            by=SCHOOL_OFFICE, request_id=rid(), codes=absence_codes(day1, codes_to)
+        )
+    )
+
+
 # A Pupil Migration LA Return: the pupil left 8512000 on Fri 6 Feb 2026 for 8512001; the return is
-# filed on Mon 9 Feb. The CTF is due 15 school days after the leaving date: 9-13 Feb (1-5), half
-# term, 23-27 Feb (6-10), INSET Mon 2 Mar, 3-6 Mar (11-14), Mon 9 Mar 2026 (15).
+# filed, and the name deleted, on Mon 9 Feb. The CTF is due 15 school days after the deletion, the
+# return's date (Pupil Information Regulations 2005 reg 9(3)), not the leaving date: 10-13 Feb
+# (1-4), half term, 23-27 Feb (5-9), INSET Mon 2 Mar, 3-6 Mar (10-13), Mon 9 Mar (14), Tue 10 Mar
+# 2026 (15).
 LEFT = date(2026, 2, 6)
 RETURN_FILED = date(2026, 2, 9)
-CTF_DUE = date(2026, 3, 9)
+CTF_DUE = date(2026, 3, 10)
 
 
 def verified(

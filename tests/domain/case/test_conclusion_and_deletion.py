@@ -26,6 +26,7 @@ from domain.grounds import Rulebook
 from .support import (
     CALENDAR,
     CASE,
+    DAY20,
     OFFICER,
     OTHER_SCHOOL,
     PROFESSIONAL,
@@ -38,9 +39,11 @@ from .support import (
     event,
     kinds,
     la_enquiry,
+    migration_return,
     missing_pupil,
     not_on_roll,
     notification,
+    record_absence_proofs,
     referred_to_sat,
     rid,
     school_enquiry,
@@ -256,13 +259,20 @@ def test_a_professional_referral_has_no_missing_pupils_outcomes() -> None:
 def test_deletion_is_not_authorised_before_day_20_has_passed() -> None:
     case = concluded()  # concluded not located on Wed 4 Mar 2026
 
-    # 2-6 Feb, 9-13 Feb, 23-27 Feb (15), INSET Mon 2 Mar, 3-4 Mar: 17 school days by 4 Mar.
+    # 2-6 Feb, 9-13 Feb, 23-27 Feb (15), INSET Mon 2 Mar, 3-4 Mar: 17 school days by 4 Mar. Nor
+    # are the proofs on file: the confirmation, and the codes of the 34 sessions of those 17 days
+    # (the codes asked for are those of the counted days up to the decision date).
     assert case.refuse(authorise("9(1)(i)")) == (
         "deletion on 9(1)(i) not permitted on 4 Mar 2026: 17 of 20 school days by 4 Mar 2026: "
-        "deletion is permitted from 10 Mar 2026 at the earliest"
+        "deletion is permitted from 10 Mar 2026 at the earliest; no recorded confirmation that "
+        "there are no reasonable grounds to believe the pupil cannot attend because of sickness "
+        "or an unavoidable cause; register codes not on file for 34 sessions (school days 2 Feb "
+        "2026 to 4 Mar 2026): every session of the 20 school days must be coded G, N or O"
     )
-    # Day 20 itself (Mon 9 Mar) is not enough: the 20 days must have elapsed.
-    assert case.refuse(authorise("9(1)(i)"), when=at(date(2026, 3, 9), 16)) == (
+    # Day 20 itself (Mon 9 Mar) is not enough, even with every proof: the 20 days must have
+    # elapsed.
+    record_absence_proofs(case, DAY20, when=at(date(2026, 3, 9), 16))
+    assert case.refuse(authorise("9(1)(i)")) == (
         "deletion on 9(1)(i) not permitted on 9 Mar 2026: 20 of 20 school days by 9 Mar 2026: "
         "deletion is permitted from 10 Mar 2026 at the earliest"
     )
@@ -270,8 +280,9 @@ def test_deletion_is_not_authorised_before_day_20_has_passed() -> None:
 
 def test_a_missing_pupil_not_located_is_authorised_for_deletion_from_the_day_after_day_20() -> None:
     case = concluded()
+    record_absence_proofs(case, DAY20, when=at(date(2026, 3, 10), 9))
 
-    done = case.do(authorise("9(1)(i)"), when=at(date(2026, 3, 10), 9))
+    done = case.do(authorise("9(1)(i)"))
 
     state = case.state
     assert state.stage is Stage.CLOSED
@@ -286,7 +297,7 @@ def test_a_missing_pupil_not_located_is_authorised_for_deletion_from_the_day_aft
     )
     assert outcome.ground_title == "20 school days' continuous unauthorised absence"
     assert outcome.earliest_deletion_date == date(2026, 3, 10)
-    assert outcome.ctf_destination == "XXXXXXXX"  # the Lost Pupil Database
+    assert outcome.ctf_destination == "XXXXXXX"  # the Lost Pupil Database
     assert (outcome.decided_by, outcome.decided_at) == (OFFICER, at(date(2026, 3, 10), 9))
     assert state.rulebook is Rulebook.REGS_2024
     assert state.open_tasks() == []
@@ -305,7 +316,7 @@ def test_a_missing_pupil_not_located_is_authorised_for_deletion_from_the_day_aft
         Rulebook.REGS_2024,
     )
     assert letter.deletion_from == date(2026, 3, 10)
-    assert letter.ctf_destination == "XXXXXXXX"
+    assert letter.ctf_destination == "XXXXXXX"
     assert letter.ctf_due == date(2026, 4, 14)
     assert letter.investigation_outcome is InvestigationOutcome.NOT_LOCATED
     assert letter.decided_by == OFFICER
@@ -326,6 +337,7 @@ def test_absence_after_leave_is_authorised_after_10_school_days() -> None:
     case.tick()  # end of day 10: referred to the SAT
     case.do(la_enquiry("partner", date(2026, 2, 28)), when=at(date(2026, 2, 28)))
     case.do(conclude("not_located"), when=at(date(2026, 2, 28), 11))
+    record_absence_proofs(case, None)  # the officer's confirmation; no code is prescribed
 
     assert case.refuse(authorise("9(1)(i)")) == (
         "ground 9(1)(i) (20 school days' continuous unauthorised absence) does not fit this "
@@ -351,13 +363,13 @@ def test_absence_after_leave_is_authorised_after_10_school_days() -> None:
             "8(1)(b)",
             "8512001",
         ),
-        ("moved_away", {"other_la": "Leeds"}, "9(1)(g)", "8(1)(e)", "XXXXXXXX"),
+        ("moved_away", {"other_la": "Leeds"}, "9(1)(g)", "8(1)(e)", "XXXXXXX"),
         (
             "home_educated",
             {"ehe_letter_reference": "EHE-2026-001", "ehe_letter_received_on": date(2026, 3, 2)},
             "9(1)(f)",
             "8(1)(d)",
-            "XXXXXXXX",
+            "XXXXXXX",
         ),
     ],
 )
@@ -438,7 +450,8 @@ def test_deletion_is_refused_before_the_conclusion() -> None:
 
 def test_deletion_authorised_twice_says_by_whom_and_when() -> None:
     case = concluded()
-    case.do(authorise("9(1)(i)"), when=at(date(2026, 3, 10)))
+    record_absence_proofs(case, DAY20, when=at(date(2026, 3, 10)))
+    case.do(authorise("9(1)(i)"))
 
     assert case.refuse(
         AuthoriseDeletion(by=TEAM_LEADER, request_id=rid(), ground="9(1)(i)"),
@@ -447,12 +460,14 @@ def test_deletion_authorised_twice_says_by_whom_and_when() -> None:
 
 
 def test_the_joint_enquiries_are_needed_for_the_absence_ground() -> None:
-    # The school made no enquiry: the 20-day ground refuses, with the reason.
+    # The school made no enquiry: the 20-day ground refuses, with the reason, though every other
+    # proof is on file.
     case, _ = missing_pupil(enquiries=[])
     case.tick()
     case.do(la_enquiry("partner", date(2026, 2, 23)), when=at(date(2026, 2, 23)))
     case.do(conclude("not_located"), when=at(date(2026, 3, 4)))
-    assert case.refuse(authorise("9(1)(i)"), when=at(date(2026, 3, 10))) == (
+    record_absence_proofs(case, DAY20, when=at(date(2026, 3, 10)))
+    assert case.refuse(authorise("9(1)(i)")) == (
         "deletion on 9(1)(i) not permitted on 10 Mar 2026: no school enquiry recorded"
     )
 
@@ -477,7 +492,9 @@ def test_a_verified_return_closes_once_authorised_and_the_ctf_is_confirmed() -> 
     assert (letter.ground, letter.ground_other_rulebook) == ("9(1)(a)", "8(1)(b)")
     assert letter.deletion_from == date(2026, 2, 23)
     assert letter.ctf_destination == "8512001"
-    assert letter.ctf_due == date(2026, 3, 9)
+    # 15 school days from the deletion, the return's date (Mon 9 Feb), not from the deletion date
+    # the officer gives: Tue 10 Mar (see support).
+    assert letter.ctf_due == date(2026, 3, 10)
     assert letter.investigation_outcome is None
     assert [t.name for t in state.open_tasks()] == [TaskName.SEND_CTF]
 
@@ -537,11 +554,14 @@ def test_a_verified_return_is_deleted_on_the_returns_own_ground_only() -> None:
     ("code", "reason"),
     [
         ("8512002", "destination_code: the return names destination 8512001, not 8512002"),
-        ("XXXXXXXX", "destination_code: the return names destination 8512001, not XXXXXXXX"),
+        ("XXXXXXX", "destination_code: the return names destination 8512001, not XXXXXXX"),
+        # The seed's eight-letter spelling is an alias, named in the canonical seven letters.
+        ("XXXXXXXX", "destination_code: the return names destination 8512001, not XXXXXXX"),
+        ("MMMMMMMM", "destination_code: the return names destination 8512001, not MMMMMMM"),
         (
             "851LLLL",
-            "destination_code: 851LLLL is an LA code without a school: when the school is not "
-            "known use XXXXXXXX (Lost Pupil Database)",
+            "destination_code: 851LLLL is an LA code without a school: use XXXXXXX, the Lost "
+            "Pupil Database, when the school is not known (Portsmouth guidance, appendix 1)",
         ),
     ],
 )
@@ -551,6 +571,28 @@ def test_a_ctf_to_another_destination_is_refused(code: str, reason: str) -> None
         by=SCHOOL_OFFICE, request_id=rid(), destination_code=code, sent_on=date(2026, 2, 9)
     )
     assert case.refuse(command) == reason
+
+
+@pytest.mark.parametrize("code", ["XXXXXXX", "XXXXXXXX", "xxxx xxx"])
+def test_a_ctf_to_the_lost_pupil_database_is_recorded_in_seven_letters(code: str) -> None:
+    # The destination is not known: the return names the Lost Pupil Database. The seed's
+    # eight-letter spelling is accepted as an alias, and recorded as XXXXXXX.
+    referral = migration_return(
+        leaving_date=date(2026, 2, 6),
+        referral_date=date(2026, 2, 9),
+        destination={"kind": "unknown"},
+    )
+    case, _ = Case.open(referral, SCHOOL_OFFICE, now=at(date(2026, 2, 9)), calendar=CALENDAR)
+
+    done = case.do(
+        ConfirmCtf(
+            by=SCHOOL_OFFICE, request_id=rid(), destination_code=code, sent_on=date(2026, 2, 9)
+        )
+    )
+
+    assert case.state.ctf is not None and case.state.ctf.destination_code == "XXXXXXX"
+    assert event(done, ev.CtfConfirmed).destination_code == "XXXXXXX"
+    assert done.result is not None and done.result.destination_code == "XXXXXXX"
 
 
 def test_a_ctf_is_confirmed_only_where_one_is_due_and_not_by_a_professional() -> None:

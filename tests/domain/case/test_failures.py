@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
-
 from domain.case import SERVICE, next_wakeup, record_internal_error
 from domain.case import events as ev
 from domain.case import notifications as n
@@ -248,15 +246,12 @@ def test_a_register_problem_is_retried_daily_by_syncing_again() -> None:
     assert effect_types(retried) == ["sync_register"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RegisterFailed changes the state (attempts, last_attempt_at), so its outcome asks "
-    "for SyncRegister: the workflow syncs again at once, is refused again and loops (sync, "
-    "RegisterFailed, sync...) instead of retrying daily",
-)
 def test_a_refused_register_sync_is_not_retried_at_once() -> None:
+    # Syncing again at once would be refused again and loop (sync, RegisterFailed, sync...): the
+    # problem's daily retry syncs instead.
     case, _ = missing_pupil()
-    case.do(RegisterFailed(detail="constraint violated"))
+    first = case.do(RegisterFailed(detail="constraint violated"))
+    assert "sync_register" not in effect_types(first)
     again = case.do(RegisterFailed(detail="constraint violated"))
     assert "sync_register" not in effect_types(again)
 
@@ -353,18 +348,12 @@ def test_a_calendar_reloaded_gives_the_ctf_its_due_date() -> None:
 
     case.do(CalendarReloaded(), when=at(date(2026, 2, 10)))
 
-    assert case.state.open_tasks(TaskName.SEND_CTF)[0].due == date(2026, 3, 9)
-    assert case.state.deadlines.ctf == date(2026, 3, 9)
+    # 15 school days from the return's date, Mon 9 Feb, not from the reload: Tue 10 Mar.
+    assert case.state.open_tasks(TaskName.SEND_CTF)[0].due == date(2026, 3, 10)
+    assert case.state.deadlines.ctf == date(2026, 3, 10)
     assert case.state.open_problems == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_calendar_reloaded counts a MASH call left without a due date from the day the "
-    "calendar came back (step.today), not from the day of the escalation: a call due the next "
-    "school day after Mon 9 Feb becomes due Fri 13 Feb, and the team leader hears of the missed "
-    "call days late",
-)
 def test_a_mash_call_counted_after_the_calendar_returns_is_due_the_school_day_after_the_escalation() -> (  # noqa: E501
     None
 ):
@@ -376,6 +365,10 @@ def test_a_mash_call_counted_after_the_calendar_returns_is_due_the_school_day_af
 
     # Due Tue 10 Feb, the school day after the escalation; so already overdue.
     assert case.state.open_tasks(TaskName.PHONE_MASH)[0].due == date(2026, 2, 10)
+    assert case.wakeup() == midnight_after(date(2026, 2, 10))  # past: the next tick escalates
+    done = case.do(Tick())
+    assert event(done, ev.TaskOverdue).name is TaskName.PHONE_MASH
+    assert notification(done, n.MashCallOverdue).mash_call_due == date(2026, 2, 10)
 
 
 def test_a_deadline_past_the_calendars_end_is_a_problem_with_the_calendars_words() -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import pytest
-
 from domain.case import events as ev
 from domain.case import notifications as n
 from domain.case.commands import RaiseConcern, RecordEnquiry, RegisterReferral, ReportContact
@@ -198,12 +196,6 @@ def test_a_concern_sent_twice_tells_mash_once() -> None:
     assert len(case.state.notifications) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="machine._stored_request words the date with human_date(record.at), the UTC date of "
-    "the workflow's clock, not local_date(record.at): after 23:00 UTC in summer it names the day "
-    "before",
-)
 def test_the_request_id_reuse_message_gives_the_date_in_england() -> None:
     # The workflow's clock is UTC: 23:30 UTC on Sun 31 May 2026 is 00:30 on Mon 1 Jun in England.
     referral = school_referral(

@@ -30,6 +30,7 @@ from .support import (
     CALENDAR,
     CASE,
     DAY1,
+    LEFT,
     PROFESSIONAL,
     PROFESSIONAL_REFERRED,
     RETURN_FILED,
@@ -42,6 +43,7 @@ from .support import (
     events,
     kinds,
     midnight_after,
+    migration_return,
     missing_pupil,
     not_on_roll,
     notification,
@@ -143,11 +145,12 @@ def test_a_migration_return_awaits_the_ctf_within_15_school_days_and_the_authori
     state = case.state
     assert state.kind is CaseKind.DESTINATION_VERIFIED
     assert state.stage is Stage.AWAITING_CTF
-    # Left Fri 6 Feb: 9-13 Feb (1-5), half term, 23-27 Feb (6-10), INSET Mon 2 Mar, 3-6 Mar
-    # (11-14), Mon 9 Mar (15).
-    assert state.deadlines == Deadlines(ctf=date(2026, 3, 9))
+    # 15 school days from the deletion, the return's date Mon 9 Feb (Pupil Information
+    # Regulations 2005 reg 9(3)), not from the leaving date Fri 6 Feb: 10-13 Feb (1-4), half
+    # term, 23-27 Feb (5-9), INSET Mon 2 Mar, 3-6 Mar (10-13), Mon 9 Mar (14), Tue 10 Mar (15).
+    assert state.deadlines == Deadlines(ctf=date(2026, 3, 10))
     assert tasks(case) == [
-        (TaskName.SEND_CTF, Role.SCHOOL, date(2026, 3, 9)),
+        (TaskName.SEND_CTF, Role.SCHOOL, date(2026, 3, 10)),
         (TaskName.AUTHORISE_DELETION, Role.CME_OFFICER, None),
     ]
     assert state.enquiries == []
@@ -159,11 +162,24 @@ def test_a_migration_return_awaits_the_ctf_within_15_school_days_and_the_authori
         Stage.AWAITING_CTF,
         "pupil_migration_return",
     )
-    assert deadlines_set(opened) == {"ctf": date(2026, 3, 9)}
+    assert deadlines_set(opened) == {"ctf": date(2026, 3, 10)}
     assert opened.result is not None and opened.result.stage is Stage.AWAITING_CTF
-    # Nothing happens on its own before the CTF is overdue: the end of Mon 9 Mar.
-    assert case.wakeup() == midnight_after(date(2026, 3, 9))
+    # Nothing happens on its own before the CTF is overdue: the end of Tue 10 Mar.
+    assert case.wakeup() == midnight_after(date(2026, 3, 10))
     assert state.opened_at == at(RETURN_FILED)
+
+
+def test_a_returns_ctf_is_due_15_school_days_from_the_returns_date_not_the_leaving_date() -> None:
+    # Left Fri 6 Feb, the return (the deletion) only on Mon 23 Feb. From the deletion: 24-27 Feb
+    # (1-4), INSET Mon 2 Mar, 3-6 Mar (5-8), 9-13 Mar (9-13), Mon 16 Mar (14), Tue 17 Mar (15).
+    # (From the leaving date it would have been Mon 9 Mar.)
+    referral = migration_return(leaving_date=LEFT, referral_date=date(2026, 2, 23))
+    case, opened = Case.open(referral, SCHOOL_OFFICE, now=at(date(2026, 2, 23)), calendar=CALENDAR)
+
+    assert case.state.deadlines.ctf == date(2026, 3, 17)
+    assert case.state.open_tasks(TaskName.SEND_CTF)[0].due == date(2026, 3, 17)
+    assert deadlines_set(opened) == {"ctf": date(2026, 3, 17)}
+    assert case.wakeup() == midnight_after(date(2026, 3, 17))
 
 
 # -- a professional's referral (not on roll) -------------------------------------------------------

@@ -16,18 +16,21 @@ from domain.case.commands import (
     OpenCase,
     RaiseConcern,
     Reassign,
+    RecordConsent,
+    RecordDeletionFacts,
     RecordMashCall,
     RegisterFailed,
     RegisterReferral,
     ShareInformation,
 )
 from domain.case.effects import StartNextEpisode
-from domain.case.model import InvestigationOutcome, Stage
+from domain.case.model import InvestigationOutcome, Stage, TaskName
 from domain.deletion import SessionCode
 
 from .support import (
     CALENDAR,
     CASE,
+    DAY20,
     OFFICER,
     PROFESSIONAL,
     SCHOOL_OFFICE,
@@ -38,6 +41,7 @@ from .support import (
     missing_pupil,
     not_on_roll,
     professional_referral,
+    record_absence_proofs,
     rid,
     school_referral,
     verified,
@@ -76,6 +80,24 @@ def test_every_state_of_a_missing_pupils_case_round_trips() -> None:
         if case.state.threshold_reached_on is not None:
             break
     assert case.now == at(date(2026, 3, 10), 0)
+    # Only 2 Feb's codes are on file: the school is asked for the rest, then gives them.
+    assert case.state.open_tasks(TaskName.CONFIRM_REGISTER_CODES)
+    record_absence_proofs(case, DAY20, when=at(date(2026, 3, 10), 8))
+    assert case.state.open_tasks(TaskName.CONFIRM_REGISTER_CODES) == []
+    case.do(
+        RecordDeletionFacts(
+            by=OFFICER, request_id=rid(), la_arranged_special_school=True, s47_enquiries=True
+        )
+    )
+    case.do(
+        RecordConsent(
+            by=OFFICER,
+            request_id=rid(),
+            consented_by="Head of SEN Placements",
+            consented_on=date(2026, 3, 10),
+            reference="SEN-2026-017",
+        )
+    )
     case.do(
         ConcludeInvestigation(
             by=OFFICER, request_id=rid(), outcome=InvestigationOutcome.NOT_LOCATED
@@ -104,15 +126,15 @@ def test_every_state_of_a_verified_return_and_a_professional_referral_round_trip
     case, _ = verified(cp=True)
     case.tick()  # the MASH call overdue
     case.do(AuthoriseDeletion(by=OFFICER, request_id=rid(), ground="9(1)(a)"))
-    case.tick()  # the CTF overdue
+    case.tick()  # the CTF overdue (due Tue 10 Mar)
     case.do(
         ConfirmCtf(
             by=SCHOOL_OFFICE,
             request_id=rid(),
             destination_code="8512001",
-            sent_on=date(2026, 3, 10),
+            sent_on=date(2026, 3, 11),
         ),
-        when=at(date(2026, 3, 10)),
+        when=at(date(2026, 3, 11)),
     )
     professional, _ = not_on_roll(safeguarding=True)
     professional.do(

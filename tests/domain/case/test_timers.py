@@ -21,6 +21,7 @@ from .support import (
     SCHOOL_OFFICE,
     Case,
     at,
+    concluded,
     effect_types,
     enquiry,
     event,
@@ -187,8 +188,8 @@ def test_a_mash_call_recorded_in_time_is_not_escalated() -> None:
 
 
 def test_an_overdue_ctf_reminds_the_school_and_the_sat() -> None:
-    case, _ = verified()
-    assert case.wakeup() == midnight_after(date(2026, 3, 9))
+    case, _ = verified()  # the CTF is due Tue 10 Mar (see support)
+    assert case.wakeup() == midnight_after(date(2026, 3, 10))
 
     done = case.tick()
 
@@ -198,12 +199,12 @@ def test_an_overdue_ctf_reminds_the_school_and_the_sat() -> None:
     escalation = case.state.escalations[-1]
     assert (escalation.kind, escalation.reason, escalation.raised_by) == (
         EscalationKind.CTF_OVERDUE,
-        "CTF not confirmed by the end of 9 Mar 2026",
+        "CTF not confirmed by the end of 10 Mar 2026",
         SERVICE,
     )
     reminder = notification(done, n.CtfOverdue)
     assert reminder.to == [Recipient.SCHOOL, Recipient.SAT]
-    assert (reminder.ctf_due, reminder.ctf_destination) == (date(2026, 3, 9), "8512001")
+    assert (reminder.ctf_due, reminder.ctf_destination) == (date(2026, 3, 10), "8512001")
     assert reminder.purpose == f"ctf_overdue:{task.id}"
     assert case.state.stage is Stage.AWAITING_CTF
     assert next_wakeup(case.state) is None
@@ -213,9 +214,9 @@ def test_an_overdue_ctf_reminds_the_school_and_the_sat() -> None:
             by=SCHOOL_OFFICE,
             request_id=rid(),
             destination_code="8512001",
-            sent_on=date(2026, 3, 10),
+            sent_on=date(2026, 3, 11),
         ),
-        when=at(date(2026, 3, 10)),
+        when=at(date(2026, 3, 11)),
     )
     assert late.result is not None and late.result.ctf_on_time is False
     assert case.state.ctf is not None and not case.state.ctf.on_time
@@ -241,3 +242,38 @@ def test_after_leave_the_threshold_is_10_school_days_on_the_after_leave_ground()
         10,
         date(2026, 3, 3),
     )
+    # The after-leave ground prescribes no register code: the school is asked for none.
+    assert case.state.open_tasks(TaskName.CONFIRM_REGISTER_CODES) == []
+
+
+def test_the_sat_is_told_of_the_threshold_when_the_officer_concluded_not_located_before_it() -> (
+    None
+):
+    case = concluded()  # not located, on Wed 4 Mar: awaiting the authorisation
+    assert case.wakeup() == midnight_starting(date(2026, 3, 10))
+
+    done = case.tick()
+
+    assert case.state.threshold_reached_on == date(2026, 3, 10)
+    assert case.state.stage is Stage.AWAITING_DELETION_AUTHORISATION
+    reached = notification(done, n.ThresholdReached)
+    assert reached.to == [Recipient.SAT]
+    assert reached.stage is Stage.AWAITING_DELETION_AUTHORISATION
+    assert (reached.ground_code, reached.deletion_permitted_from) == ("9(1)(i)", date(2026, 3, 10))
+    assert [(e.by, e.kind.value) for e in reached.la_enquiries] == [(EnquiryBy.LA, "partner")]
+    # No code is on file: the school is asked for them.
+    assert [(t.name, t.assignee) for t in case.state.open_tasks()] == [
+        (TaskName.AUTHORISE_DELETION, Role.CME_OFFICER),
+        (TaskName.CONFIRM_REGISTER_CODES, Role.SCHOOL),
+    ]
+    assert next_wakeup(case.state) is None
+    # Announced once.
+    assert kinds(case.do(Tick(), when=at(date(2026, 3, 11)))) == []
+
+
+def test_no_threshold_once_the_officer_concluded_on_another_ground() -> None:
+    case = concluded("moved_away", other_la="Leeds")
+    assert next_wakeup(case.state) is None
+    done = case.do(Tick(), when=at(date(2026, 3, 10)))
+    assert kinds(done) == []
+    assert case.state.threshold_reached_on is None
