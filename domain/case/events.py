@@ -146,7 +146,7 @@ class CaseClosed(EventBase):
 class RegisterCodesConfirmed(EventBase):
     type: Literal["register_codes_confirmed"] = "register_codes_confirmed"
     codes: int
-    sessions_missing: int
+    sessions_missing: int | None  # None: the days cannot be counted (see the problems)
 
 
 class NoSicknessGroundsConfirmed(EventBase):

@@ -293,7 +293,7 @@ def episode_summary(state: CaseState) -> EpisodeSummary:
         episode=state.episode,
         kind=state.kind,
         opened_at=state.opened_at,
-        closed_at=outcome.decided_at if outcome else None,
+        closed_at=state.closed_at or (outcome.decided_at if outcome else None),
         child_protection=state.child_protection,
         decision=outcome.decision if outcome else None,
         investigation_outcome=state.conclusion.outcome if state.conclusion else None,
@@ -942,6 +942,8 @@ def _share_information(step: _Step, command: ShareInformation) -> None:
         rules.require_in_case_period(code.day, state, step.today, "attendance code date")
     logged = step.log_information(command.information, command.by)
     state.attendance_codes.extend(command.attendance_codes)
+    if command.attendance_codes:
+        _close_codes_task_if_complete(step, command.by)
     step.record(
         ev.InformationShared,
         command.by,
@@ -1322,7 +1324,7 @@ def _threshold_reached(step: _Step) -> None:
         key is GroundKey.CONTINUOUS_ABSENCE
         and ground is not None
         and ground.rulebook is Rulebook.REGS_2024
-        and _sessions_missing(step) > 0
+        and _sessions_missing(step) != 0
         and not state.open_tasks(TaskName.CONFIRM_REGISTER_CODES)
     ):
         # 2024 9(1)(i): every session of the 20 days coded G, N or O, with the codes on file.
@@ -1397,17 +1399,24 @@ def _counted_days(state: CaseState, calendar: SchoolCalendar) -> list[date]:
     return calendar.school_days(state.day1, deadlines.threshold_day, state.school_laestab)
 
 
-def _sessions_missing(step: _Step) -> int:
-    """Sessions of the counted days with no register code on file (0 when they cannot be
-    counted: the deletion assessment says why)."""
+def _sessions_missing(step: _Step) -> int | None:
+    """Sessions of the counted days with no register code on file; ``None`` when the days cannot
+    be counted (no calendar, or past it: the case's problems say so)."""
     calendar = step.calendar
-    if calendar is None:
-        return 0
+    if calendar is None or step.state.deadlines.threshold_day is None:
+        return None
     try:
         days = _counted_days(step.state, calendar)
     except CalendarError:
-        return 0
+        return None
     return len(missing_sessions(days, rules.case_facts(step.state)))
+
+
+def _close_codes_task_if_complete(step: _Step, by: Actor) -> int | None:
+    missing = _sessions_missing(step)
+    if missing == 0:
+        step.close_tasks(TaskName.CONFIRM_REGISTER_CODES, by, TaskStatus.DONE)
+    return missing
 
 
 def _confirm_register_codes(step: _Step, command: ConfirmRegisterCodes) -> None:
@@ -1419,15 +1428,13 @@ def _confirm_register_codes(step: _Step, command: ConfirmRegisterCodes) -> None:
     for code in command.codes:
         rules.require_in_case_period(code.day, state, step.today, "attendance code date")
     state.attendance_codes.extend(command.codes)
-    missing = _sessions_missing(step)
+    missing = _close_codes_task_if_complete(step, command.by)
     step.record(
         ev.RegisterCodesConfirmed,
         command.by,
         codes=len(command.codes),
         sessions_missing=missing,
     )
-    if missing == 0:
-        step.close_tasks(TaskName.CONFIRM_REGISTER_CODES, command.by, TaskStatus.DONE)
     step.answer(sessions_missing=missing)
 
 
@@ -1448,7 +1455,12 @@ def _record_consent(step: _Step, command: RecordConsent) -> None:
     state = step.state
     rules.require_open(state)
     rules.require_role(command.by, rules.OFFICERS, "recording the LA's consent")
-    rules.require_in_case_period(command.consented_on, state, step.today, "consent date")
+    # An LA may have consented before the pupil went missing: only a future date is refused.
+    if command.consented_on > step.today:
+        raise Rejected(
+            f"consent date {human_date(command.consented_on)} is in the future (today is "
+            f"{human_date(step.today)})"
+        )
     consent = LaConsent(
         kind=command.kind,
         by=command.consented_by,

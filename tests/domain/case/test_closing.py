@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
-
 from domain.case import (
     Context,
     episode_summary,
@@ -345,12 +343,6 @@ def test_the_earlier_episode_summary_carries_its_deletion() -> None:
     assert case.state.rulebook is Rulebook.REGS_2024
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="episode_summary gives closed_at=outcome.decided_at, the authorisation, not "
-    "state.closed_at: a verified return closed later by its CTF is summarised to the next "
-    "episode (and MASH, SAT) as closed on the day it was authorised",
-)
 def test_the_earlier_episode_summary_of_a_verified_return_is_closed_when_its_ctf_closed_it() -> (
     None
 ):
