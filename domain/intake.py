@@ -54,10 +54,12 @@ from domain.ctf import (
     SCOTLAND_OR_INDEPENDENT,
     SERVICE_CHILDREN_LA,
     DestinationKind,
+    SchoolType,
     is_la_without_school,
     la_without_school_message,
     validate_ctf_destination,
 )
+from domain.deletion import CustodialOrder
 from domain.enquiries import SCHOOL_ENQUIRY_KINDS, AbsenceKind, Enquiry, EnquiryBy
 from domain.grounds import (
     Ground,
@@ -133,6 +135,15 @@ UPN_NEEDED_MESSAGE = "the pupil's UPN is needed: a school has it in the pupil's 
 PHONE_NEEDED_MESSAGE = "at least one contact phone number is needed"
 ONE_PRIMARY_MESSAGE = "only one contact can be the primary contact"
 EHE_LETTER_MESSAGE = "an EHE ground needs the parent's deregistration letter reference"
+ABSENCE_GROUND_ON_RETURN_MESSAGE = (
+    "a pupil whose destination is known is not deleted on an absence ground (the school and the "
+    "LA have not failed to find them): use the ground the destination gives, or refer a pupil "
+    "whose whereabouts are unknown with the school CME referral"
+)
+CUSTODIAL_ORDER_MESSAGE = (
+    "the custodial ground needs a final court order or an order of recall (custodial_order: "
+    "final_order or order_of_recall); a remand in custody is not one"
+)
 EHE_DESTINATION_MESSAGE = (
     "a pupil leaving for elective home education goes to the Lost Pupil Database: the destination "
     "kind must be unknown (CTF XXXXXXX)"
@@ -493,6 +504,12 @@ class PupilMigrationReturn(BaseModel):
     destination: Destination
     child_protection_plan: bool
     ehe_letter_reference: Annotated[Reference | None, BeforeValidator(_blank_to_none)] = None
+    # The leaving school's category: the CTF deadline binds LA-maintained schools (Pupil
+    # Information Regulations 2005 reg 9(3)); for an academy an overdue CTF is a reminder. Not
+    # given: treated as LA-maintained.
+    school_type: SchoolType | None = None
+    # 2024 9(1)(j), 2006 8(1)(i): a final court order or an order of recall, never a remand.
+    custodial_order: CustodialOrder | None = None
 
     @field_validator("ground")
     @classmethod
@@ -540,6 +557,15 @@ class PupilMigrationReturn(BaseModel):
                 ("destination", "school_laestab"),
                 "the destination school is the school the pupil is leaving",
             )
+        if info.context is not None:
+            # Rules for a new return only: a stored one (decoded without context) keeps loading.
+            if ground.key in (GroundKey.CONTINUOUS_ABSENCE, GroundKey.AFTER_LEAVE):
+                problems.add(("ground",), ABSENCE_GROUND_ON_RETURN_MESSAGE)
+            if ground.key is GroundKey.CUSTODIAL and self.custodial_order in (
+                None,
+                CustodialOrder.REMAND,
+            ):
+                problems.add(("custodial_order",), CUSTODIAL_ORDER_MESSAGE)
         problems.raise_any()
         return self
 

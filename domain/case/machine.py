@@ -1374,18 +1374,22 @@ def _task_overdue(step: _Step, task: Task) -> None:
             child_protection=True,
         )
     elif task.name is TaskName.SEND_CTF:
-        step.escalate(
-            EscalationKind.CTF_OVERDUE,
-            f"CTF not confirmed by the end of {human_date(task.due)}",
-            SERVICE,
-        )
+        binds = rules.ctf_deadline_binds_case(state)
+        if binds:
+            step.escalate(
+                EscalationKind.CTF_OVERDUE,
+                f"CTF not confirmed by the end of {human_date(task.due)}",
+                SERVICE,
+            )
         step.notify(
             n.CtfOverdue(
                 **step.base(
                     f"ctf_overdue:{task.id}",
-                    [n.Recipient.SCHOOL, n.Recipient.SAT],
+                    # An academy is reminded; a maintained school's breach goes to SAT too.
+                    [n.Recipient.SCHOOL, n.Recipient.SAT] if binds else [n.Recipient.SCHOOL],
                     ctf_due=task.due,
                     ctf_destination=rules.ctf_destination_of(state),
+                    reminder_only=not binds,
                 )
             )
         )

@@ -175,6 +175,8 @@ class CtfOverdue(NotificationBase):
     kind: Literal["ctf_overdue"] = "ctf_overdue"
     ctf_due: date
     ctf_destination: str
+    # An academy's school: the deadline is a strong encouragement, so a reminder, not a breach.
+    reminder_only: bool = False
 
 
 class OutcomeToSchool(NotificationBase):

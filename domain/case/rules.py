@@ -12,7 +12,7 @@ from domain.calendar import SchoolCalendar, human_date
 from domain.case.model import Actor, CaseKind, InvestigationOutcome, Role, Stage
 from domain.case.notifications import ChildDetails, ContactDetails, ReferrerDetails
 from domain.case.state import CaseState
-from domain.ctf import LOST_PUPIL_DATABASE, validate_ctf_destination
+from domain.ctf import LOST_PUPIL_DATABASE, ctf_deadline_binds, validate_ctf_destination
 from domain.deletion import AFTER_LEAVE_DAYS, CONTINUOUS_ABSENCE_DAYS, CaseFacts
 from domain.enquiries import (
     LA_ENQUIRY_KINDS,
@@ -41,6 +41,7 @@ __all__ = [
     "check_conclusion",
     "check_enquiry",
     "child_details",
+    "ctf_deadline_binds_case",
     "ctf_destination_of",
     "day1_of",
     "expected_ground_key",
@@ -283,6 +284,8 @@ def case_facts(state: CaseState) -> CaseFacts:
         if referral.ehe_letter_reference:
             facts.ehe_letter_reference = referral.ehe_letter_reference
             facts.ehe_letter_received_on = referral.leaving_date
+        if facts.custodial_order is None:
+            facts.custodial_order = referral.custodial_order
     if conclusion is not None and conclusion.new_school_laestab:
         facts.evidence[REGISTERED_ELSEWHERE_CONFIRMED] = (
             f"on roll at {conclusion.new_school_laestab} (CME officer)"
@@ -304,6 +307,15 @@ def ctf_destination_of(state: CaseState) -> str:
     ):
         return validate_ctf_destination(conclusion.new_school_laestab)
     return LOST_PUPIL_DATABASE
+
+
+def ctf_deadline_binds_case(state: CaseState) -> bool:
+    """Whether an overdue CTF is a breach to escalate (an LA-maintained school, or one whose type
+    is not known) or a reminder (an academy: strongly encouraged, not bound; Pupil Information
+    Regulations 2005 reg 9(3))."""
+    referral = state.referral
+    school_type = referral.school_type if isinstance(referral, PupilMigrationReturn) else None
+    return ctf_deadline_binds(school_type)
 
 
 def mash_caller(state: CaseState) -> Role:

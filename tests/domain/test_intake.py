@@ -1187,3 +1187,54 @@ def test_the_same_child_gets_the_same_keys_on_every_form() -> None:
     assert child_identity_keys(parse(professional_data)) == child_identity_keys(
         parse(example(SCHOOL))
     )
+
+
+def _return_data(**changes: object) -> dict[str, object]:
+    import json
+    from pathlib import Path
+
+    data = json.loads(
+        (Path(__file__).parents[2] / "examples" / "pupil-migration-return.json").read_text()
+    )
+    data.update(changes)
+    return data
+
+
+def test_a_return_names_no_absence_ground_2024_reg_9_1_h_and_i() -> None:
+    """2024 reg 9(1)(h) and (i) need the school and the LA to have failed to find the pupil: a
+    return whose destination is known cannot name them (the school CME referral is for that)."""
+    from datetime import date
+
+    from domain.calendar import LA_CALENDAR_PATH, SchoolCalendar
+    from domain.intake import ABSENCE_GROUND_ON_RETURN_MESSAGE, ReferralInvalid, parse_referral
+
+    calendar = SchoolCalendar.load(LA_CALENDAR_PATH)
+    for ground in ("9(1)(h)", "9(1)(i)"):
+        with pytest.raises(ReferralInvalid) as refused:
+            parse_referral(_return_data(ground=ground), today=date(2026, 3, 2), calendar=calendar)
+        assert ("ground", ABSENCE_GROUND_ON_RETURN_MESSAGE) in [
+            (p.field, p.message) for p in refused.value.problems
+        ]
+
+
+def test_a_return_carries_the_school_type_for_the_ctf_deadline_pupil_information_regs_9_3() -> None:
+    """The 2005 regulations' 15 school days bind LA-maintained schools; an academy's return says
+    so, and an overdue CTF is then a reminder (see domain.case)."""
+    from datetime import date
+
+    from domain.calendar import LA_CALENDAR_PATH, SchoolCalendar
+    from domain.ctf import SchoolType
+    from domain.intake import PupilMigrationReturn, parse_referral
+
+    calendar = SchoolCalendar.load(LA_CALENDAR_PATH)
+    referral = parse_referral(
+        _return_data(school_type="academy"), today=date(2026, 3, 2), calendar=calendar
+    )
+    assert isinstance(referral, PupilMigrationReturn)
+    assert referral.school_type is SchoolType.ACADEMY
+    assert (
+        parse_referral(_return_data(), today=date(2026, 3, 2), calendar=calendar).model_dump()[
+            "school_type"
+        ]
+        is None
+    )

@@ -179,6 +179,7 @@ def migration_return(
     ehe_letter: str | None = None,
     cp: bool = False,
     calendar: SchoolCalendar = CALENDAR,
+    **more: Any,
 ) -> PupilMigrationReturn:
     """A Pupil Migration LA Return of 8512000 (the example, re-dated): by default the pupil is
     registered at 8512001 (9(1)(a))."""
@@ -192,6 +193,7 @@ def migration_return(
         destination=destination or {"kind": "school", "school_laestab": OTHER_SCHOOL},
         ehe_letter_reference=ehe_letter,
         child_protection_plan=cp,
+        **more,
     )
     referral = parse_referral(data, today=referral_date, calendar=calendar)
     assert isinstance(referral, PupilMigrationReturn)

@@ -42,6 +42,7 @@ from domain.deletion import (
     OfficerConfirmation,
     SessionCode,
 )
+from domain.intake import ReferralInvalid
 
 from .support import (
     CALENDAR,
@@ -545,14 +546,15 @@ def test_a_fact_recorded_refuses_the_registered_elsewhere_ground(fact: str, reas
     assert case.do(authorise("9(1)(a)")).state.stage is Stage.CLOSED
 
 
-def custodial_return() -> Case:
+def custodial_return(order: CustodialOrder) -> Case:
     """A Pupil Migration LA Return of Mon 9 Feb 2026 on the custodial ground, 9(1)(j): the pupil,
-    who left on Fri 6 Feb, is detained; the destination is not known (XXXXXXX)."""
+    who left on Fri 6 Feb, is detained under ``order``; the destination is not known (XXXXXXX)."""
     referral = migration_return(
         leaving_date=date(2026, 2, 6),
         referral_date=date(2026, 2, 9),
         ground="9(1)(j)",
         destination={"kind": "unknown"},
+        custodial_order=order.value,
     )
     case, _ = Case.open(referral, SCHOOL_OFFICE, now=at(date(2026, 2, 9)), calendar=CALENDAR)
     return case
@@ -562,12 +564,18 @@ def custodial_return() -> Case:
 def test_the_custodial_ground_needs_a_final_order_or_a_recall_not_a_remand(
     order: CustodialOrder,
 ) -> None:
-    case = custodial_return()
-    assert case.refuse(authorise("9(1)(j)")) == (
-        "deletion on 9(1)(j) not permitted on 9 Feb 2026: kind of custody not recorded: the "
-        "ground needs a final court order or an order of recall, not a remand"
-    )
-
+    # A return on the custodial ground without the order, or with a remand, is refused at intake.
+    for kind in (None, "remand"):
+        with pytest.raises(ReferralInvalid, match="a remand in custody is not one"):
+            migration_return(
+                leaving_date=date(2026, 2, 6),
+                referral_date=date(2026, 2, 9),
+                ground="9(1)(j)",
+                destination={"kind": "unknown"},
+                custodial_order=kind,
+            )
+    case = custodial_return(order)
+    # The officer finds the sentence was quashed and the pupil is on remand: not the ground.
     case.do(facts(custodial_order=CustodialOrder.REMAND))
     assert case.state.facts.custodial_order is CustodialOrder.REMAND
     assert case.refuse(authorise("9(1)(j)")) == (
