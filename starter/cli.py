@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "starter.inspect",
     "starter.tasks",
     "starter.calendar_cli",
+    "starter.register_cli",
 )
 
 
