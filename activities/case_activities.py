@@ -1,42 +1,55 @@
-"""The case workflow's activities: prepare a new episode, reload the calendar, deliver one
-notification, sync the register.
+"""The case workflow's activities (version 2): prepare a new episode, reload the calendar, deliver
+one notification, sync the register.
 
 They are methods of :class:`CaseActivities`, which receives its dependencies (mail settings, the
 register's engine, the calendar file), so tests hand in real local ones: an SMTP server on
 localhost, a SQLite file or a PostgreSQL database, a calendar file in a temporary directory.
 
-Error hierarchy (non-retryable :class:`ApplicationError`\\ s, by ``type``; the workflow turns each
-into a problem on the case, see :mod:`domain.case.machine`). Their messages never carry personal
-data: they are recorded on the case, shown in lists and logged.
+Error hierarchy
+---------------
+Non-retryable :class:`ApplicationError`\\ s, by ``type``; the workflow turns each into a problem on
+the case (see :mod:`domain.case.machine`). Their messages never carry personal data (no child's
+name, no email text, no person's address): they are recorded on the case, shown in lists and
+logged. They name the case, the episode and the notification's purpose.
 
-* ``RecipientRejected``: a recipient's address is missing, unusable or refused by the mail server;
-* ``MessageRejected``: the mail server refused the message itself for good (5xx);
-* ``CalendarFileError``: the calendar file cannot be read or is wrong;
-* ``RegisterRejected``: the register refused the case's data (a constraint, a value it cannot hold).
+* ``RecipientRejected`` (:func:`deliver_notification`): a recipient's address is missing or
+  unusable (no LAESTAB for the school, no address for the referrer or the other LA, a setting
+  that is not an email address), or the mail server refused recipients for good (5xx): all of
+  them, or some (the others have the message, and a retry sends it to the rest only);
+* ``MessageRejected`` (:func:`deliver_notification`): the mail server refused the message itself
+  for good (5xx at MAIL FROM or after DATA);
+* ``CalendarFileError`` (:func:`reload_calendar`): the calendar file cannot be read or is wrong;
+* ``RegisterRejected`` (:func:`sync_register`): the register refused the case's data (a
+  constraint, a value it cannot hold: ``IntegrityError``/``DataError``).
 
-Everything else (mail server down, database unreachable) raises as it is and is retried.
+Everything else is retried by Temporal, raised as it is: the mail server down, refusing
+connections, answering 4xx or timing out (SMTP steps time out after 10 s, so queued mail goes out
+within seconds of the server coming back); the register unreachable (``OperationalError``). A
+temporary refusal of recipients is a retryable ``RecipientsDeferred``. Delivery does not wait for
+the register: see :mod:`activities.mail`.
+
+:func:`prepare_case` never fails for a business reason: what it cannot have comes back as a
+problem to record (``calendar_problem``, ``episodes_problem``), and the case opens regardless;
+only an unreachable register (``OperationalError``) is retried.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.policy
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate
 from pathlib import Path
 from typing import Any
 
-import aiosmtplib
+from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import register
 from activities.config import MailConfig
+from activities.mail import RECIPIENT_REJECTED, DeliveryRefused, Mailer, Outgoing
 from activities.render import render_notification
 from domain.calendar import CalendarError, SchoolCalendar
 from domain.calendar_snapshot import CalendarSnapshot
@@ -49,18 +62,68 @@ from domain.case.effects import (
     SyncCaseInput,
     SyncCaseResult,
 )
+from domain.case.model import EpisodeSummary
 from domain.case.notifications import NotificationBase, Recipient
 from domain.types import check_email, check_laestab
 
-__all__ = ["CaseActivities"]
+__all__ = ["REGISTER_REJECTED", "CaseActivities", "database_refusal"]
 
-# SMTP line endings, headers folded only past 998 characters: Python's folder at 78 may move a
-# whole subject onto a continuation line, which some readers then show with a leading space.
-_WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
+REGISTER_REJECTED = "RegisterRejected"
+CALENDAR_FILE_ERROR = "CalendarFileError"
+
+# What a database's refusal means, by SQLSTATE (PostgreSQL) or extended result code (SQLite):
+# the words of the refusal, never the values refused.
+_SQLSTATES = {
+    "22001": "a value is longer than its column allows",
+    "22003": "a number is out of range",
+    "22007": "a date or time is not valid",
+    "22008": "a date or time is out of range",
+    "22P02": "a value is not of its column's type",
+    "23502": "a required value is missing",
+    "23503": "an item refers to a row that does not exist",
+    "23505": "a row with the same key already exists",
+    "23514": "a value breaks a check",
+    "42P01": "a table is missing, the register may need upgrading",
+    "42703": "a column is missing, the register may need upgrading",
+}
+_SQLITE_CODES = {
+    "SQLITE_CONSTRAINT_PRIMARYKEY": "a row with the same key already exists",
+    "SQLITE_CONSTRAINT_UNIQUE": "a row with the same key already exists",
+    "SQLITE_CONSTRAINT_NOTNULL": "a required value is missing",
+    "SQLITE_CONSTRAINT_FOREIGNKEY": "an item refers to a row that does not exist",
+    "SQLITE_CONSTRAINT_CHECK": "a value breaks a check",
+    "SQLITE_CONSTRAINT_TRIGGER": "a value breaks a check",
+    "SQLITE_TOOBIG": "a value is too large",
+    "SQLITE_MISMATCH": "a value is not of its column's type",
+}
 
 
 def _rejected(kind: str, message: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def database_refusal(exc: SQLAlchemyError) -> str:
+    """What the database refused, in words, with the table or constraint it names: never the
+    values (a database's own message may quote them, so it is not used)."""
+    orig = getattr(exc, "orig", None)
+    diag = getattr(orig, "diag", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(diag, "sqlstate", None)
+    if sqlstate:
+        what = _SQLSTATES.get(str(sqlstate), f"SQLSTATE {sqlstate}")
+        where = [
+            f"{label} {name}"
+            for label, name in (
+                ("table", getattr(diag, "table_name", None)),
+                ("column", getattr(diag, "column_name", None)),
+                ("constraint", getattr(diag, "constraint_name", None)),
+            )
+            if name
+        ]
+        return what + (f" ({', '.join(where)})" if where else "")
+    code = getattr(orig, "sqlite_errorname", None)
+    if code:
+        return _SQLITE_CODES.get(str(code), str(code))
+    return type(orig or exc).__name__
 
 
 class CaseActivities:
@@ -68,6 +131,7 @@ class CaseActivities:
         self._mail = mail
         self._engine = engine
         self._calendar_path = Path(calendar_path)
+        self._mailer = Mailer(mail=mail, engine=engine)
 
     def all(self) -> list[Callable[..., Awaitable[Any]]]:
         """Every activity of a case, for a worker to register."""
@@ -91,53 +155,90 @@ class CaseActivities:
             return await asyncio.to_thread(self._snapshot, input.school_laestab)
         except CalendarError as exc:
             raise _rejected(
-                "CalendarFileError", f"the school calendar cannot be used: {exc}"
+                CALENDAR_FILE_ERROR, f"the school calendar cannot be used: {exc}"
             ) from None
+
+    # -- a new episode ---------------------------------------------------------------------------
+
+    def _earlier_episodes(self, case: str) -> list[EpisodeSummary]:
+        with Session(self._engine) as session:
+            return register.earlier_episodes(session=session, case=case)
 
     @activity.defn
     async def prepare_case(self, input: PrepareCaseInput) -> PrepareCaseResult:
-        """The calendar and the child's earlier episodes. What cannot be had comes back as a
-        problem to record, never as a failure: the case opens regardless."""
+        """The calendar and the child's earlier episodes (from the register). What cannot be had
+        comes back as a problem to record, never as a failure: the case opens regardless. An
+        unreachable register is retried (the episode's number depends on it)."""
         result = PrepareCaseResult()
         try:
             result.calendar = await asyncio.to_thread(self._snapshot, input.school_laestab)
         except CalendarError as exc:
             result.calendar_problem = f"the school calendar cannot be used: {exc}"
-        result.earlier_episodes = []
+        try:
+            result.earlier_episodes = await asyncio.to_thread(self._earlier_episodes, input.case)
+        except OperationalError:
+            raise  # the register is unreachable: retried
+        except (SQLAlchemyError, ValidationError) as exc:
+            reason = (
+                database_refusal(exc)
+                if isinstance(exc, SQLAlchemyError)
+                else "a stored episode is not valid"
+            )
+            activity.logger.warning(
+                "case %s: earlier episodes cannot be read (%s)", input.case, reason
+            )
+            result.earlier_episodes = None
+            result.episodes_problem = (
+                f"case {input.case}: the register's earlier episodes cannot be read ({reason}); "
+                "the case opened as if it had none"
+            )
         return result
 
     # -- notifications -------------------------------------------------------------------------
 
+    def _school_address(self, laestab: str | None) -> str | None:
+        try:
+            return check_email(
+                self._mail.school_email_pattern.format(laestab=check_laestab(laestab or ""))
+            )
+        except (ValueError, KeyError, IndexError):
+            return None
+
     def _address_of(self, recipient: Recipient, message: NotificationBase) -> str:
         mail = self._mail
-        where = f"case {message.case}, {message.purpose}"
-        match recipient:
-            case Recipient.MASH:
-                return mail.mash_email
-            case Recipient.SAT:
-                return mail.sat_email
-            case Recipient.TEAM_LEADER:
-                return mail.team_leader_email
-            case Recipient.SCHOOL:
-                try:
-                    laestab = check_laestab(message.school_laestab or "")
-                except ValueError:
-                    raise _rejected(
-                        "RecipientRejected", f"{where}: the school has no usable LAESTAB"
-                    ) from None
-                try:
-                    return check_email(mail.school_email_pattern.format(laestab=laestab))
-                except ValueError:
-                    raise _rejected(
-                        "RecipientRejected",
-                        f"{where}: the school address pattern does not make an email address",
-                    ) from None
-            case Recipient.OTHER_LA | Recipient.REFERRER:
-                if not message.other_address:
-                    raise _rejected(
-                        "RecipientRejected", f"{where}: no address for {recipient.value}"
-                    )
-                return message.other_address
+        where = f"case {message.case}, episode {message.episode}, {message.purpose}"
+        setting = {
+            Recipient.MASH: ("MASH", mail.mash_email),
+            Recipient.SAT: ("School Attendance Team", mail.sat_email),
+            Recipient.TEAM_LEADER: ("SAT team leader", mail.team_leader_email),
+        }.get(recipient)
+        if setting is not None:
+            name, address = setting
+            try:
+                return check_email(address)
+            except ValueError:
+                raise _rejected(
+                    RECIPIENT_REJECTED,
+                    f"{where}: the {name} address in the settings is not an email address",
+                ) from None
+        if recipient is Recipient.SCHOOL:
+            try:
+                check_laestab(message.school_laestab or "")
+            except ValueError:
+                raise _rejected(
+                    RECIPIENT_REJECTED, f"{where}: the school has no usable LAESTAB"
+                ) from None
+            school = self._school_address(message.school_laestab)
+            if school is None:
+                raise _rejected(
+                    RECIPIENT_REJECTED,
+                    f"{where}: the school address pattern does not make an email address",
+                )
+            return school
+        if not message.other_address:
+            who = "the other LA" if recipient is Recipient.OTHER_LA else "the referrer"
+            raise _rejected(RECIPIENT_REJECTED, f"{where}: no address for {who}")
+        return message.other_address
 
     def _recipients(self, message: NotificationBase) -> list[str]:
         addresses: list[str] = []
@@ -147,118 +248,73 @@ class CaseActivities:
                 addresses.append(address)
         if not addresses:
             raise _rejected(
-                "RecipientRejected", f"case {message.case}, {message.purpose}: no recipients"
+                RECIPIENT_REJECTED,
+                f"case {message.case}, episode {message.episode}, {message.purpose}: no recipients",
             )
         return addresses
-
-    def _claim(
-        self, message: NotificationBase, subject: str, body: str, recipients: list[str], kind: str
-    ) -> register.OutboxMessage:
-        key = f"e{message.episode}:{message.purpose}"
-        domain = self._mail.mail_from.rpartition("@")[2] or "localhost"
-        with Session(self._engine) as session:
-            return register.claim_notification(
-                session=session,
-                case=message.case,
-                purpose=key,
-                template=kind,
-                subject=subject,
-                body=body,
-                recipients=recipients,
-                message_id=register.message_id_for(case=message.case, purpose=key, domain=domain),
-            )
-
-    def _mark_sent(self, message: NotificationBase) -> None:
-        with Session(self._engine) as session:
-            register.mark_notification_sent(
-                session=session,
-                case=message.case,
-                purpose=f"e{message.episode}:{message.purpose}",
-                at=datetime.now(UTC),
-            )
-
-    def _email(self, outbox: register.OutboxMessage) -> EmailMessage:
-        email_message = EmailMessage()
-        email_message["Subject"] = outbox.subject
-        email_message["From"] = formataddr(
-            (f"{self._mail.la_name} CME service", self._mail.mail_from)
-        )
-        email_message["To"] = ", ".join(outbox.recipients)
-        email_message["Date"] = formatdate(localtime=False, usegmt=True)
-        email_message["Message-ID"] = outbox.message_id
-        email_message["X-CME-Case"] = outbox.case_ref
-        email_message.set_content(outbox.body)
-        return email_message
-
-    async def _deliver(self, email_message: EmailMessage, recipients: list[str]) -> None:
-        mail = self._mail
-        try:
-            await aiosmtplib.send(
-                email_message.as_bytes(policy=_WIRE_POLICY),
-                sender=mail.mail_from,
-                recipients=recipients,
-                hostname=mail.smtp_host,
-                port=mail.smtp_port,
-                username=mail.smtp_username,
-                password=mail.smtp_password,
-                start_tls=mail.start_tls,
-                timeout=30,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            if all(400 <= r.code < 500 for r in exc.recipients):
-                raise  # a temporary refusal: retried
-            raise _rejected(
-                "RecipientRejected",
-                f"case {email_message['X-CME-Case']}: the mail server refused every recipient",
-            ) from None
-        except aiosmtplib.SMTPResponseException as exc:
-            if 500 <= exc.code < 600:
-                raise _rejected(
-                    "MessageRejected",
-                    f"case {email_message['X-CME-Case']}: the mail server refused the message "
-                    f"({exc.code})",
-                ) from None
-            raise
 
     @activity.defn
     async def deliver_notification(
         self, input: DeliverNotificationInput
     ) -> DeliverNotificationResult:
+        """Render one notification and deliver it through the outbox (at least once, never
+        silently twice: see :mod:`activities.mail`)."""
         message = input.notification
-        rendered = render_notification(message, la_name=self._mail.la_name)
-        recipients = self._recipients(message)
-        outbox = await asyncio.to_thread(
-            self._claim, message, rendered.subject, rendered.body, recipients, message.kind
+        rendered = render_notification(
+            message,
+            la_name=self._mail.la_name,
+            school_email=self._school_address(message.school_laestab),
         )
-        if outbox.sent_at is not None:
-            return DeliverNotificationResult(
-                message_id=outbox.message_id, already_sent=True, recipients=outbox.recipients
-            )
-        await self._deliver(self._email(outbox), outbox.recipients)
-        await asyncio.to_thread(self._mark_sent, message)
-        activity.logger.info(
-            "case %s: sent %s to %d recipient(s)", message.case, message.purpose, len(recipients)
+        outgoing = Outgoing(
+            case=message.case,
+            episode=message.episode,
+            purpose=message.purpose,
+            template=str(getattr(message, "kind", "")),
+            subject=rendered.subject,
+            body=rendered.body,
+            recipients=self._recipients(message),
         )
+        try:
+            delivered = await self._mailer.deliver(outgoing)
+        except DeliveryRefused as refused:
+            raise _rejected(refused.kind, refused.message) from None
         return DeliverNotificationResult(
-            message_id=outbox.message_id, already_sent=False, recipients=outbox.recipients
+            message_id=delivered.message_id,
+            already_sent=delivered.already_sent,
+            recipients=delivered.recipients,
         )
 
     # -- the register ----------------------------------------------------------------------------
 
-    def _sync(self, input: SyncCaseInput) -> register.CasePublic:
+    def _sync(self, input: SyncCaseInput) -> register.Synced:
         with Session(self._engine) as session:
             return register.upsert_case(session=session, state=input.state)
 
     @activity.defn
     async def sync_register(self, input: SyncCaseInput) -> SyncCaseResult:
+        """Mirror the episode's state into the register (idempotent)."""
+        state = input.state
         try:
-            row = await asyncio.to_thread(self._sync, input)
+            synced = await asyncio.to_thread(self._sync, input)
         except (IntegrityError, DataError) as exc:
+            reason = database_refusal(exc)
+            activity.logger.warning(
+                "case %s, episode %d: the register refused the case's data (%s)",
+                state.case,
+                state.episode,
+                reason,
+            )
             raise _rejected(
-                "RegisterRejected",
-                f"case {input.state.case}: the register refused the case's data "
-                f"({type(exc.orig).__name__})",
+                REGISTER_REJECTED,
+                f"case {state.case}, episode {state.episode}: the register refused the case's "
+                f"data: {reason}",
             ) from None
-        except OperationalError:
-            raise  # the database is unreachable: retried
-        return SyncCaseResult(case=row.case_ref, episode=input.state.episode, stage=row.stage)
+        # OperationalError (the database unreachable) and anything else: raised, retried.
+        if synced.changed:
+            activity.logger.info(
+                "case %s, episode %d: register synced (stage %s)",
+                synced.case_ref,
+                synced.episode,
+                synced.stage,
+            )
+        return SyncCaseResult(case=synced.case_ref, episode=synced.episode, stage=synced.stage)

@@ -1,41 +1,125 @@
-"""The case register: a relational copy of every case's state, for the LA's reports and the CLI,
-and the outbox of notifications.
+"""The case register: a relational copy of every episode of every case, for the LA's reports and the
+CLI, and the outbox of notifications.
+
+A child's case reference (the workflow id) has one or more **episodes**: a referral that reaches
+a closed episode opens the next one. Every table is keyed by ``(case_ref, episode[, id])``.
 
 Tables (SQLModel, one family per table: ``...Base`` fields, the ``...Row`` table, a ``...Public``
-read model):
+read model), all in :data:`METADATA`:
 
-* ``cme_case``: one row per case: where it stands, its next deadline, the outcome, and the child's
-  identity (UPN, name, date of birth) for the LA's own reports. The identity never goes to logs;
-* ``enquiry``, ``task``, ``escalation``: the case's lists, one row per item, keyed by
-  (case, id of the item in the case);
-* ``decision``: how the case ended (deletion authorisation or closure decision), once it has;
-* ``notification``: the outbox, one row per (case, purpose), see
-  :mod:`activities.case_activities`.
+* ``cme_case``: one row per episode: where it stands, its next deadline, the outcome, whether it
+  is a repeat episode and how many problems are open, and the child's identity (UPN, name, date of
+  birth) for the LA's own reports. The identity never goes to logs or error messages;
+* ``enquiry``, ``task``, ``escalation``, ``problem``: the episode's lists, one row per item, keyed
+  by (case, episode, id of the item in the episode);
+* ``decision``: how the episode ended (deletion authorisation or closure decision), once it has;
+* ``notification``: the outbox, one row per (case, episode, purpose) with its status
+  (``pending``, ``sent``, ``rejected``), see :mod:`activities.mail`. It has no foreign key: an
+  email may go out before the episode's first sync, and version 1 cases' emails are episode 1's.
 
-The workflow is the source of truth; :func:`upsert_case` mirrors its state, so syncing a state
-twice leaves the same rows, and items no longer in the state are removed.
+The workflow is the source of truth; :func:`upsert_case` mirrors an episode's state, so syncing a
+state twice leaves the same rows, and items no longer in the state are removed.
 
-Functions are keyword-only and take the session, and commit their own work. The schema is created
-by an explicit step, :func:`create_register_schema`, never on import.
+Readers take the episode into account: without ``episode`` they read the case's latest one.
+
+Functions are keyword-only, take the session and commit their own work. The schema is Alembic's
+(``activities/migrations``): :func:`upgrade_register` brings a database to the latest revision,
+never on import. Engines hide SQL parameters (``hide_parameters=True``): they hold children's
+personal data and must never reach an error message or a log.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import field_validator
-from sqlalchemy import JSON, DateTime, Engine, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    ForeignKeyConstraint,
+    MetaData,
+    Text,
+    func,
+    inspect,
+)
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import registry
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from domain.case.model import Actor
-from domain.case.state import CaseState
+from domain.case.model import Actor, EpisodeSummary
+from domain.case.state import CaseState, NotificationStatus
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = [
+    "HEAD",
+    "METADATA",
+    "CasePublic",
+    "CaseRow",
+    "DecisionPublic",
+    "DecisionRow",
+    "EnquiryPublic",
+    "EnquiryRow",
+    "EscalationPublic",
+    "EscalationRow",
+    "NotificationPublic",
+    "NotificationRow",
+    "OutboxMessage",
+    "OutboxStatus",
+    "ProblemPublic",
+    "ProblemRow",
+    "Synced",
+    "TaskPublic",
+    "TaskRow",
+    "alembic_config",
+    "claim_notification",
+    "create_register_schema",
+    "earlier_episodes",
+    "get_case",
+    "get_decision",
+    "latest_episode",
+    "list_cases",
+    "list_enquiries",
+    "list_episodes",
+    "list_escalations",
+    "list_notifications",
+    "list_problems",
+    "list_tasks",
+    "make_engine",
+    "mark_notification_rejected",
+    "mark_notification_sent",
+    "message_id_for",
+    "register_revision",
+    "upgrade_register",
+    "upsert_case",
+]
+
+log = logging.getLogger("cme.register")
+
+# Constraint names the same on every database, so that migrations can name what they change.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+METADATA = MetaData(naming_convention=NAMING_CONVENTION)
+"""The register's tables (their own metadata: nothing else shares it)."""
+
+MIGRATIONS = "activities:migrations"
+HEAD = "0002"  # the latest revision in activities/migrations/versions (a test keeps them equal)
 
 # -- engine and schema -----------------------------------------------------------------------------
 
@@ -46,7 +130,10 @@ def make_engine(url: str) -> Engine:
     SQLite (``sqlite:///path/register.db``): the file's directory is created, foreign keys are
     enforced and the journal is WAL so the CLI can read while the worker writes. PostgreSQL:
     ``postgresql+psycopg://user:password@host:5432/db`` (``postgresql://`` is taken to mean
-    psycopg 3, the driver installed).
+    psycopg 3, the driver installed), with a 10 s connect timeout so an unreachable database
+    fails fast (and the activity is retried) instead of hanging.
+
+    SQL parameters are never shown in errors or logs (``hide_parameters``).
     """
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
@@ -56,10 +143,13 @@ def make_engine(url: str) -> Engine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        engine = create_engine(url, hide_parameters=True)
         sa_event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = 10
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args)
 
 
 def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -69,9 +159,55 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> No
     cursor.close()
 
 
+def alembic_config() -> Config:
+    """Alembic's configuration for the register's migrations (``activities/migrations``); hand
+    it a connection in ``attributes["connection"]`` to run a command on it."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    return config
+
+
+def upgrade_register(url_or_engine: str | Engine, revision: str = "head") -> str | None:
+    """Bring the register's schema to ``revision`` (the latest by default): ``alembic upgrade``,
+    run programmatically, in one transaction where the database allows (PostgreSQL does).
+
+    A register created before migrations existed (the tables of revision 0001, no
+    ``alembic_version``) is stamped 0001 first, so its rows are kept and upgraded. Returns the
+    revision the database was at before (``None``: empty).
+    """
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    try:
+        with engine.begin() as connection:
+            before = MigrationContext.configure(connection).get_current_revision()
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            if before is None and inspect(connection).has_table("cme_case"):
+                log.info("the register predates migrations: stamped as revision 0001")
+                command.stamp(config, "0001")
+                before = "0001"
+            command.upgrade(config, revision)
+        return before
+    finally:
+        if isinstance(url_or_engine, str):
+            engine.dispose()
+
+
+def register_revision(engine: Engine) -> str | None:
+    """The schema revision the register is at (``None``: never upgraded)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
 def create_register_schema(engine: Engine) -> None:
-    """Create the register's tables that do not exist yet."""
-    SQLModel.metadata.create_all(engine)
+    """Create or upgrade the register's tables: :func:`upgrade_register` to the latest revision."""
+    upgrade_register(engine)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -106,11 +242,15 @@ def _tz_column() -> Any:
     return DateTime(timezone=True)
 
 
-def _case_ref_key() -> Any:
-    """Key column of a case's item: part of the primary key, and a reference to its case."""
-    return Field(
-        primary_key=True, foreign_key="cme_case.case_ref", ondelete="CASCADE", max_length=40
+def _episode_fk() -> ForeignKeyConstraint:
+    """An item's reference to its episode: removed with it."""
+    return ForeignKeyConstraint(
+        ["case_ref", "episode"], ["cme_case.case_ref", "cme_case.episode"], ondelete="CASCADE"
     )
+
+
+class _Model(SQLModel, registry=registry(metadata=METADATA)):
+    """The register's tables and read models (on :data:`METADATA`)."""
 
 
 class _UtcTimes(SQLModel):
@@ -122,11 +262,16 @@ class _UtcTimes(SQLModel):
         return _utc(value) if isinstance(value, datetime) else value
 
 
+class _EpisodeKey(_Model):
+    case_ref: str = Field(primary_key=True, max_length=40)
+    episode: int = Field(primary_key=True)
+
+
 # -- cme_case --------------------------------------------------------------------------------------
 
 
-class CaseBase(SQLModel):
-    case_ref: str = Field(primary_key=True, max_length=40)
+class CaseBase(_EpisodeKey):
+    repeat: bool = Field(default=False, index=True)  # the child had an earlier episode
     kind: str = Field(index=True, max_length=40)
     stage: str = Field(index=True, max_length=40)
     school_laestab: str | None = Field(default=None, index=True, max_length=7)
@@ -138,6 +283,7 @@ class CaseBase(SQLModel):
     referrals_received: int = 1
     rulebook: str | None = Field(default=None, max_length=10)
     day1: date | None = None
+    open_problems: int = 0
     # the child's identity, for the LA's own reports only
     upn: str | None = Field(default=None, index=True, max_length=13)
     first_name: str = Field(max_length=100)
@@ -161,11 +307,10 @@ class CasePublic(CaseBase, _UtcTimes):
     pass
 
 
-# -- enquiry, task, escalation, decision -----------------------------------------------------------
+# -- enquiry, task, escalation, problem, decision --------------------------------------------------
 
 
-class EnquiryBase(SQLModel):
-    case_ref: str = _case_ref_key()
+class EnquiryBase(_EpisodeKey):
     id: int = Field(primary_key=True)
     made_by: str = Field(max_length=20)  # school or la
     kind: str = Field(max_length=40)
@@ -179,14 +324,14 @@ class EnquiryBase(SQLModel):
 
 class EnquiryRow(EnquiryBase, table=True):
     __tablename__ = "enquiry"
+    __table_args__ = (_episode_fk(),)
 
 
 class EnquiryPublic(EnquiryBase, _UtcTimes):
     pass
 
 
-class TaskBase(SQLModel):
-    case_ref: str = _case_ref_key()
+class TaskBase(_EpisodeKey):
     id: int = Field(primary_key=True)
     name: str = Field(max_length=40)
     assignee: str = Field(max_length=40)
@@ -201,14 +346,14 @@ class TaskBase(SQLModel):
 
 class TaskRow(TaskBase, table=True):
     __tablename__ = "task"
+    __table_args__ = (_episode_fk(),)
 
 
 class TaskPublic(TaskBase, _UtcTimes):
     pass
 
 
-class EscalationBase(SQLModel):
-    case_ref: str = _case_ref_key()
+class EscalationBase(_EpisodeKey):
     id: int = Field(primary_key=True)
     kind: str = Field(index=True, max_length=40)
     raised_at: datetime = Field(sa_type=_tz_column())
@@ -219,14 +364,36 @@ class EscalationBase(SQLModel):
 
 class EscalationRow(EscalationBase, table=True):
     __tablename__ = "escalation"
+    __table_args__ = (_episode_fk(),)
 
 
 class EscalationPublic(EscalationBase, _UtcTimes):
     pass
 
 
-class DecisionBase(SQLModel):
-    case_ref: str = _case_ref_key()
+class ProblemBase(_EpisodeKey):
+    """Something the service could not do for the episode (no personal data in it)."""
+
+    id: int = Field(primary_key=True)
+    kind: str = Field(index=True, max_length=40)
+    subject: str = Field(max_length=200)
+    detail: str = Field(sa_type=Text)
+    raised_at: datetime = Field(sa_type=_tz_column())
+    last_attempt_at: datetime = Field(sa_type=_tz_column())
+    attempts: int = 1
+    cleared_at: datetime | None = Field(default=None, sa_type=_tz_column())
+
+
+class ProblemRow(ProblemBase, table=True):
+    __tablename__ = "problem"
+    __table_args__ = (_episode_fk(),)
+
+
+class ProblemPublic(ProblemBase, _UtcTimes):
+    pass
+
+
+class DecisionBase(_EpisodeKey):
     decision: str = Field(max_length=40)
     investigation_outcome: str | None = Field(default=None, max_length=40)
     closure_reason: str | None = Field(default=None, sa_type=Text)
@@ -244,6 +411,7 @@ class DecisionBase(SQLModel):
 
 class DecisionRow(DecisionBase, table=True):
     __tablename__ = "decision"
+    __table_args__ = (_episode_fk(),)
 
 
 class DecisionPublic(DecisionBase, _UtcTimes):
@@ -253,27 +421,35 @@ class DecisionPublic(DecisionBase, _UtcTimes):
 # -- notification (the outbox) ---------------------------------------------------------------------
 
 
-class NotificationBase(SQLModel):
-    case_ref: str = Field(index=True, max_length=40)
-    purpose: str = Field(max_length=200)
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # written before sending; not (yet) accepted by the mail server
+    SENT = "sent"  # accepted for every recipient
+    REJECTED = "rejected"  # refused for good (see ``detail``); sent again only on a retry
+
+
+class NotificationBase(_EpisodeKey):
+    purpose: str = Field(primary_key=True, max_length=200)
     template: str = Field(max_length=40)
     subject: str = Field(sa_type=Text)
     recipients: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Recipients the mail server has accepted the message for: a resend goes to the others only.
+    delivered_to: list[str] = Field(default_factory=list, sa_type=JSON)
     message_id: str = Field(max_length=300)
+    status: str = Field(default=OutboxStatus.PENDING.value, index=True, max_length=20)
     created_at: datetime = Field(sa_type=_tz_column())
+    last_attempt_at: datetime | None = Field(default=None, sa_type=_tz_column())
     sent_at: datetime | None = Field(default=None, sa_type=_tz_column())
     attempts: int = 0  # sends started; more than 1 means a resend with the same Message-ID
+    detail: str | None = Field(default=None, sa_type=Text)  # why it was refused: no personal data
 
 
 class NotificationRow(NotificationBase, table=True):
     __tablename__ = "notification"
-    __table_args__ = (UniqueConstraint("case_ref", "purpose", name="uq_notification_case_purpose"),)
-    id: int | None = Field(default=None, primary_key=True)
     body: str = Field(sa_type=Text)
 
 
 class NotificationPublic(NotificationBase, _UtcTimes):
-    id: int
+    pass
 
 
 class OutboxMessage(NotificationPublic):
@@ -281,8 +457,25 @@ class OutboxMessage(NotificationPublic):
 
     body: str
 
+    @property
+    def undelivered(self) -> list[str]:
+        """The recipients still to send to."""
+        done = {a.lower() for a in self.delivered_to}
+        return [a for a in self.recipients if a.lower() not in done]
 
-# -- writing ---------------------------------------------------------------------------------------
+
+# -- writing a case --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Synced:
+    """What :func:`upsert_case` did: the episode it wrote, its stage, and whether anything
+    changed."""
+
+    case_ref: str
+    episode: int
+    stage: str
+    changed: bool
 
 
 def _actor(actor: Actor) -> tuple[str, str]:
@@ -294,6 +487,7 @@ def _case_values(state: CaseState) -> dict[str, Any]:
     outcome = state.outcome
     conclusion = state.conclusion
     return {
+        "repeat": state.repeat,
         "kind": state.kind.value,
         "stage": state.stage.value,
         "school_laestab": state.school_laestab,
@@ -305,6 +499,7 @@ def _case_values(state: CaseState) -> dict[str, Any]:
         "referrals_received": state.referrals_received,
         "rulebook": state.rulebook.value if state.rulebook is not None else None,
         "day1": state.day1,
+        "open_problems": len(state.open_problems),
         "upn": child.upn,
         "first_name": child.first_name,
         "last_name": child.last_name,
@@ -318,7 +513,7 @@ def _case_values(state: CaseState) -> dict[str, Any]:
     }
 
 
-def _children(state: CaseState) -> dict[Any, dict[int, dict[str, Any]]]:
+def _items(state: CaseState) -> dict[Any, dict[int, dict[str, Any]]]:
     enquiries: dict[int, dict[str, Any]] = {}
     for logged in state.enquiries:
         by, by_role = _actor(logged.recorded_by)
@@ -356,7 +551,19 @@ def _children(state: CaseState) -> dict[Any, dict[int, dict[str, Any]]]:
             "raised_by": raised_by,
             "raised_by_role": raised_role,
         }
-    return {EnquiryRow: enquiries, TaskRow: tasks, EscalationRow: escalations}
+    problems: dict[int, dict[str, Any]] = {
+        problem.id: {
+            "kind": problem.kind.value,
+            "subject": problem.subject,
+            "detail": problem.detail,
+            "raised_at": _utc(problem.raised_at),
+            "last_attempt_at": _utc(problem.last_attempt_at),
+            "attempts": problem.attempts,
+            "cleared_at": _utc(problem.cleared_at),
+        }
+        for problem in state.problems
+    }
+    return {EnquiryRow: enquiries, TaskRow: tasks, EscalationRow: escalations, ProblemRow: problems}
 
 
 def _decision_values(state: CaseState) -> dict[str, Any] | None:
@@ -384,15 +591,18 @@ def _decision_values(state: CaseState) -> dict[str, Any] | None:
 
 
 def _mirror_items(
-    *, session: Session, table: Any, case: str, items: dict[int, dict[str, Any]]
+    *, session: Session, table: Any, case: str, episode: int, items: dict[int, dict[str, Any]]
 ) -> bool:
-    """Make ``table`` hold exactly ``items`` (by id) of ``case``; whether anything changed."""
+    """Make ``table`` hold exactly ``items`` (by id) of the episode; whether anything changed."""
     changed = False
-    existing = {r.id: r for r in session.exec(select(table).where(table.case_ref == case))}
+    existing = {
+        r.id: r
+        for r in session.exec(select(table).where(table.case_ref == case, table.episode == episode))
+    }
     for item_id, values in items.items():
         row = existing.pop(item_id, None)
         if row is None:
-            session.add(table(case_ref=case, id=item_id, **values))
+            session.add(table(case_ref=case, episode=episode, id=item_id, **values))
             changed = True
         elif _assign(row, values):
             changed = True
@@ -402,58 +612,97 @@ def _mirror_items(
     return changed
 
 
-def upsert_case(*, session: Session, state: CaseState) -> CasePublic:
-    """Make the register hold ``state``: the case row, its items and its decision. Idempotent.
+def _reconcile_outbox(*, session: Session, state: CaseState) -> None:
+    """Outbox rows of emails the case knows were sent, still pending because the register was
+    unreachable when the delivery ended: marked sent now (the case's record is the truth)."""
+    sent = {
+        r.purpose: r.sent_at
+        for r in state.notifications
+        if r.status is NotificationStatus.SENT and r.sent_at is not None
+    }
+    if not sent:
+        return
+    rows = session.exec(
+        select(NotificationRow).where(
+            NotificationRow.case_ref == state.case,
+            NotificationRow.episode == state.episode,
+            NotificationRow.status != OutboxStatus.SENT.value,
+            col(NotificationRow.purpose).in_(list(sent)),
+        )
+    )
+    for row in rows:
+        row.status = OutboxStatus.SENT.value
+        row.sent_at = _utc(sent[row.purpose])
+        row.delivered_to = list(row.recipients)
 
-    ``updated_at`` moves only when something changed.
-    """
-    ref = state.case
+
+def upsert_case(*, session: Session, state: CaseState) -> Synced:
+    """Make the register hold the episode ``state``: the case row, its items, its problems and
+    its decision. Idempotent: the same state twice leaves the same rows, and ``updated_at`` moves
+    only when something changed. Nothing is read back after the commit."""
+    ref, episode = state.case, state.episode
     now = datetime.now(UTC)
     changed = False
 
-    row = session.get(CaseRow, ref)
+    row = session.get(CaseRow, (ref, episode))
     values = _case_values(state)
     if row is None:
-        row = CaseRow(case_ref=ref, updated_at=now, **values)
+        row = CaseRow(case_ref=ref, episode=episode, updated_at=now, **values)
         session.add(row)
-        session.flush()  # the children's foreign key needs the case row
+        session.flush()  # the items' foreign key needs the case row
         changed = True
     else:
         changed = _assign(row, values)
 
-    for table, items in _children(state).items():
-        if _mirror_items(session=session, table=table, case=ref, items=items):
+    for table, items in _items(state).items():
+        if _mirror_items(session=session, table=table, case=ref, episode=episode, items=items):
             changed = True
 
-    decision = session.get(DecisionRow, ref)
+    decision = session.get(DecisionRow, (ref, episode))
     decision_values = _decision_values(state)
     if decision_values is None:
         if decision is not None:
             session.delete(decision)
             changed = True
     elif decision is None:
-        session.add(DecisionRow(case_ref=ref, **decision_values))
+        session.add(DecisionRow(case_ref=ref, episode=episode, **decision_values))
         changed = True
     elif _assign(decision, decision_values):
         changed = True
 
     if changed:
         row.updated_at = now
+    _reconcile_outbox(session=session, state=state)
+    stage = row.stage
     session.commit()
-    session.refresh(row)
-    return CasePublic.model_validate(row)
+    return Synced(case_ref=ref, episode=episode, stage=stage, changed=changed)
 
 
-def message_id_for(*, case: str, purpose: str, domain: str) -> str:
-    """The Message-ID of the one message for (case, purpose): the same on every attempt."""
-    digest = hashlib.sha256(f"{case}\x00{purpose}".encode()).hexdigest()[:32]
+# -- the outbox ------------------------------------------------------------------------------------
+
+
+def message_id_for(*, case: str, episode: int, purpose: str, domain: str) -> str:
+    """The Message-ID of the one message for (case, episode, purpose): the same on every attempt,
+    with or without the register. Episode 1 keeps version 1's derivation (case and purpose), so a
+    message first sent before the upgrade keeps its Message-ID when it is sent again."""
+    key = f"{case}\x00{purpose}" if episode == 1 else f"{case}\x00{episode}\x00{purpose}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     return f"<{digest}.{case.lower()}@{domain}>"
+
+
+def _outbox_statement(case: str, episode: int, purpose: str) -> Any:
+    return select(NotificationRow).where(
+        NotificationRow.case_ref == case,
+        NotificationRow.episode == episode,
+        NotificationRow.purpose == purpose,
+    )
 
 
 def claim_notification(
     *,
     session: Session,
     case: str,
+    episode: int,
     purpose: str,
     template: str,
     subject: str,
@@ -461,26 +710,27 @@ def claim_notification(
     recipients: list[str],
     message_id: str,
 ) -> OutboxMessage:
-    """The outbox row of (case, purpose), written now if there is none.
+    """The outbox row of (case, episode, purpose), written now if there is none, before sending.
 
-    Returns the stored row: a row written by an earlier attempt keeps its subject, body,
-    recipients and Message-ID, so a resend is the same message. When the row is not yet sent,
-    ``attempts`` counts this attempt.
+    A row already sent is returned as it is (nothing to send). A row not yet sent keeps its
+    Message-ID and the recipients already delivered to, takes this attempt's subject, body and
+    recipients (rendered from the same notification, so the same text, but with an address
+    corrected in the settings since), and counts the attempt.
     """
-    statement = select(NotificationRow).where(
-        NotificationRow.case_ref == case, NotificationRow.purpose == purpose
-    )
+    now = datetime.now(UTC)
+    statement = _outbox_statement(case, episode, purpose)
     row = session.exec(statement).first()
     if row is None:
         row = NotificationRow(
             case_ref=case,
+            episode=episode,
             purpose=purpose,
             template=template,
             subject=subject,
             body=body,
             recipients=recipients,
             message_id=message_id,
-            created_at=datetime.now(UTC),
+            created_at=now,
         )
         session.add(row)
         try:
@@ -488,31 +738,102 @@ def claim_notification(
         except IntegrityError:  # written at the same moment by another attempt
             session.rollback()
             row = session.exec(statement).one()
-    if row.sent_at is None:
+    if row.status != OutboxStatus.SENT.value:
+        row.template, row.subject, row.body = template, subject, body
+        row.recipients = list(recipients)
+        row.status = OutboxStatus.PENDING.value
         row.attempts += 1
+        row.last_attempt_at = now
+    claimed = OutboxMessage.model_validate(row)
     session.commit()
-    session.refresh(row)
-    return OutboxMessage.model_validate(row)
+    return claimed
 
 
-def mark_notification_sent(*, session: Session, case: str, purpose: str, at: datetime) -> None:
-    """Record that the message of (case, purpose) was accepted by the mail server."""
-    row = session.exec(
-        select(NotificationRow).where(
-            NotificationRow.case_ref == case, NotificationRow.purpose == purpose
-        )
-    ).one()
-    if row.sent_at is None:
+def mark_notification_sent(
+    *,
+    session: Session,
+    case: str,
+    episode: int,
+    purpose: str,
+    at: datetime,
+    delivered_to: list[str],
+) -> None:
+    """Record the recipients the mail server accepted the message for; with every recipient
+    done, the message is sent. No row (it could not be written before sending): nothing to do."""
+    row = session.exec(_outbox_statement(case, episode, purpose)).first()
+    if row is None or row.status == OutboxStatus.SENT.value:
+        return
+    done = list(row.delivered_to)
+    for address in delivered_to:
+        if address.lower() not in (a.lower() for a in done):
+            done.append(address)
+    row.delivered_to = done
+    if not {a.lower() for a in row.recipients} - {a.lower() for a in done}:
+        row.status = OutboxStatus.SENT.value
         row.sent_at = _utc(at)
-        session.commit()
+        row.detail = None
+    session.commit()
+
+
+def mark_notification_rejected(
+    *, session: Session, case: str, episode: int, purpose: str, detail: str
+) -> None:
+    """Record that the mail server refused the message for good; ``detail`` says why and holds
+    no personal data."""
+    row = session.exec(_outbox_statement(case, episode, purpose)).first()
+    if row is None or row.status == OutboxStatus.SENT.value:
+        return
+    row.status = OutboxStatus.REJECTED.value
+    row.detail = detail
+    session.commit()
 
 
 # -- reading ---------------------------------------------------------------------------------------
 
 
-def get_case(*, session: Session, case: str) -> CasePublic | None:
-    row = session.get(CaseRow, case)
+def latest_episode(*, session: Session, case: str) -> int | None:
+    """The case's latest episode the register holds (``None``: it has none)."""
+    value = session.exec(select(func.max(CaseRow.episode)).where(CaseRow.case_ref == case)).one()
+    return int(value) if value is not None else None
+
+
+def _episode_or_latest(session: Session, case: str, episode: int | None) -> int | None:
+    return episode if episode is not None else latest_episode(session=session, case=case)
+
+
+def get_case(*, session: Session, case: str, episode: int | None = None) -> CasePublic | None:
+    """An episode of the case: the latest one unless ``episode`` is given."""
+    number = _episode_or_latest(session, case, episode)
+    if number is None:
+        return None
+    row = session.get(CaseRow, (case, number))
     return CasePublic.model_validate(row) if row is not None else None
+
+
+def list_episodes(*, session: Session, case: str) -> list[CasePublic]:
+    """Every episode of the case, oldest first."""
+    statement = select(CaseRow).where(CaseRow.case_ref == case).order_by(col(CaseRow.episode))
+    return [CasePublic.model_validate(row) for row in session.exec(statement)]
+
+
+def earlier_episodes(*, session: Session, case: str) -> list[EpisodeSummary]:
+    """The child's episodes the register holds, oldest first, as a new episode sees them: how
+    each ended. An episode the register never saw close (its last sync failed, or its workflow
+    was ended by hand) is listed too, without an outcome, so that the new episode's number never
+    reuses one."""
+    return [
+        EpisodeSummary(
+            episode=row.episode,
+            kind=row.kind,
+            opened_at=row.opened_at,
+            closed_at=row.closed_at,
+            child_protection=row.child_protection,
+            decision=row.decision,
+            investigation_outcome=row.investigation_outcome,
+            ground=row.ground,
+        )
+        for row in list_episodes(session=session, case=case)
+    ]
 
 
 def list_cases(
@@ -523,9 +844,24 @@ def list_cases(
     school: str | None = None,
     overdue: bool | None = None,
     child_protection: bool | None = None,
+    repeat: bool | None = None,
+    problems: bool | None = None,
+    all_episodes: bool = False,
 ) -> list[CasePublic]:
-    """Cases matching every filter given, oldest first."""
+    """Cases matching every filter given, oldest first: each case's latest episode, or every
+    episode with ``all_episodes``. ``problems``: whether the episode has open problems."""
     statement = select(CaseRow)
+    if not all_episodes:
+        latest = (
+            select(CaseRow.case_ref, func.max(CaseRow.episode).label("episode"))
+            .group_by(col(CaseRow.case_ref))
+            .subquery()
+        )
+        statement = statement.join(
+            latest,
+            (col(CaseRow.case_ref) == latest.c.case_ref)
+            & (col(CaseRow.episode) == latest.c.episode),
+        )
     if kind is not None:
         statement = statement.where(CaseRow.kind == str(kind))
     if stage is not None:
@@ -536,36 +872,81 @@ def list_cases(
         statement = statement.where(CaseRow.overdue == overdue)
     if child_protection is not None:
         statement = statement.where(CaseRow.child_protection == child_protection)
-    statement = statement.order_by(col(CaseRow.opened_at), col(CaseRow.case_ref))
+    if repeat is not None:
+        statement = statement.where(CaseRow.repeat == repeat)
+    if problems is not None:
+        statement = statement.where(
+            col(CaseRow.open_problems) > 0 if problems else col(CaseRow.open_problems) == 0
+        )
+    statement = statement.order_by(
+        col(CaseRow.opened_at), col(CaseRow.case_ref), col(CaseRow.episode)
+    )
     return [CasePublic.model_validate(row) for row in session.exec(statement)]
 
 
-def list_enquiries(*, session: Session, case: str) -> list[EnquiryPublic]:
-    statement = select(EnquiryRow).where(EnquiryRow.case_ref == case).order_by(col(EnquiryRow.id))
-    return [EnquiryPublic.model_validate(row) for row in session.exec(statement)]
-
-
-def list_tasks(*, session: Session, case: str) -> list[TaskPublic]:
-    statement = select(TaskRow).where(TaskRow.case_ref == case).order_by(col(TaskRow.id))
-    return [TaskPublic.model_validate(row) for row in session.exec(statement)]
-
-
-def list_escalations(*, session: Session, case: str) -> list[EscalationPublic]:
+def _items_of(
+    session: Session, table: Any, public: Any, case: str, episode: int | None
+) -> list[Any]:
+    number = _episode_or_latest(session, case, episode)
+    if number is None:
+        return []
     statement = (
-        select(EscalationRow).where(EscalationRow.case_ref == case).order_by(col(EscalationRow.id))
+        select(table).where(table.case_ref == case, table.episode == number).order_by(col(table.id))
     )
-    return [EscalationPublic.model_validate(row) for row in session.exec(statement)]
+    return [public.model_validate(row) for row in session.exec(statement)]
 
 
-def get_decision(*, session: Session, case: str) -> DecisionPublic | None:
-    row = session.get(DecisionRow, case)
+def list_enquiries(
+    *, session: Session, case: str, episode: int | None = None
+) -> list[EnquiryPublic]:
+    return _items_of(session, EnquiryRow, EnquiryPublic, case, episode)
+
+
+def list_tasks(*, session: Session, case: str, episode: int | None = None) -> list[TaskPublic]:
+    return _items_of(session, TaskRow, TaskPublic, case, episode)
+
+
+def list_escalations(
+    *, session: Session, case: str, episode: int | None = None
+) -> list[EscalationPublic]:
+    return _items_of(session, EscalationRow, EscalationPublic, case, episode)
+
+
+def list_problems(
+    *, session: Session, case: str, episode: int | None = None, open_only: bool = False
+) -> list[ProblemPublic]:
+    problems: list[ProblemPublic] = _items_of(session, ProblemRow, ProblemPublic, case, episode)
+    return [p for p in problems if p.cleared_at is None] if open_only else problems
+
+
+def get_decision(
+    *, session: Session, case: str, episode: int | None = None
+) -> DecisionPublic | None:
+    number = _episode_or_latest(session, case, episode)
+    if number is None:
+        return None
+    row = session.get(DecisionRow, (case, number))
     return DecisionPublic.model_validate(row) if row is not None else None
 
 
-def list_notifications(*, session: Session, case: str) -> list[NotificationPublic]:
+def list_notifications(
+    *, session: Session, case: str, episode: int | None = None
+) -> list[NotificationPublic]:
+    """The outbox of an episode (the case's latest, else the latest the outbox holds), in the
+    order the emails were first written."""
+    number = episode
+    if number is None:
+        number = latest_episode(session=session, case=case)
+    if number is None:
+        found = session.exec(
+            select(func.max(NotificationRow.episode)).where(NotificationRow.case_ref == case)
+        ).one()
+        number = int(found) if found is not None else None
+    if number is None:
+        return []
     statement = (
         select(NotificationRow)
-        .where(NotificationRow.case_ref == case)
-        .order_by(col(NotificationRow.id))
+        .where(NotificationRow.case_ref == case, NotificationRow.episode == number)
+        .order_by(col(NotificationRow.created_at), col(NotificationRow.purpose))
     )
     return [NotificationPublic.model_validate(row) for row in session.exec(statement)]

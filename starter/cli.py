@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "starter.inspect",
     "starter.tasks",
     "starter.calendar_cli",
+    "starter.register_cli",
 )
 
 # Exit status after a broken pipe: 128 + SIGPIPE, as a shell reports a tool killed by SIGPIPE.

@@ -45,23 +45,36 @@ REFUSED_DOMAIN = "refused.example.invalid"
 
 
 class _Collector:
-    """aiosmtpd handler: every message received, parsed, in arrival order."""
+    """aiosmtpd handler: every message received, parsed, in arrival order. Refusals can be
+    configured (see :meth:`SmtpServer.refuse_recipient`, :meth:`SmtpServer.refuse_data`)."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) per message
+        self.rcpt_replies: dict[str, str] = {}  # lower-cased address -> reply ("550 ...")
+        self.data_reply: str | None = None
+        self.refusals: list[tuple[str, str]] = []  # (address or "DATA", reply) per refusal
         self._lock = threading.Lock()
 
     async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         # A mailbox that does not exist, as a real server answers it.
         if address.lower().endswith("@" + REFUSED_DOMAIN):
             return "550 5.1.1 mailbox unavailable"
+        reply = self.rcpt_replies.get(address.lower())
+        if reply is not None:
+            with self._lock:
+                self.refusals.append((address, reply))
+            return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_reply is not None:
+            with self._lock:
+                self.refusals.append(("DATA", self.data_reply))
+            return self.data_reply
         content = envelope.original_content or envelope.content
         if isinstance(content, str):
             content = content.encode("utf-8")
@@ -97,6 +110,23 @@ class SmtpServer:
     def envelopes(self) -> list[tuple[str, list[str]]]:
         return self._collector.envelopes
 
+    @property
+    def refusals(self) -> list[tuple[str, str]]:
+        """(address, or "DATA", and the reply) for every refusal the server answered."""
+        return self._collector.refusals
+
+    def refuse_recipient(self, address: str, reply: str = "550 5.1.1 mailbox unavailable") -> None:
+        """Answer RCPT TO ``address`` with ``reply`` (a 5xx for good, a 4xx for now)."""
+        self._collector.rcpt_replies[address.lower()] = reply
+
+    def refuse_data(self, reply: str | None = "554 5.6.0 message refused") -> None:
+        """Answer every message's DATA with ``reply`` (``None``: accept again)."""
+        self._collector.data_reply = reply
+
+    def accept_everything(self) -> None:
+        self._collector.rcpt_replies.clear()
+        self._collector.data_reply = None
+
     async def wait_for(
         self, predicate: Callable[[EmailMessage], bool] = lambda m: True, timeout: float = 10
     ) -> EmailMessage:
@@ -123,6 +153,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback; accepts everything unless told to refuse."""
     collector = _Collector()
     host, port = "127.0.0.1", _free_port()
     server = SmtpServer(host, port, collector)
@@ -155,9 +186,9 @@ def mail_config(smtp_server: SmtpServer) -> MailConfig:
 
 
 @pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+def empty_sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a SQLite register file that has no schema yet."""
     engine = make_engine(f"sqlite:///{tmp_path / 'register' / 'register.db'}")
-    create_register_schema(engine)
     try:
         yield engine
     finally:
@@ -165,7 +196,15 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def postgres_engine() -> Iterator[Engine]:
+def sqlite_engine(empty_sqlite_engine: Engine) -> Engine:
+    """The register on SQLite, upgraded to the latest schema."""
+    create_register_schema(empty_sqlite_engine)
+    return empty_sqlite_engine
+
+
+@pytest.fixture
+def empty_postgres_engine() -> Iterator[Engine]:
+    """An engine on a new, empty PostgreSQL database of this test's own, dropped afterwards."""
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     name = f"cme_test_{uuid.uuid4().hex[:16]}"
     problem: str | None = None
@@ -185,7 +224,6 @@ def postgres_engine() -> Iterator[Engine]:
     url = make_url(POSTGRES_URL).set(database=name)
     engine = make_engine(url.render_as_string(hide_password=False))
     try:
-        create_register_schema(engine)
         yield engine
     finally:
         engine.dispose()
@@ -194,8 +232,22 @@ def postgres_engine() -> Iterator[Engine]:
         admin.dispose()
 
 
+@pytest.fixture
+def postgres_engine(empty_postgres_engine: Engine) -> Engine:
+    """The register on PostgreSQL, upgraded to the latest schema."""
+    create_register_schema(empty_postgres_engine)
+    return empty_postgres_engine
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def register_engine(request: pytest.FixtureRequest) -> Engine:
     """The register, once on SQLite and once on PostgreSQL."""
     engine: Engine = request.getfixturevalue(f"{request.param}_engine")
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_register_engine(request: pytest.FixtureRequest) -> Engine:
+    """A database with no register yet, once on SQLite and once on PostgreSQL."""
+    engine: Engine = request.getfixturevalue(f"empty_{request.param}_engine")
     return engine

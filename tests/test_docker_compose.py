@@ -17,6 +17,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
+from activities.register import HEAD
 from settings import Settings
 from workflows.search_attributes import CLI_TYPES
 
@@ -181,7 +182,7 @@ def test_the_worker_settings_resolve_to_the_stack(services: dict[str, dict[str, 
     settings = Settings.model_validate({k.removeprefix("CME_").lower(): v for k, v in env.items()})
 
     assert settings.temporal_address == "temporal:7233"
-    url = make_url(settings.register_url)
+    url = make_url(settings.database_url)
     assert (url.drivername, url.username, url.password) == ("postgresql+psycopg", "cme", "db-pw-1")
     assert (url.host, url.port, url.database) == ("postgres", 5432, "cme")
     assert settings.smtp_host == "mail" and settings.smtp_port == 1025  # the mail catcher's SMTP
@@ -189,7 +190,7 @@ def test_the_worker_settings_resolve_to_the_stack(services: dict[str, dict[str, 
     assert "{laestab}" in settings.school_email_pattern
     # The register-schema step writes where the workers read.
     schema_env = environment(services["register-schema"])
-    assert interpolate(schema_env["CME_DATABASE_URL"], secrets) == settings.register_url
+    assert interpolate(schema_env["CME_DATABASE_URL"], secrets) == settings.database_url
 
 
 def test_the_register_database_is_created_for_the_worker(
@@ -259,24 +260,27 @@ def test_every_case_search_attribute_is_registered(services: dict[str, dict[str,
     assert environment(setup)["TEMPORAL_ADDRESS"] == "temporal:7233"
 
 
-def test_register_schema_creates_the_tables(
+def test_register_schema_upgrades_the_register(
     services: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
-    """Its command, run for real against SQLite, creates the register."""
+    """Its command, `cme register upgrade`, run for real against SQLite, creates the register at
+    the latest revision."""
     command = services["register-schema"]["command"]
-    assert command[:2] == ["python", "-c"]
-    assert "create_register_schema(make_engine(Settings().register_url))" in command[2]
+    assert command == ["cme", "register", "upgrade"]
     database = tmp_path / "register.db"
+    cme = Path(sys.executable).parent / "cme"  # the console script the image installs too
     subprocess.run(
-        [sys.executable, "-c", command[2]],
-        cwd=REPO,
+        [str(cme), *command[1:]],
+        cwd=tmp_path,
         env={"CME_DATABASE_URL": f"sqlite:///{database}", "PATH": "/usr/bin:/bin"},
         check=True,
         timeout=60,
     )
     with sqlite3.connect(database) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-    assert {"cme_case", "notification"} <= tables
+        [(revision,)] = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert {"cme_case", "notification", "problem"} <= tables
+    assert revision == HEAD
     assert services["register-schema"]["image"] == services["worker"]["image"]
 
 

@@ -1,34 +1,23 @@
-"""The case workflow's activities: send a notification, sync the register, load the calendar.
+"""Version 1's activities (frozen names and models), kept so that cases opened on version 1
+replay and run until they continue as new into version 2: ``send_notification``, ``sync_case``,
+``load_calendar``.
 
-They are methods of :class:`CaseActivities`, which receives its dependencies (mail settings, the
-register's engine, the calendar file), so tests hand in real local ones: an SMTP server on
-localhost, a SQLite file or a PostgreSQL database, a calendar file in a temporary directory.
+* ``send_notification`` renders with version 1's wording (:mod:`activities.v1.templates`) and
+  delivers through the outbox of version 2 (:mod:`activities.mail`) as **episode 1** of the
+  case: at least once, never silently twice, with the same Message-ID as version 1 gave it.
+* ``sync_case`` does nothing and succeeds: a version 1 case is mirrored into the register by
+  version 2 once it migrates (its first sync there writes the whole episode). The register's
+  schema is version 2's now, which version 1's state does not fit.
+* ``load_calendar`` is unchanged.
 
-Business failures are non-retryable :class:`ApplicationError`\\ s whose ``type`` names them:
-
-* ``RecipientMissing``: a recipient's address is not known (no school LAESTAB for SCHOOL, no
-  ``other_address`` for OTHER_LA or REFERRER) or is not usable;
-* ``TemplateFieldMissing``: a field the template needs was not given;
-* ``CalendarFileError``: the calendar file cannot be read or is wrong.
-
-Everything else (mail server down, database unreachable) raises as it is and is retried.
-
-Delivery of notifications: at least once, never silently twice
-----------------------------------------------------------------
-Each message has an outbox row in the register, unique by (case, purpose), written *before* the
-message is sent, with its subject, body, recipients and a Message-ID derived from the case and the
-purpose. After the mail server accepts the message the row gets ``sent_at``. On a retry:
-
-* the row has ``sent_at``: nothing is sent, the result says ``already_sent=True``;
-* the row has no ``sent_at`` (the earlier attempt failed before the server accepted the message,
-  or crashed after it did but before ``sent_at`` was written): the stored message is sent again,
-  byte for byte the same text, with the **same Message-ID**. A crash in that narrow window is the
-  one case where a recipient can get the message twice, and then both copies carry one
-  Message-ID, so mail systems and readers can de-duplicate them. ``attempts`` on the row counts
-  the sends started.
-
-Exactly-once delivery over SMTP is not possible (the server's acceptance and our record of it
-cannot be one transaction); this is the honest best.
+Failures, as version 1 had them: ``RecipientMissing`` (a recipient's address is not known or not
+usable) and ``TemplateFieldMissing`` (a field the template needs was not given) are
+non-retryable. A version 1 workflow fails on a non-retryable error, so a mail server's refusal
+for good (``RecipientRejected``, ``MessageRejected``, see :mod:`activities.mail`) is raised here
+as a *retryable* error of the same type, retried (every 5 minutes at most) until the address or
+the settings are corrected, as version 1 always did; a refusal of some recipients only is a
+success with a warning, as in version 1 (the outbox row keeps the refusal). Everything else
+raises as it is and is retried.
 
 Logs carry case references and purposes only: never a child's name or the message text.
 """
@@ -36,23 +25,17 @@ Logs carry case references and purposes only: never a child's name or the messag
 from __future__ import annotations
 
 import asyncio
-import email.policy
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate
 from pathlib import Path
 from typing import Any
 
-import aiosmtplib
 from sqlalchemy import Engine
-from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import register
 from activities.config import MailConfig
+from activities.mail import DeliveryRefused, Mailer, Outgoing
 from activities.v1.models import (
     LoadCalendarInput,
     Recipient,
@@ -67,10 +50,8 @@ from domain.calendar_snapshot import CalendarSnapshot
 
 _ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\".]+")
 _LAESTAB = re.compile(r"[0-9]{7}")
-# SMTP line endings, headers folded only past 998 characters: Python's folder at 78 may move a
-# whole subject onto a continuation line, which some readers then show with a leading space.
-# The body is already encoded (quoted-printable for long lines) by set_content.
-_WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
+# Version 1 cases are episode 1 of their case reference in the register's outbox.
+EPISODE = 1
 
 
 def _recipient_missing(message: str) -> ApplicationError:
@@ -82,6 +63,7 @@ class LegacyActivities:
         self._mail = mail
         self._engine = engine
         self._calendar_path = Path(calendar_path)
+        self._mailer = Mailer(mail=mail, engine=engine)
 
     def all(self) -> list[Callable[..., Awaitable[Any]]]:
         """Every activity of a case, for a worker to register."""
@@ -137,64 +119,6 @@ class LegacyActivities:
                 addresses.append(address)
         return addresses
 
-    def _message_id(self, case: str, purpose: str) -> str:
-        domain = self._mail.mail_from.rpartition("@")[2] or "localhost"
-        return register.message_id_for(case=case, purpose=purpose, domain=domain)
-
-    def _claim(
-        self, input: SendNotificationInput, subject: str, body: str, recipients: list[str]
-    ) -> register.OutboxMessage:
-        with Session(self._engine) as session:
-            return register.claim_notification(
-                session=session,
-                case=input.case,
-                purpose=input.purpose,
-                template=input.template.value,
-                subject=subject,
-                body=body,
-                recipients=recipients,
-                message_id=self._message_id(input.case, input.purpose),
-            )
-
-    def _mark_sent(self, input: SendNotificationInput) -> None:
-        with Session(self._engine) as session:
-            register.mark_notification_sent(
-                session=session, case=input.case, purpose=input.purpose, at=datetime.now(UTC)
-            )
-
-    def _email(self, outbox: register.OutboxMessage) -> EmailMessage:
-        message = EmailMessage()
-        message["Subject"] = outbox.subject
-        message["From"] = formataddr((f"{self._mail.la_name} CME service", self._mail.mail_from))
-        message["To"] = ", ".join(outbox.recipients)
-        message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Message-ID"] = outbox.message_id
-        message["X-CME-Case"] = outbox.case_ref
-        message.set_content(outbox.body)
-        return message
-
-    async def _deliver(self, message: EmailMessage, recipients: list[str]) -> None:
-        mail = self._mail
-        errors, _response = await aiosmtplib.send(
-            message.as_bytes(policy=_WIRE_POLICY),
-            sender=mail.mail_from,
-            recipients=recipients,
-            hostname=mail.smtp_host,
-            port=mail.smtp_port,
-            username=mail.smtp_username,
-            password=mail.smtp_password,
-            start_tls=mail.start_tls,
-            timeout=30,
-        )
-        if errors:
-            # Some recipients were refused (all refused raises): the others have the message.
-            activity.logger.warning(
-                "case %s: the mail server refused %d of %d recipient(s)",
-                message["X-CME-Case"],
-                len(errors),
-                len(recipients),
-            )
-
     @activity.defn(name="send_notification")
     async def send_notification(self, input: SendNotificationInput) -> SendNotificationResult:
         try:
@@ -207,53 +131,42 @@ class LegacyActivities:
                 type="TemplateFieldMissing",
                 non_retryable=True,
             ) from None
-        recipients = self._recipients(input)
-
-        outbox = await asyncio.to_thread(
-            self._claim, input, rendered.subject, rendered.body, recipients
+        outgoing = Outgoing(
+            case=input.case,
+            episode=EPISODE,
+            purpose=input.purpose,
+            template=input.template.value,
+            subject=rendered.subject,
+            body=rendered.body,
+            recipients=self._recipients(input),
         )
-        if outbox.sent_at is not None:
-            activity.logger.info(
-                "case %s: %s already sent at %s, not sending again",
-                input.case,
-                input.purpose,
-                outbox.sent_at.isoformat(),
-            )
-            return SendNotificationResult(
-                message_id=outbox.message_id, already_sent=True, recipients=outbox.recipients
-            )
-        if outbox.attempts > 1:
-            activity.logger.info(
-                "case %s: sending %s again (attempt %d, same Message-ID)",
-                input.case,
-                input.purpose,
-                outbox.attempts,
-            )
-
-        await self._deliver(self._email(outbox), outbox.recipients)
-        await asyncio.to_thread(self._mark_sent, input)
-        activity.logger.info(
-            "case %s: sent %s (%s) to %d recipient(s)",
-            input.case,
-            input.purpose,
-            outbox.template,
-            len(outbox.recipients),
-        )
+        try:
+            delivered = await self._mailer.deliver(outgoing)
+        except DeliveryRefused as refused:
+            if refused.partial:
+                # As version 1 did: the others have it; the outbox row keeps the refusal.
+                activity.logger.warning("%s", refused.message)
+                return SendNotificationResult(
+                    message_id=self._mailer.message_id(outgoing),
+                    already_sent=False,
+                    recipients=outgoing.recipients,
+                )
+            # Not non-retryable: that would fail the version 1 workflow (see the module's doc).
+            raise ApplicationError(refused.message, type=refused.kind) from None
         return SendNotificationResult(
-            message_id=outbox.message_id, already_sent=False, recipients=outbox.recipients
+            message_id=delivered.message_id,
+            already_sent=delivered.already_sent,
+            recipients=delivered.recipients,
         )
 
     # -- sync_case -------------------------------------------------------------------------------
 
-    def _sync(self, input: SyncCaseInput) -> register.CasePublic:
-        with Session(self._engine) as session:
-            return register.upsert_case(session=session, state=input.state)
-
     @activity.defn(name="sync_case")
     async def sync_case(self, input: SyncCaseInput) -> SyncCaseResult:
-        row = await asyncio.to_thread(self._sync, input)
-        activity.logger.info("case %s: register synced (stage %s)", row.case_ref, row.stage)
-        return SyncCaseResult(case=row.case_ref, stage=row.stage)
+        """Nothing to do: version 2 mirrors a version 1 case into the register once the case
+        migrates (continues as new into version 2), from its state then. Succeeds, so that
+        running version 1 cases go on."""
+        return SyncCaseResult(case=input.state.case, stage=input.state.stage.value)
 
     # -- load_calendar ---------------------------------------------------------------------------
 

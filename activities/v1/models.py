@@ -1,5 +1,6 @@
 """Frozen: what version 1 of the case workflow's activities take and return: plain pydantic
-models, sent through Temporal with the pydantic data converter (never the register's table models).
+models, sent through Temporal with the pydantic data converter (never the register's table
+models).
 
 This module is imported by workflow code, so it imports nothing that does I/O: no database, no mail
 client, no settings (``Settings`` is only named for type checking).

@@ -1,9 +1,31 @@
-"""Synthetic case states for the activity tests: invented children, example.invalid addresses."""
+"""Synthetic case states (version 2) for the activity tests: invented children, example.invalid
+addresses."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from domain.case.model import (
+    Actor,
+    CaseKind,
+    CaseOutcome,
+    Conclusion,
+    Deadlines,
+    Decision,
+    EpisodeSummary,
+    Escalation,
+    EscalationKind,
+    InvestigationOutcome,
+    LoggedEnquiry,
+    Problem,
+    ProblemKind,
+    Role,
+    Stage,
+    Task,
+    TaskName,
+    TaskStatus,
+)
+from domain.case.state import CaseState, NotificationRecord, NotificationStatus
 from domain.enquiries import AbsenceKind, Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
 from domain.grounds import Rulebook
 from domain.intake import (
@@ -17,25 +39,11 @@ from domain.intake import (
     Referrer,
     SchoolCMEReferral,
 )
-from workflows.models import (
-    Actor,
-    CaseKind,
-    CaseOutcome,
-    CaseState,
-    Decision,
-    Escalation,
-    EscalationKind,
-    InvestigationOutcome,
-    LoggedEnquiry,
-    Role,
-    Stage,
-    Task,
-    TaskName,
-    TaskStatus,
-)
 
+CASE = "CME-7F3A9C21D0B4"
 SCHOOL = "8512000"
 OTHER_SCHOOL = "8512001"
+FIRST_NAME, LAST_NAME, UPN = "Jacob", "Samplefield", "Z851200018002"
 SCHOOL_LEAD = Actor(name="Pat Example", role=Role.SCHOOL)
 OFFICER = Actor(name="Sam Officer", role=Role.CME_OFFICER)
 SERVICE = Actor(name="CME service", role=Role.SERVICE)
@@ -47,9 +55,9 @@ def at(day: date, hour: int = 9) -> datetime:
 
 def school_referral(
     *,
-    first_name: str = "Jacob",
-    last_name: str = "Samplefield",
-    upn: str = "Z851200018002",
+    first_name: str = FIRST_NAME,
+    last_name: str = LAST_NAME,
+    upn: str = UPN,
     school: str = SCHOOL,
     child_protection_plan: bool = False,
 ) -> SchoolCMEReferral:
@@ -102,27 +110,39 @@ def professional_referral() -> ProfessionalCMEReferral:
             phone="01632 960456",
             email="chris.demo@example.invalid",
         ),
-        safeguarding_concern=False,
+        safeguarding_concern=True,
         child_protection_plan=False,
     )
 
 
 def investigating_state(
-    case: str = "CME-7F3A9C21D0B4", *, referral: SchoolCMEReferral | None = None
+    case: str = CASE,
+    *,
+    referral: SchoolCMEReferral | None = None,
+    episode: int = 1,
+    earlier: list[EpisodeSummary] | None = None,
 ) -> CaseState:
-    """A school referral past day 10: with the CME officer, two enquiries, one escalation."""
+    """A school referral past day 10: with the CME officer, two enquiries, one escalation, a
+    sent email and an open problem."""
     referral = referral or school_referral()
     opened = at(date(2026, 3, 2))
     return CaseState(
         case=case,
+        episode=episode,
+        earlier_episodes=earlier or [],
         kind=CaseKind.DESTINATION_NOT_VERIFIED,
         stage=Stage.LA_INVESTIGATION,
         referral=referral,
+        referred_by=SCHOOL_LEAD,
         opened_at=opened,
         school_laestab=referral.school_laestab,
         rulebook=Rulebook.REGS_2024,
         day1=date(2026, 2, 9),
-        deadlines={"sat_referral": date(2026, 2, 27), "deletion_threshold": date(2026, 3, 16)},
+        deadlines=Deadlines(
+            sat_referral=date(2026, 2, 20),
+            threshold_day=date(2026, 3, 13),
+            deletion_permitted_from=date(2026, 3, 16),
+        ),
         tasks=[
             Task(
                 id=1,
@@ -130,8 +150,8 @@ def investigating_state(
                 assignee=Role.SCHOOL,
                 status=TaskStatus.DONE,
                 opened_at=opened,
-                due=date(2026, 2, 27),
-                done_by=SCHOOL_LEAD,
+                due=date(2026, 2, 20),
+                done_by=SERVICE,
                 done_at=at(date(2026, 3, 2), 15),
             ),
             Task(
@@ -172,17 +192,37 @@ def investigating_state(
                 id=1,
                 kind=EscalationKind.SAT_REFERRAL,
                 at=at(date(2026, 3, 2), 15),
-                reason="no contact by the end of school day 10 (27 Feb 2026)",
+                reason="no contact by the end of school day 10 (20 Feb 2026)",
                 raised_by=SERVICE,
+            )
+        ],
+        problems=[
+            Problem(
+                id=1,
+                kind=ProblemKind.CALENDAR_ENDS,
+                subject="ctf",
+                detail="1 Sep 2026 is after the calendar's last term",
+                raised_at=opened,
+                last_attempt_at=opened,
+            )
+        ],
+        notifications=[
+            NotificationRecord(
+                purpose="sat_referral",
+                kind="sat_referral",
+                to=["sat"],
+                status=NotificationStatus.SENT,
+                queued_at=at(date(2026, 3, 2), 15),
+                sent_at=at(date(2026, 3, 2), 16),
             )
         ],
         assigned_officer="Sam Officer",
     )
 
 
-def authorised_state(case: str = "CME-7F3A9C21D0B4") -> CaseState:
-    """The same case, deletion authorised on the 20-day ground and closed."""
-    state = investigating_state(case)
+def authorised_state(case: str = CASE, *, episode: int = 1) -> CaseState:
+    """The same case, deletion authorised on the 20-day ground and closed; its problem cleared."""
+    state = investigating_state(case, episode=episode)
     decided = at(date(2026, 3, 17), 11)
     tasks = [t.model_copy() for t in state.tasks]
     tasks[1] = tasks[1].model_copy(
@@ -215,6 +255,7 @@ def authorised_state(case: str = "CME-7F3A9C21D0B4") -> CaseState:
     ]
     outcome = CaseOutcome(
         case=case,
+        episode=episode,
         decision=Decision.DELETION_AUTHORISED,
         investigation_outcome=InvestigationOutcome.NOT_LOCATED,
         rulebook=Rulebook.REGS_2024,
@@ -226,13 +267,16 @@ def authorised_state(case: str = "CME-7F3A9C21D0B4") -> CaseState:
         decided_by=OFFICER,
         decided_at=decided,
     )
+    problems = [p.model_copy(update={"cleared_at": decided}) for p in state.problems]
     return state.model_copy(
         update={
             "stage": Stage.CLOSED,
             "tasks": tasks,
             "enquiries": enquiries,
-            "investigation_outcome": InvestigationOutcome.NOT_LOCATED,
-            "concluded_by": OFFICER,
+            "conclusion": Conclusion(
+                outcome=InvestigationOutcome.NOT_LOCATED, by=OFFICER, at=at(date(2026, 3, 16))
+            ),
+            "problems": problems,
             "outcome": outcome,
         }
     )
@@ -246,6 +290,7 @@ def not_on_roll_state(case: str = "CME-00AA11BB22CC") -> CaseState:
         kind=CaseKind.NOT_ON_ROLL,
         stage=Stage.LA_INVESTIGATION,
         referral=professional_referral(),
+        referred_by=Actor(name="Chris Demo", role=Role.PROFESSIONAL),
         opened_at=opened,
         child_protection=True,
         tasks=[

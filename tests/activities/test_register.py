@@ -1,35 +1,51 @@
-"""sync_case and the register's read functions, on SQLite and on PostgreSQL."""
+"""sync_register and the register's readers, on SQLite and on PostgreSQL: episodes, idempotence,
+the refusals told without personal data, and SQL parameters never shown."""
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, select
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities import register
 from activities.case_activities import CaseActivities
-from activities.models import MailConfig, SyncCaseInput
+from activities.config import MailConfig
 from domain.calendar import DEFAULT_CALENDAR_PATH
+from domain.case import episode_summary
+from domain.case.effects import SyncCaseInput
+from domain.case.model import CaseKind, Decision, EpisodeSummary, InvestigationOutcome, Stage
+from domain.case.state import CaseState
 from tests.activities.cases import (
+    CASE,
+    FIRST_NAME,
+    LAST_NAME,
     OTHER_SCHOOL,
     SCHOOL,
+    UPN,
+    at,
     authorised_state,
     investigating_state,
     not_on_roll_state,
     school_referral,
 )
-from workflows.models import CaseKind, CaseState, Stage
 
 TABLES: list[type[SQLModel]] = [
     register.CaseRow,
     register.EnquiryRow,
     register.TaskRow,
     register.EscalationRow,
+    register.ProblemRow,
     register.DecisionRow,
 ]
+PERSONAL = [FIRST_NAME, LAST_NAME, UPN, "Specimen", "2013-11-02", "Sam Officer", "Pat Example"]
 
 
 def counts(engine: Engine) -> dict[str, int]:
@@ -40,27 +56,32 @@ def counts(engine: Engine) -> dict[str, int]:
         }
 
 
-async def sync(acts: CaseActivities, state: CaseState) -> str:
-    result = await ActivityEnvironment().run(acts.sync_case, SyncCaseInput(state=state))
-    assert result.case == state.case
-    return result.stage
-
-
 def make_acts(mail_config: MailConfig, engine: Engine) -> CaseActivities:
     return CaseActivities(mail=mail_config, engine=engine, calendar_path=DEFAULT_CALENDAR_PATH)
 
 
-async def test_sync_writes_the_case_its_items_and_the_childs_identity(
-    register_engine: Engine, mail_config: MailConfig
+@pytest.fixture
+def acts(mail_config: MailConfig, register_engine: Engine) -> CaseActivities:
+    return make_acts(mail_config, register_engine)
+
+
+async def sync(acts: CaseActivities, state: CaseState) -> str:
+    result = await ActivityEnvironment().run(acts.sync_register, SyncCaseInput(state=state))
+    assert (result.case, result.episode) == (state.case, state.episode)
+    return result.stage
+
+
+async def test_sync_writes_the_episode_its_items_its_problems_and_the_childs_identity(
+    acts: CaseActivities, register_engine: Engine
 ) -> None:
-    acts = make_acts(mail_config, register_engine)
     state = investigating_state()
 
     assert await sync(acts, state) == "la_investigation"
 
     with Session(register_engine) as session:
-        case = register.get_case(session=session, case=state.case)
+        case = register.get_case(session=session, case=CASE)
         assert case is not None
+        assert (case.case_ref, case.episode, case.repeat) == (CASE, 1, False)
         assert case.kind == "destination_not_verified"
         assert case.stage == "la_investigation"
         assert case.school_laestab == SCHOOL
@@ -70,77 +91,80 @@ async def test_sync_writes_the_case_its_items_and_the_childs_identity(
         assert case.overdue is False
         assert case.day1 == date(2026, 2, 9)
         assert case.assigned_officer == "Sam Officer"
-        assert (case.upn, case.first_name, case.last_name) == (
-            "Z851200018002",
-            "Jacob",
-            "Samplefield",
-        )
+        assert case.open_problems == 1
+        assert (case.upn, case.first_name, case.last_name) == (UPN, FIRST_NAME, LAST_NAME)
         assert case.date_of_birth == date(2013, 11, 2)
         assert case.decision is None
         assert case.updated_at.tzinfo is not None
 
-        enquiries = register.list_enquiries(session=session, case=state.case)
-        assert [(e.id, e.kind, e.outcome) for e in enquiries] == [
-            (1, "phone_primary", "no_contact"),
-            (2, "home_visit", "no_contact"),
+        enquiries = register.list_enquiries(session=session, case=CASE)
+        assert [(e.episode, e.id, e.kind, e.outcome) for e in enquiries] == [
+            (1, 1, "phone_primary", "no_contact"),
+            (1, 2, "home_visit", "no_contact"),
         ]
         assert enquiries[0].recorded_by == "Pat Example"
-        tasks = register.list_tasks(session=session, case=state.case)
+        assert enquiries[0].note == "Mobile rang out"
+        tasks = register.list_tasks(session=session, case=CASE)
         assert [(t.id, t.name, t.status) for t in tasks] == [
             (1, "school_enquiries", "done"),
             (2, "investigate", "open"),
         ]
-        [escalation] = register.list_escalations(session=session, case=state.case)
+        [escalation] = register.list_escalations(session=session, case=CASE)
         assert escalation.kind == "sat_referral"
-        assert register.get_decision(session=session, case=state.case) is None
+        [problem] = register.list_problems(session=session, case=CASE)
+        assert (problem.id, problem.kind, problem.subject, problem.attempts) == (
+            1,
+            "calendar_ends",
+            "ctf",
+            1,
+        )
+        assert problem.cleared_at is None
+        assert register.get_decision(session=session, case=CASE) is None
     assert counts(register_engine) == {
         "cme_case": 1,
         "enquiry": 2,
         "task": 2,
         "escalation": 1,
+        "problem": 1,
         "decision": 0,
     }
 
 
 async def test_syncing_the_same_state_twice_leaves_the_same_rows(
-    register_engine: Engine, mail_config: MailConfig
+    acts: CaseActivities, register_engine: Engine
 ) -> None:
-    acts = make_acts(mail_config, register_engine)
     state = investigating_state()
     await sync(acts, state)
     with Session(register_engine) as session:
-        before = register.get_case(session=session, case=state.case)
-        tasks_before = register.list_tasks(session=session, case=state.case)
+        before = register.get_case(session=session, case=CASE)
+        tasks_before = register.list_tasks(session=session, case=CASE)
 
     await sync(acts, state)
 
     with Session(register_engine) as session:
-        after = register.get_case(session=session, case=state.case)
+        after = register.get_case(session=session, case=CASE)
         assert after == before  # updated_at included: nothing changed
-        assert register.list_tasks(session=session, case=state.case) == tasks_before
-    assert counts(register_engine) == {
-        "cme_case": 1,
-        "enquiry": 2,
-        "task": 2,
-        "escalation": 1,
-        "decision": 0,
-    }
+        assert register.list_tasks(session=session, case=CASE) == tasks_before
+        synced = register.upsert_case(session=session, state=state)
+    assert synced == register.Synced(
+        case_ref=CASE, episode=1, stage="la_investigation", changed=False
+    )
+    assert counts(register_engine)["cme_case"] == 1
 
 
-async def test_a_later_state_updates_the_stage_items_and_records_the_decision(
-    register_engine: Engine, mail_config: MailConfig
+async def test_a_later_state_updates_the_episode_and_records_the_decision(
+    acts: CaseActivities, register_engine: Engine
 ) -> None:
-    acts = make_acts(mail_config, register_engine)
     await sync(acts, investigating_state())
     with Session(register_engine) as session:
-        first = register.get_case(session=session, case="CME-7F3A9C21D0B4")
+        first = register.get_case(session=session, case=CASE)
     assert first is not None
 
     assert await sync(acts, authorised_state()) == "closed"
     await sync(acts, authorised_state())  # and again: still one decision
 
     with Session(register_engine) as session:
-        case = register.get_case(session=session, case="CME-7F3A9C21D0B4")
+        case = register.get_case(session=session, case=CASE)
         assert case is not None
         assert case.stage == "closed"
         assert case.decision == "deletion_authorised"
@@ -150,48 +174,45 @@ async def test_a_later_state_updates_the_stage_items_and_records_the_decision(
         assert case.ctf_destination == "XXXXXXXX"
         assert case.closed_at == datetime(2026, 3, 17, 11, tzinfo=UTC)
         assert case.next_deadline is None  # no open task left
+        assert case.open_problems == 0
         assert case.updated_at > first.updated_at
-        assert [t.status for t in register.list_tasks(session=session, case=case.case_ref)] == [
-            "done",
-            "done",
-            "done",
-        ]
-        decision = register.get_decision(session=session, case=case.case_ref)
+        decision = register.get_decision(session=session, case=CASE)
         assert decision is not None
-        assert decision.decision == "deletion_authorised"
-        assert decision.ground_title is not None
+        assert (decision.episode, decision.decision) == (1, "deletion_authorised")
         assert decision.ground_other_rulebook == "8(1)(h)"
-        assert decision.decided_by == "Sam Officer"
-        assert decision.decided_by_role == "cme_officer"
+        assert (decision.decided_by, decision.decided_by_role) == ("Sam Officer", "cme_officer")
+        [problem] = register.list_problems(session=session, case=CASE)
+        assert problem.cleared_at == datetime(2026, 3, 17, 11, tzinfo=UTC)
+        assert register.list_problems(session=session, case=CASE, open_only=True) == []
     assert counts(register_engine) == {
         "cme_case": 1,
         "enquiry": 3,
         "task": 3,
         "escalation": 1,
+        "problem": 1,
         "decision": 1,
     }
 
 
 async def test_items_no_longer_in_the_state_leave_the_register(
-    register_engine: Engine, mail_config: MailConfig
+    acts: CaseActivities, register_engine: Engine
 ) -> None:
-    acts = make_acts(mail_config, register_engine)
     await sync(acts, authorised_state())
     state = investigating_state()
-    await sync(acts, state.model_copy(update={"enquiries": state.enquiries[:1]}))
+    await sync(acts, state.model_copy(update={"enquiries": state.enquiries[:1], "problems": []}))
     assert counts(register_engine) == {
         "cme_case": 1,
         "enquiry": 1,
         "task": 2,
         "escalation": 1,
+        "problem": 0,
         "decision": 0,
     }
 
 
 async def test_a_not_on_roll_case_keeps_the_referred_child_and_its_overdue_mash_call(
-    register_engine: Engine, mail_config: MailConfig
+    acts: CaseActivities, register_engine: Engine
 ) -> None:
-    acts = make_acts(mail_config, register_engine)
     state = not_on_roll_state()
     await sync(acts, state)
     with Session(register_engine) as session:
@@ -206,8 +227,69 @@ async def test_a_not_on_roll_case_keeps_the_referred_child_and_its_overdue_mash_
     assert case.next_deadline == date(2026, 3, 2)
 
 
-async def test_list_cases_filters(register_engine: Engine, mail_config: MailConfig) -> None:
-    acts = make_acts(mail_config, register_engine)
+# -- episodes --------------------------------------------------------------------------------------
+
+
+async def test_a_second_episode_is_a_row_of_its_own_and_readers_default_to_the_latest(
+    acts: CaseActivities, register_engine: Engine
+) -> None:
+    first = authorised_state()
+    await sync(acts, first)
+    second = investigating_state(episode=2, earlier=[episode_summary(first)])
+    second = second.model_copy(update={"enquiries": second.enquiries[:1]})
+    await sync(acts, second)
+
+    with Session(register_engine) as session:
+        latest = register.get_case(session=session, case=CASE)
+        assert latest is not None
+        assert (latest.episode, latest.repeat, latest.stage) == (2, True, "la_investigation")
+        earlier = register.get_case(session=session, case=CASE, episode=1)
+        assert earlier is not None
+        assert (earlier.episode, earlier.repeat, earlier.stage) == (1, False, "closed")
+        assert register.get_case(session=session, case=CASE, episode=3) is None
+        assert register.latest_episode(session=session, case=CASE) == 2
+        assert [c.episode for c in register.list_episodes(session=session, case=CASE)] == [1, 2]
+        assert len(register.list_enquiries(session=session, case=CASE)) == 1
+        assert len(register.list_enquiries(session=session, case=CASE, episode=1)) == 3
+        assert register.get_decision(session=session, case=CASE) is None
+        assert register.get_decision(session=session, case=CASE, episode=1) is not None
+
+        assert register.earlier_episodes(session=session, case=CASE) == [
+            EpisodeSummary(
+                episode=1,
+                kind=CaseKind.DESTINATION_NOT_VERIFIED,
+                opened_at=datetime(2026, 3, 2, 9, tzinfo=UTC),
+                closed_at=datetime(2026, 3, 17, 11, tzinfo=UTC),
+                child_protection=False,
+                decision=Decision.DELETION_AUTHORISED,
+                investigation_outcome=InvestigationOutcome.NOT_LOCATED,
+                ground="9(1)(i)",
+            ),
+            EpisodeSummary(
+                episode=2,
+                kind=CaseKind.DESTINATION_NOT_VERIFIED,
+                opened_at=datetime(2026, 3, 2, 9, tzinfo=UTC),
+            ),
+        ]
+        assert register.earlier_episodes(session=session, case="CME-000000000000") == []
+
+        # The summary the register gives is the one the case itself makes.
+        assert register.earlier_episodes(session=session, case=CASE)[0] == episode_summary(first)
+
+        # Every case once, at its latest episode; every episode when asked.
+        assert [(c.case_ref, c.episode) for c in register.list_cases(session=session)] == [
+            (CASE, 2)
+        ]
+        assert [c.episode for c in register.list_cases(session=session, all_episodes=True)] == [
+            1,
+            2,
+        ]
+        assert register.list_cases(session=session, stage="closed") == []
+        assert [c.episode for c in register.list_cases(session=session, repeat=True)] == [2]
+    assert counts(register_engine)["cme_case"] == 2
+
+
+async def test_list_cases_filters(acts: CaseActivities, register_engine: Engine) -> None:
     other_school = investigating_state(
         "CME-111111111111",
         referral=school_referral(
@@ -216,34 +298,37 @@ async def test_list_cases_filters(register_engine: Engine, mail_config: MailConf
     )
     await sync(acts, authorised_state("CME-222222222222"))
     await sync(acts, investigating_state("CME-333333333333"))
-    await sync(acts, other_school)
+    await sync(acts, other_school.model_copy(update={"problems": []}))
     await sync(acts, not_on_roll_state("CME-444444444444"))
 
-    def refs(**filters: object) -> list[str]:
+    def refs(**filters: Any) -> list[str]:
         with Session(register_engine) as session:
-            return [c.case_ref for c in register.list_cases(session=session, **filters)]  # type: ignore[arg-type]
+            return sorted(c.case_ref for c in register.list_cases(session=session, **filters))
 
-    assert sorted(refs()) == [
+    assert refs() == [
         "CME-111111111111",
         "CME-222222222222",
         "CME-333333333333",
         "CME-444444444444",
     ]
     assert refs(stage=Stage.CLOSED) == ["CME-222222222222"]
-    assert sorted(refs(stage="la_investigation")) == [
+    assert refs(stage="la_investigation") == [
         "CME-111111111111",
         "CME-333333333333",
         "CME-444444444444",
     ]
     assert refs(kind=CaseKind.NOT_ON_ROLL) == ["CME-444444444444"]
     assert refs(school=OTHER_SCHOOL) == ["CME-111111111111"]
-    assert sorted(refs(school=SCHOOL)) == ["CME-222222222222", "CME-333333333333"]
+    assert refs(school=SCHOOL) == ["CME-222222222222", "CME-333333333333"]
     assert refs(overdue=True) == ["CME-444444444444"]
     assert refs(child_protection=True) == ["CME-444444444444"]
-    assert sorted(refs(child_protection=False, overdue=False, school=SCHOOL)) == [
+    assert refs(child_protection=False, overdue=False, school=SCHOOL) == [
         "CME-222222222222",
         "CME-333333333333",
     ]
+    assert refs(problems=True) == ["CME-333333333333"]
+    assert refs(problems=False, school=OTHER_SCHOOL) == ["CME-111111111111"]
+    assert refs(repeat=True) == []
     assert refs(kind=CaseKind.NOT_ON_ROLL, school=SCHOOL) == []
 
 
@@ -251,15 +336,135 @@ async def test_the_register_reports_no_case_it_has_not_seen(register_engine: Eng
     with Session(register_engine) as session:
         assert register.get_case(session=session, case="CME-000000000000") is None
         assert register.list_cases(session=session) == []
+        assert register.list_tasks(session=session, case="CME-000000000000") == []
+        assert register.get_decision(session=session, case="CME-000000000000") is None
         assert register.list_notifications(session=session, case="CME-000000000000") == []
 
 
-def test_make_engine_creates_the_sqlite_directory(tmp_path: Path) -> None:
+async def test_a_sync_marks_sent_the_emails_the_case_knows_were_sent(
+    acts: CaseActivities, register_engine: Engine
+) -> None:
+    """An email delivered while the register could not record it: the case's record wins."""
+    with Session(register_engine) as session:
+        register.claim_notification(
+            session=session,
+            case=CASE,
+            episode=1,
+            purpose="sat_referral",
+            template="sat_referral",
+            subject="subject",
+            body="body",
+            recipients=["sat@portsmouth.example.invalid"],
+            message_id="<m@x>",
+        )
+    await sync(acts, investigating_state())
+    with Session(register_engine) as session:
+        [row] = register.list_notifications(session=session, case=CASE)
+    assert row.status == "sent"
+    assert row.sent_at == at(date(2026, 3, 2), 16)
+    assert row.delivered_to == ["sat@portsmouth.example.invalid"]
+
+
+# -- refusals and failures -------------------------------------------------------------------------
+
+
+def refuse_a_note(engine: Engine, note: str = "Mobile rang out") -> None:
+    """Make the register refuse an enquiry with ``note``: a check on PostgreSQL, a trigger on
+    SQLite (which cannot add a check to a table)."""
+    if engine.dialect.name == "sqlite":
+        ddl = (
+            "CREATE TRIGGER refuse_note BEFORE INSERT ON enquiry "
+            f"WHEN NEW.note = '{note}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    else:
+        ddl = f"ALTER TABLE enquiry ADD CONSTRAINT ck_refuse_note CHECK (note <> '{note}')"
+    with engine.begin() as connection:
+        connection.exec_driver_sql(ddl)
+
+
+async def test_data_the_register_refuses_is_rejected_for_good_without_personal_data(
+    acts: CaseActivities, register_engine: Engine
+) -> None:
+    refuse_a_note(register_engine)
+    with pytest.raises(ApplicationError) as raised:
+        await sync(acts, investigating_state())
+    error = raised.value
+    assert (error.type, error.non_retryable) == ("RegisterRejected", True)
+    # PostgreSQL's own message quotes the refused row: it is never used.
+    assert error.message.startswith(
+        f"case {CASE}, episode 1: the register refused the case's data: a value breaks a check"
+    )
+    for value in [*PERSONAL, "Mobile rang out"]:
+        assert value not in str(error)
+    assert counts(register_engine)["cme_case"] == 0  # nothing half-written
+
+
+async def test_a_value_too_long_for_postgresql_is_rejected_for_good(
+    mail_config: MailConfig, postgres_engine: Engine
+) -> None:
+    acts = make_acts(mail_config, postgres_engine)
+    state = investigating_state().model_copy(update={"assigned_officer": "Sam Officer " * 30})
+    with pytest.raises(ApplicationError) as raised:
+        await sync(acts, state)
+    assert raised.value.type == "RegisterRejected"
+    assert raised.value.message == (
+        f"case {CASE}, episode 1: the register refused the case's data: a value is longer than "
+        "its column allows"
+    )
+
+
+def test_database_errors_never_show_the_values_they_were_given(register_engine: Engine) -> None:
+    """hide_parameters: a forced error's text has the SQL but none of the values sent with it
+    (an error whose database message does not quote them: SQLite's trigger, PostgreSQL's
+    value too long)."""
+    assert register_engine.hide_parameters
+    state = investigating_state()
+    expected: type[Exception]
+    if register_engine.dialect.name == "sqlite":
+        refuse_a_note(register_engine)
+        expected = IntegrityError
+    else:
+        state = state.model_copy(update={"assigned_officer": "Sam Officer " * 30})
+        expected = DataError
+    with Session(register_engine) as session, pytest.raises(expected) as raised:
+        register.upsert_case(session=session, state=state)
+    text = str(raised.value)
+    assert "[SQL parameters hidden due to hide_parameters=True]" in text
+    for value in [*PERSONAL, "Mobile rang out"]:
+        assert value not in text
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+async def test_an_unreachable_register_is_retried(mail_config: MailConfig) -> None:
+    engine = register.make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/x")
+    try:
+        with pytest.raises(OperationalError) as raised:
+            await sync(make_acts(mail_config, engine), investigating_state())
+    finally:
+        engine.dispose()
+    assert not isinstance(raised.value, ApplicationError)
+    for value in PERSONAL:
+        assert value not in str(raised.value)
+
+
+def test_make_engine_creates_the_sqlite_directory_and_hides_parameters(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "register.db"
     engine = register.make_engine(f"sqlite:///{path}")
     try:
         assert path.parent.is_dir()
+        assert engine.hide_parameters
         register.create_register_schema(engine)
         assert path.is_file()
+        assert register.register_revision(engine) == register.HEAD
     finally:
         engine.dispose()
+    postgres = register.make_engine("postgresql://cme:secret@db.example.invalid/cme")
+    assert postgres.url.drivername == "postgresql+psycopg"
+    assert postgres.hide_parameters
+    postgres.dispose()

@@ -1,0 +1,1 @@
+"""The register's schema revisions, oldest first: 0001 (one episode per case), 0002 (episodes)."""

@@ -1,0 +1,231 @@
+"""The register's Alembic migrations, on SQLite and PostgreSQL: from an empty database, from
+revision 0001 holding a version 1 case (its rows become episode 1), from a register made before
+migrations existed; the models match the latest revision (`alembic check`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect, text
+from sqlmodel import Session
+from temporalio.testing import ActivityEnvironment
+
+from activities import register
+from activities.case_activities import CaseActivities
+from activities.config import MailConfig
+from activities.register import METADATA, register_revision, upgrade_register
+from domain.calendar import DEFAULT_CALENDAR_PATH
+from domain.case import episode_summary
+from domain.case.effects import PrepareCaseInput, SyncCaseInput
+from tests.activities.cases import investigating_state
+
+CASE = "CME-ABCDEF012345"
+TABLES = {"cme_case", "enquiry", "task", "escalation", "problem", "decision", "notification"}
+
+# A version 1 case closed with a deletion, and two of its emails (one sent, one not), written
+# with the SQL of revision 0001.
+V1_ROWS = [
+    """INSERT INTO cme_case (case_ref, kind, stage, school_laestab, child_protection, opened_at,
+        next_deadline, overdue, assigned_officer, referrals_received, rulebook, day1, upn,
+        first_name, last_name, date_of_birth, decision, investigation_outcome, ground,
+        earliest_deletion_date, ctf_destination, closed_at, updated_at)
+    VALUES (:case, 'destination_not_verified', 'closed', '8512000', :no, :opened, NULL, :no,
+        'Sam Officer', 1, '2024', '2025-10-06', 'Z851200018002', 'Jacob', 'Samplefield',
+        '2013-11-02', 'deletion_authorised', 'not_located', '9(1)(i)', '2025-11-20', 'XXXXXXXX',
+        :closed, :closed)""",
+    """INSERT INTO enquiry (case_ref, id, made_by, kind, made_on, outcome, note, recorded_by,
+        recorded_by_role, recorded_at)
+    VALUES (:case, 1, 'school', 'phone_primary', '2025-10-06', 'no_contact', 'rang out',
+        'Pat Example', 'school', :opened),
+        (:case, 2, 'la', 'partner', '2025-10-27', 'no_information', '', 'Sam Officer',
+        'cme_officer', :opened)""",
+    """INSERT INTO task (case_ref, id, name, assignee, status, opened_at, due, overdue, done_by,
+        done_by_role, done_at)
+    VALUES (:case, 1, 'investigate', 'cme_officer', 'done', :opened, '2025-11-03', :no,
+        'Sam Officer', 'cme_officer', :closed)""",
+    """INSERT INTO escalation (case_ref, id, kind, raised_at, reason, raised_by, raised_by_role)
+    VALUES (:case, 1, 'sat_referral', :opened, 'no contact by the end of school day 10',
+        'CME service', 'service')""",
+    """INSERT INTO decision (case_ref, decision, investigation_outcome, closure_reason, rulebook,
+        ground, ground_title, ground_other_rulebook, earliest_deletion_date, ctf_destination,
+        decided_by, decided_by_role, decided_at, duplicate_of)
+    VALUES (:case, 'deletion_authorised', 'not_located', NULL, '2024', '9(1)(i)',
+        '20 school days continuous unauthorised absence', '8(1)(h)', '2025-11-20', 'XXXXXXXX',
+        'Sam Officer', 'cme_officer', :closed, NULL)""",
+    """INSERT INTO notification (case_ref, purpose, template, subject, recipients, message_id,
+        created_at, sent_at, attempts, body)
+    VALUES (:case, 'sat_referral', 'sat_referral', '[CME x] Referred', :recipients, '<sat@x>',
+        :opened, :opened, 1, 'Jacob Samplefield ...'),
+        (:case, 'outcome_to_school', 'outcome_to_school', '[CME x] Written outcome',
+        :recipients, '<outcome@x>', :closed, NULL, 2, 'Jacob Samplefield ...')""",
+]
+OPENED = datetime(2025, 10, 8, 9, tzinfo=UTC)
+CLOSED = datetime(2025, 11, 20, 11, tzinfo=UTC)
+
+
+def write_v1_case(engine: Engine) -> None:
+    values = {
+        "case": CASE,
+        "no": False,
+        "opened": OPENED,
+        "closed": CLOSED,
+        "recipients": json.dumps(["sat@portsmouth.example.invalid"]),
+    }
+    with engine.begin() as connection:
+        for statement in V1_ROWS:
+            connection.execute(text(statement), values)
+
+
+def differences(engine: Engine) -> list[Any]:
+    with engine.connect() as connection:
+        return list(compare_metadata(MigrationContext.configure(connection), METADATA))
+
+
+def test_an_empty_database_is_upgraded_to_the_latest_revision(
+    empty_register_engine: Engine,
+) -> None:
+    engine = empty_register_engine
+    assert register_revision(engine) is None
+    assert upgrade_register(engine) is None  # it was empty
+    assert register_revision(engine) == register.HEAD == "0002"
+    assert set(inspect(engine).get_table_names()) >= TABLES
+    assert differences(engine) == []
+    # Again: nothing to do.
+    assert upgrade_register(engine) == "0002"
+    assert register_revision(engine) == "0002"
+
+
+def test_head_names_the_latest_revision() -> None:
+    script = ScriptDirectory.from_config(register.alembic_config())
+    assert script.get_heads() == [register.HEAD]
+    assert [r.revision for r in script.walk_revisions()] == ["0002", "0001"]
+
+
+def test_the_models_match_the_latest_revision(register_engine: Engine) -> None:
+    """`alembic check`: autogenerate finds nothing to add, drop or change."""
+    config = register.alembic_config()
+    with register_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.check(config)  # raises AutogenerateDiffsDetected on any difference
+    assert differences(register_engine) == []
+
+
+def test_constraints_have_stable_names(postgres_engine: Engine) -> None:
+    names = inspect(postgres_engine)
+    assert names.get_pk_constraint("cme_case")["name"] == "pk_cme_case"
+    [fk] = names.get_foreign_keys("enquiry")
+    assert fk["name"] == "fk_enquiry_case_ref_cme_case"
+    assert fk["constrained_columns"] == ["case_ref", "episode"]
+    assert fk["referred_table"] == "cme_case"
+    assert names.get_pk_constraint("notification")["constrained_columns"] == [
+        "case_ref",
+        "episode",
+        "purpose",
+    ]
+
+
+async def test_a_version_1_case_becomes_episode_1(
+    empty_register_engine: Engine, mail_config: MailConfig
+) -> None:
+    engine = empty_register_engine
+    upgrade_register(engine, "0001")
+    assert register_revision(engine) == "0001"
+    write_v1_case(engine)
+
+    assert upgrade_register(engine) == "0001"
+    assert register_revision(engine) == "0002"
+    assert differences(engine) == []
+
+    with Session(engine) as session:
+        case = register.get_case(session=session, case=CASE)
+        assert case is not None
+        assert (case.episode, case.repeat, case.open_problems) == (1, False, 0)
+        assert (case.first_name, case.upn, case.stage) == ("Jacob", "Z851200018002", "closed")
+        assert case.closed_at == CLOSED
+        assert case.day1 == date(2025, 10, 6)
+        assert [
+            (e.episode, e.id, e.kind) for e in register.list_enquiries(session=session, case=CASE)
+        ] == [
+            (1, 1, "phone_primary"),
+            (1, 2, "partner"),
+        ]
+        assert [t.episode for t in register.list_tasks(session=session, case=CASE)] == [1]
+        assert [e.episode for e in register.list_escalations(session=session, case=CASE)] == [1]
+        assert register.list_problems(session=session, case=CASE) == []
+        decision = register.get_decision(session=session, case=CASE)
+        assert decision is not None and decision.episode == 1 and decision.ground == "9(1)(i)"
+        outbox = {n.purpose: n for n in register.list_notifications(session=session, case=CASE)}
+        assert {p: (n.episode, n.status) for p, n in outbox.items()} == {
+            "sat_referral": (1, "sent"),
+            "outcome_to_school": (1, "pending"),
+        }
+        assert outbox["sat_referral"].delivered_to == ["sat@portsmouth.example.invalid"]
+        assert outbox["outcome_to_school"].delivered_to == []
+        assert (outbox["outcome_to_school"].message_id, outbox["outcome_to_school"].attempts) == (
+            "<outcome@x>",
+            2,
+        )
+        [summary] = register.earlier_episodes(session=session, case=CASE)
+        assert (summary.episode, summary.decision, summary.ground) == (
+            1,
+            "deletion_authorised",
+            "9(1)(i)",
+        )
+
+    # The child is referred again: the new episode numbers itself after the old one and is
+    # written beside it.
+    acts = CaseActivities(mail=mail_config, engine=engine, calendar_path=DEFAULT_CALENDAR_PATH)
+    prepared = await ActivityEnvironment().run(
+        acts.prepare_case, PrepareCaseInput(case=CASE, school_laestab="8512000")
+    )
+    assert prepared.earlier_episodes == [summary]
+    state = investigating_state(CASE, episode=2, earlier=prepared.earlier_episodes)
+    await ActivityEnvironment().run(acts.sync_register, SyncCaseInput(state=state))
+    with Session(engine) as session:
+        assert [c.episode for c in register.list_episodes(session=session, case=CASE)] == [1, 2]
+        latest = register.get_case(session=session, case=CASE)
+        assert latest is not None and latest.repeat
+    assert episode_summary(state).episode == 2
+
+
+def test_a_register_made_before_migrations_is_stamped_and_upgraded(
+    empty_register_engine: Engine,
+) -> None:
+    """`create_all` made the 0001 tables and no alembic_version: upgrading keeps the rows."""
+    engine = empty_register_engine
+    upgrade_register(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+    write_v1_case(engine)
+    assert register_revision(engine) is None
+
+    assert upgrade_register(engine) == "0001"
+    assert register_revision(engine) == "0002"
+    with Session(engine) as session:
+        case = register.get_case(session=session, case=CASE)
+        assert case is not None and case.episode == 1
+
+
+def test_a_url_is_upgraded_with_an_engine_of_its_own(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'by-url' / 'register.db'}"
+    assert upgrade_register(url) is None
+    engine = register.make_engine(url)
+    try:
+        assert register_revision(engine) == "0002"
+    finally:
+        engine.dispose()
+
+
+def test_the_latest_revision_cannot_be_downgraded(sqlite_engine: Engine) -> None:
+    config = register.alembic_config()
+    with sqlite_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        with pytest.raises(NotImplementedError, match="restore the backup"):
+            command.downgrade(config, "0001")
