@@ -51,7 +51,7 @@ def _shown(url: str) -> str:
 
 
 async def handle(args: argparse.Namespace, settings: Settings) -> int:
-    url = args.url or settings.database_url
+    url = args.url or settings.register_url
     try:
         answer = await asyncio.to_thread(_run, args, url)
     except CommandError as exc:

@@ -182,7 +182,7 @@ def test_the_worker_settings_resolve_to_the_stack(services: dict[str, dict[str, 
     settings = Settings.model_validate({k.removeprefix("CME_").lower(): v for k, v in env.items()})
 
     assert settings.temporal_address == "temporal:7233"
-    url = make_url(settings.database_url)
+    url = make_url(settings.register_url)
     assert (url.drivername, url.username, url.password) == ("postgresql+psycopg", "cme", "db-pw-1")
     assert (url.host, url.port, url.database) == ("postgres", 5432, "cme")
     assert settings.smtp_host == "mail" and settings.smtp_port == 1025  # the mail catcher's SMTP
@@ -190,7 +190,7 @@ def test_the_worker_settings_resolve_to_the_stack(services: dict[str, dict[str, 
     assert "{laestab}" in settings.school_email_pattern
     # The register-schema step writes where the workers read.
     schema_env = environment(services["register-schema"])
-    assert interpolate(schema_env["CME_DATABASE_URL"], secrets) == settings.database_url
+    assert interpolate(schema_env["CME_DATABASE_URL"], secrets) == settings.register_url
 
 
 def test_the_register_database_is_created_for_the_worker(
