@@ -1189,7 +1189,7 @@ def test_the_same_child_gets_the_same_keys_on_every_form() -> None:
     )
 
 
-def _return_data(**changes: object) -> dict[str, object]:
+def _return_data(**changes: object) -> dict[str, Any]:
     import json
     from pathlib import Path
 

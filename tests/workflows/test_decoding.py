@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from workflows.models import CaseKind, Stage
 
+from domain.case.model import CaseKind, Stage
 from domain.intake import ProfessionalCMEReferral, SchoolCMEReferral
 from tests.conftest import SmtpServer
 from tests.workflows.harness import (
