@@ -27,7 +27,7 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from domain.case.commands import CaseInput, OpenCase, RegisterReferral, Request
-from domain.case.model import Actor, CommandResult
+from domain.case.model import Actor, CaseOutcome, CommandResult
 from domain.intake import AnyReferral, child_identity_keys
 from workflows.case import CmeCase
 
@@ -72,7 +72,7 @@ def case_input(case: str, update: RegisterReferral, *, s37_consent_rule: bool = 
 
 def start_operation(
     case: str, update: RegisterReferral, *, task_queue: str, s37_consent_rule: bool = False
-) -> WithStartWorkflowOperation[CaseInput, object]:
+) -> WithStartWorkflowOperation[CmeCase, CaseOutcome]:
     return WithStartWorkflowOperation(
         CmeCase.run,
         case_input(case, update, s37_consent_rule=s37_consent_rule),
