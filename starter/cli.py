@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "starter.dev",
     "starter.referrals",
     "starter.inspect",
+    "starter.history",
+    "starter.migrate",
     "starter.tasks",
     "starter.calendar_cli",
 )
