@@ -27,6 +27,8 @@ COMMAND_MODULES = (
     "starter.dev",
     "starter.referrals",
     "starter.inspect",
+    "starter.history",
+    "starter.migrate",
     "starter.tasks",
     "starter.calendar_cli",
     "starter.register_cli",

@@ -1,57 +1,83 @@
-"""`cme show`, `cme cases`, `cme history`: managers' views of cases, read from Temporal.
+"""`cme show` and `cme cases`: managers' views of cases, read from Temporal.
 
-    cme show CME-7F3A9C21D0B4            # the case file: stage, deadlines, tasks, escalations
+    cme show CME-7F3A9C21D0B4               # the case file: stage, deadlines, tasks, problems
+    cme show CME-7F3A9C21D0B4 --episode 1   # an earlier episode of the same child's case
     cme cases --overdue --kind destination_not_verified
-    cme history CME-7F3A9C21D0B4         # who did what when, from the workflow's history
+    cme cases --problems                    # cases with a problem the service could not fix
+    cme cases --repeat                      # children with an earlier CME episode
 
-Every command takes ``--json``.
+(``cme history`` is :mod:`starter.history`.) Every command takes ``--json``.
 
 Personal data: ``cme cases`` lists cases from Temporal visibility (search attributes), which hold
-no personal data: the table shows the case reference, kind, stage, school, child-protection flag,
-next deadline and overdue flag, never the child. ``cme show`` is the case file an officer works
-from, so it names the child (name, date of birth, UPN) as the referral gave them; ``cme history``
-shows the people's steps in their own words (a concern, shared information), as the case file
-does, but email lines carry only the subjects, which never name the child.
+no personal data: the table shows the case reference, episode, kind, stage, school, next deadline
+and flags (overdue, child protection, problem), never the child. ``cme show`` is the case file an
+officer works from, so it names the child (name, date of birth, UPN) as the referral gave them.
 
-This module also holds what the case commands share (``starter.tasks``, ``starter.referrals``):
-argument types (case references, dates, and names, texts, references, emails and LAESTABs checked
-with the types of :mod:`domain.types`, as the forms and the worker check them), one-line argument
-errors and turning Temporal's answers into one-line :class:`~starter.errors.CliError`\\ s.
+``cme show --json`` (a stable shape; keys are never removed, new ones may be added)::
+
+    {"case", "episode", "repeat",
+     "earlier_episodes": [{"episode", "kind", "opened_at", "closed_at", "child_protection",
+                           "decision", "investigation_outcome", "ground"}],
+     "kind", "stage", "school", "child": {"name", "date_of_birth", "upn"}, "child_protection",
+     "rulebook", "opened_at", "day1", "assigned_officer", "referrals_received", "referred_by",
+     "deadlines": {"sat_referral", "threshold_day", "deletion_permitted_from", "ctf",
+                   "mash_call"},                     # ISO dates, or null
+     "deadline_names": {the same keys: "referral to SAT (end of day 10)", "day 20" (or
+                        "day 10 after leave"), "deletion permitted from", "CTF due",
+                        "MASH call due"},
+     "return": {"ground", "ground_title", "ctf_destination", "leaving_date"} | null,
+                                                     # destination verified, before the decision
+     "tasks": [{"id", "name", "assignee", "status", "due", "overdue", "done_by", "done_at"}],
+     "escalations": [{"id", "kind", "at", "reason", "raised_by"}],
+     "enquiries": [{"id", "by", "kind", "made_on", "outcome", "note", "recorded_by"}],
+     "information": [{"id", "information", "shared_by", "shared_at"}],
+     "conclusion": {"outcome", "by", "at", "new_school_laestab", "other_la",
+                    "ehe_letter_reference", "note"} | null,
+     "ctf": {"destination_code", "sent_on", "on_time", "by"} | null,
+     "problems": [{"id", "open", "kind", "subject", "detail", "raised_at", "last_attempt_at",
+                   "attempts", "cleared_at"}],       # open ones first
+     "outcome": {"decision", "ground", "ground_title", "ground_other_rulebook", "rulebook",
+                 "earliest_deletion_date", "ctf_destination", "investigation_outcome",
+                 "closure_reason", "duplicate_of", "decided_by", "decided_at"} | null}
+
+Moments are ISO 8601 in UTC, dates ISO; people are ``"Name (role)"``.
+
+``cme cases --json`` is a list of ``{"case", "episode", "repeat", "version" (1 or 2), "kind",
+"stage", "school", "child_protection", "next_deadline", "overdue", "problem", "outcome",
+"ground", "status" (the run's Temporal status), "opened_at" (the run's start)}``: one row per
+episode, from its latest run (a long episode's earlier runs, continued as new, are left out, as
+is an episode whose run went straight on into the child's next episode).
+
+This module also holds what the case commands share (``starter.tasks``, ``starter.referrals``,
+``starter.history``): argument types (case references, dates, and names, texts, references, emails
+and LAESTABs checked with the types of :mod:`domain.types`, as the forms and the worker check
+them) and one-line argument errors.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
-from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import (
-    Client,
-    RPCTimeoutOrCancelledError,
-    WorkflowExecution,
-    WorkflowQueryFailedError,
-    WorkflowUpdateFailedError,
-)
-from temporalio.exceptions import FailureError
-from temporalio.service import RPCError, RPCStatusCode
-from workflows.clock import LONDON, local_date
-from workflows.models import (
+from temporalio.client import Client, WorkflowExecution
+from temporalio.service import RPCError
+
+from domain.calendar import human_date
+from domain.case.model import (
+    Actor,
     CaseKind,
     CaseOutcome,
-    CaseState,
-    EscalationKind,
+    Problem,
     Stage,
     TaskStatus,
 )
-
-from domain.calendar import human_date
-from domain.grounds import RULEBOOK_CITATIONS
-from domain.intake import ProfessionalCMEReferral
+from domain.case.state import CaseState
+from domain.clock import LONDON, local_date
+from domain.grounds import RULEBOOK_CITATIONS, UnknownGroundError, find_ground, rulebook_for
+from domain.intake import PupilMigrationReturn
 from domain.types import (
     CaseRef,
     EmailAddress,
@@ -65,31 +91,33 @@ from domain.types import (
     error_message,
 )
 from settings import Settings
+from starter.case_client import (
+    CASE_WORKFLOW_TYPES,
+    V1_WORKFLOW_TYPE,
+    case_state,
+    quote,
+    rpc_failure,
+)
 from starter.connect import connect
-from starter.errors import CliError
-from starter.timeline import STAGE_WORDS, actor_words, build_timeline, stage_words
+from starter.output import emit, emit_json
+from starter.words import (
+    ESCALATION_WORDS,
+    ROLE_WORDS,
+    STAGE_WORDS,
+    TASK_WORDS,
+    actor_words,
+    deadline_names,
+    episode_words,
+    iso,
+    kind_words,
+    local_time,
+    outcome_words,
+    problem_words,
+    stage_words,
+)
 from workflows import search_attributes as sa
 
 T = TypeVar("T")
-
-WORKFLOW_TYPE = "CmeCase"
-# How long a command waits for the case to answer a query or an update before saying the worker
-# seems not to be running (a case answers only through a worker).
-ANSWER_TIMEOUT_SECONDS = 30.0
-
-KIND_WORDS = {
-    CaseKind.DESTINATION_VERIFIED: "destination verified",
-    CaseKind.DESTINATION_NOT_VERIFIED: "destination not verified",
-    CaseKind.NOT_ON_ROLL: "not on roll",
-}
-
-ESCALATION_WORDS = {
-    EscalationKind.MASH: "to MASH and SAT",
-    EscalationKind.TEAM_LEADER: "to the team leader",
-    EscalationKind.SAT_REFERRAL: "referred to SAT",
-    EscalationKind.CTF_OVERDUE: "CTF overdue",
-    EscalationKind.CALENDAR_ENDS: "calendar ends",
-}
 
 # -- shared by the case commands ---------------------------------------------------------------
 
@@ -176,52 +204,14 @@ def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
 
 
-def rpc_failure(exc: RPCError, case: str | None, settings: Settings) -> CliError:
-    """One line for an error answer from the Temporal server."""
-    if exc.status is RPCStatusCode.NOT_FOUND and case is not None:
-        if "completed" in exc.message.lower():
-            return CliError(f"case {case} is closed: nothing more can be recorded on it")
-        return CliError(f"no case {case}")
-    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return CliError(
-            f"lost the connection to Temporal at {settings.temporal_address}: {exc.message}"
-        )
-    return CliError(f"Temporal refused the request: {exc.message}")
-
-
-async def answer(
-    awaitable: Awaitable[T], *, case: str, settings: Settings, no_answer: str = ""
-) -> T:
-    """Await a query, update or history call on ``case``, turning every failure into one line:
-    an unknown case, a rejected update (the workflow's reason), no worker answering."""
-    try:
-        return await asyncio.wait_for(awaitable, ANSWER_TIMEOUT_SECONDS)
-    except (TimeoutError, RPCTimeoutOrCancelledError):
-        more = f"; {no_answer}" if no_answer else ""
-        raise CliError(
-            f"case {case} did not answer within {ANSWER_TIMEOUT_SECONDS:g} s: is the worker "
-            f"running (task queue {settings.task_queue})?{more}"
-        ) from None
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        reason = cause.message if isinstance(cause, FailureError) else str(cause or exc)
-        raise CliError(f"rejected: {reason}") from None
-    except WorkflowQueryFailedError as exc:
-        raise CliError(f"case {case} could not answer: {exc.message}") from None
-    except RPCError as exc:
-        raise rpc_failure(exc, case, settings) from None
-
-
-async def case_state(client: Client, case: str, settings: Settings) -> CaseState:
-    handle = client.get_workflow_handle(case)
-    state: CaseState = await answer(
-        handle.query("state", result_type=CaseState), case=case, settings=settings
-    )
-    return state
-
-
 def print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
+    emit_json(value)
+
+
+def episode_arg(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an episode number: 1, 2, ...")
+    return int(text)
 
 
 # -- cme show ----------------------------------------------------------------------------------
@@ -231,21 +221,27 @@ def register(subparsers: Any) -> None:
     show = one_line_errors(
         subparsers.add_parser(
             "show",
-            help="a case file: stage, deadlines, tasks, escalations, outcome",
+            help="a case file: episode, stage, deadlines, tasks, problems, outcome",
             description="Show a case as the workflow holds it now (names the child: the case "
             "file is for officers).",
         )
     )
     show.add_argument("case", type=case_arg, metavar="CASE", help="case reference, CME-…")
+    show.add_argument(
+        "--episode",
+        type=episode_arg,
+        metavar="N",
+        help="an earlier episode of the child's case (default: the latest)",
+    )
     add_json(show)
     show.set_defaults(handler=show_handler)
 
     cases = one_line_errors(
         subparsers.add_parser(
             "cases",
-            help="a table of cases, by kind, stage, school, overdue, child protection",
-            description="List cases from Temporal visibility (never names a child). Soonest "
-            "deadline first; overdue cases on top.",
+            help="a table of cases, by kind, stage, school, overdue, child protection, problems",
+            description="List cases from Temporal visibility (never names a child). Overdue "
+            "cases on top, then soonest deadline first.",
         )
     )
     cases.add_argument("--kind", choices=[k.value for k in CaseKind], help="kind of case")
@@ -258,22 +254,18 @@ def register(subparsers: Any) -> None:
         help="only cases with a Child Protection Plan or safeguarding concern",
     )
     cases.add_argument(
+        "--problems",
+        action="store_true",
+        help="only cases with an open problem (an email, the register or the calendar failed)",
+    )
+    cases.add_argument(
+        "--repeat", action="store_true", help="only repeat episodes (an earlier CME episode)"
+    )
+    cases.add_argument(
         "--limit", type=_positive, default=500, help="at most this many cases (default 500)"
     )
     add_json(cases)
     cases.set_defaults(handler=cases_handler)
-
-    history = one_line_errors(
-        subparsers.add_parser(
-            "history",
-            help="who did what when on a case, from its workflow history",
-            description="A manager's timeline of a case: steps, tasks, escalations, emails and "
-            "the decision, with who did each (rejected requests leave no trace).",
-        )
-    )
-    history.add_argument("case", type=case_arg, metavar="CASE", help="case reference, CME-…")
-    add_json(history)
-    history.set_defaults(handler=history_handler)
 
 
 def _positive(text: str) -> int:
@@ -284,22 +276,21 @@ def _positive(text: str) -> int:
 
 async def show_handler(args: argparse.Namespace, settings: Settings) -> int:
     client = await connect(settings)
-    state = await case_state(client, args.case, settings)
+    state = await case_state(client, args.case, settings, episode=args.episode)
     if args.json:
         print_json(state_json(state))
     else:
-        print("\n".join(state_lines(state)))
+        emit(state_lines(state))
     return 0
 
 
 def _child(state: CaseState) -> tuple[str, date, str | None]:
-    referral = state.referral
-    child = referral.child if isinstance(referral, ProfessionalCMEReferral) else referral.pupil
+    child = state.child
     return f"{child.first_name} {child.last_name}", child.date_of_birth, child.upn
 
 
-def _iso(value: date | datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def _who(actor: Actor | None) -> str | None:
+    return actor_words(actor) if actor is not None else None
 
 
 def outcome_json(outcome: CaseOutcome | None) -> dict[str, Any] | None:
@@ -311,7 +302,7 @@ def outcome_json(outcome: CaseOutcome | None) -> dict[str, Any] | None:
         "ground_title": outcome.ground_title,
         "ground_other_rulebook": outcome.ground_other_rulebook,
         "rulebook": outcome.rulebook.value if outcome.rulebook else None,
-        "earliest_deletion_date": _iso(outcome.earliest_deletion_date),
+        "earliest_deletion_date": iso(outcome.earliest_deletion_date),
         "ctf_destination": outcome.ctf_destination,
         "investigation_outcome": (
             outcome.investigation_outcome.value if outcome.investigation_outcome else None
@@ -319,36 +310,97 @@ def outcome_json(outcome: CaseOutcome | None) -> dict[str, Any] | None:
         "closure_reason": outcome.closure_reason,
         "duplicate_of": outcome.duplicate_of or None,
         "decided_by": actor_words(outcome.decided_by),
-        "decided_at": _iso(outcome.decided_at),
+        "decided_at": iso(outcome.decided_at),
+    }
+
+
+def return_details(state: CaseState) -> dict[str, Any] | None:
+    """A destination-verified case's return (its ground and CTF destination) while the
+    decision is still to make; ``None`` otherwise."""
+    referral = state.referral
+    if not isinstance(referral, PupilMigrationReturn) or state.outcome is not None:
+        return None
+    try:
+        title: str | None = find_ground(referral.ground, rulebook_for(referral.leaving_date)).title
+    except UnknownGroundError:
+        title = None
+    return {
+        "ground": referral.ground,
+        "ground_title": title,
+        "ctf_destination": referral.destination.ctf_code,
+        "leaving_date": referral.leaving_date.isoformat(),
+    }
+
+
+def problems_in_order(state: CaseState) -> list[Problem]:
+    """Open problems first (oldest first), then the cleared ones."""
+    return sorted(state.problems, key=lambda p: (p.cleared_at is not None, p.raised_at, p.id))
+
+
+def problem_json(problem: Problem) -> dict[str, Any]:
+    return {
+        "id": problem.id,
+        "open": problem.cleared_at is None,
+        "kind": problem.kind.value,
+        "subject": problem.subject,
+        "detail": problem.detail,
+        "raised_at": iso(problem.raised_at),
+        "last_attempt_at": iso(problem.last_attempt_at),
+        "attempts": problem.attempts,
+        "cleared_at": iso(problem.cleared_at),
     }
 
 
 def state_json(state: CaseState) -> dict[str, Any]:
-    """The case file as JSON: the keys of ``cme show --json``."""
+    """The case file as JSON: the keys of ``cme show --json`` (see the module's docstring)."""
     name, born, upn = _child(state)
+    conclusion = state.conclusion
+    ctf = state.ctf
     return {
         "case": state.case,
+        "episode": state.episode,
+        "repeat": state.repeat,
+        "earlier_episodes": [
+            {
+                "episode": e.episode,
+                "kind": e.kind.value,
+                "opened_at": iso(e.opened_at),
+                "closed_at": iso(e.closed_at),
+                "child_protection": e.child_protection,
+                "decision": e.decision.value if e.decision else None,
+                "investigation_outcome": (
+                    e.investigation_outcome.value if e.investigation_outcome else None
+                ),
+                "ground": e.ground,
+            }
+            for e in state.earlier_episodes
+        ],
         "kind": state.kind.value,
         "stage": state.stage.value,
         "school": state.school_laestab,
         "child": {"name": name, "date_of_birth": born.isoformat(), "upn": upn},
         "child_protection": state.child_protection,
         "rulebook": state.rulebook.value if state.rulebook else None,
-        "opened_at": _iso(state.opened_at),
-        "day1": _iso(state.day1),
+        "opened_at": iso(state.opened_at),
+        "day1": iso(state.day1),
         "assigned_officer": state.assigned_officer,
         "referrals_received": state.referrals_received,
-        "deadlines": {name: day.isoformat() for name, day in state.deadlines.items()},
+        "referred_by": actor_words(state.referred_by),
+        "deadlines": {
+            field: iso(getattr(state.deadlines, field)) for field in deadline_names(state)
+        },
+        "deadline_names": deadline_names(state),
+        "return": return_details(state),
         "tasks": [
             {
                 "id": t.id,
                 "name": t.name.value,
                 "assignee": t.assignee.value,
                 "status": t.status.value,
-                "due": _iso(t.due),
+                "due": iso(t.due),
                 "overdue": t.overdue,
-                "done_by": actor_words(t.done_by) if t.done_by else None,
-                "done_at": _iso(t.done_at),
+                "done_by": _who(t.done_by),
+                "done_at": iso(t.done_at),
             }
             for t in state.tasks
         ],
@@ -356,7 +408,7 @@ def state_json(state: CaseState) -> dict[str, Any]:
             {
                 "id": e.id,
                 "kind": e.kind.value,
-                "at": _iso(e.at),
+                "at": iso(e.at),
                 "reason": e.reason,
                 "raised_by": actor_words(e.raised_by),
             }
@@ -379,20 +431,44 @@ def state_json(state: CaseState) -> dict[str, Any]:
                 "id": i.id,
                 "information": i.information,
                 "shared_by": actor_words(i.shared_by),
-                "shared_at": _iso(i.shared_at),
+                "shared_at": iso(i.shared_at),
             }
             for i in state.information
         ],
-        "investigation_outcome": (
-            state.investigation_outcome.value if state.investigation_outcome else None
+        "conclusion": (
+            {
+                "outcome": conclusion.outcome.value,
+                "by": actor_words(conclusion.by),
+                "at": iso(conclusion.at),
+                "new_school_laestab": conclusion.new_school_laestab,
+                "other_la": conclusion.other_la,
+                "ehe_letter_reference": conclusion.ehe_letter_reference,
+                "note": conclusion.note,
+            }
+            if conclusion is not None
+            else None
         ),
-        "problems": list(state.problems),
+        "ctf": (
+            {
+                "destination_code": ctf.destination_code,
+                "sent_on": ctf.sent_on.isoformat(),
+                "on_time": ctf.on_time,
+                "by": actor_words(ctf.by),
+            }
+            if ctf is not None
+            else None
+        ),
+        "problems": [problem_json(p) for p in problems_in_order(state)],
         "outcome": outcome_json(state.outcome),
     }
 
 
-def _local(moment: datetime) -> str:
-    return f"{moment.astimezone(LONDON):%Y-%m-%d %H:%M}"
+def episode_heading(state: CaseState) -> str:
+    text = f"episode {state.episode}"
+    if state.repeat:
+        earlier = len(state.earlier_episodes)
+        text += f" (REPEAT: {earlier} earlier episode{'s' if earlier != 1 else ''})"
+    return text
 
 
 def state_lines(state: CaseState) -> list[str]:
@@ -403,39 +479,48 @@ def state_lines(state: CaseState) -> list[str]:
         child += f", UPN {upn}"
     rulebook = RULEBOOK_CITATIONS[state.rulebook] if state.rulebook else "not yet set"
     lines = [
-        f"case {state.case}: {KIND_WORDS[state.kind]}",
+        f"case {state.case}: {kind_words(state.kind)}, {episode_heading(state)}",
         f"  stage:             {STAGE_WORDS[state.stage]}",
         f"  child:             {child}",
         f"  school:            {state.school_laestab or 'none (not on roll)'}",
         f"  child protection:  {'YES' if state.child_protection else 'no'}",
         f"  rulebook:          {rulebook}",
-        f"  opened:            {_local(state.opened_at)}",
+        f"  opened:            {local_time(state.opened_at)}, by {actor_words(state.referred_by)}",
     ]
     if state.day1:
         lines.append(f"  day 1:             {human_date(state.day1)}")
     lines.append(f"  officer:           {state.assigned_officer or 'not assigned'}")
     lines.append(f"  referrals:         {state.referrals_received}")
-    lines.append("deadlines:" if state.deadlines else "deadlines: none")
-    width = max((len(k) for k in state.deadlines), default=0)
-    for key, day in sorted(state.deadlines.items(), key=lambda kv: kv[1]):
-        lines.append(f"  {key.replace('_', ' '):<{width}}  {human_date(day)}")
+    if state.earlier_episodes:
+        lines.append("earlier episodes:")
+        lines += [f"  {episode_words(e)}" for e in state.earlier_episodes]
+    returned = return_details(state)
+    if returned is not None:
+        title = f" ({returned['ground_title']})" if returned["ground_title"] else ""
+        lines.append("return (destination verified):")
+        lines.append(f"  ground:            {returned['ground']}{title}")
+        lines.append(f"  CTF destination:   {returned['ctf_destination']}")
+        lines.append(
+            f"  left on:           {human_date(date.fromisoformat(returned['leaving_date']))}"
+        )
+    lines += _deadline_lines(state)
     lines.append("tasks:" if state.tasks else "tasks: none")
     for t in state.tasks:
         due = f"due {human_date(t.due)}" if t.due else "no due date"
         flag = "  OVERDUE" if t.overdue and t.status is TaskStatus.OPEN else ""
         done = (
-            f", by {actor_words(t.done_by)} {_local(t.done_at)}"
+            f", by {actor_words(t.done_by)} {local_time(t.done_at)}"
             if t.done_by and t.done_at and t.status is not TaskStatus.OPEN
             else ""
         )
         lines.append(
-            f"  {t.id}. {t.name.value.replace('_', ' ')} ({t.assignee.value.replace('_', ' ')})"
-            f": {t.status.value}, {due}{done}{flag}"
+            f"  {t.id}. {TASK_WORDS.get(t.name, t.name.value)} "
+            f"({ROLE_WORDS.get(t.assignee, t.assignee.value)}): {t.status.value}, {due}{done}{flag}"
         )
     lines.append("escalations:" if state.escalations else "escalations: none")
     for e in state.escalations:
         kind = ESCALATION_WORDS.get(e.kind, e.kind.value)
-        lines.append(f"  {_local(e.at)}  {kind}, by {actor_words(e.raised_by)}: {e.reason}")
+        lines.append(f"  {local_time(e.at)}  {kind}, by {actor_words(e.raised_by)}: {e.reason}")
     lines.append("enquiries:" if state.enquiries else "enquiries: none")
     for q in state.enquiries:
         note = f" ({q.enquiry.note})" if q.enquiry.note else ""
@@ -446,36 +531,43 @@ def state_lines(state: CaseState) -> list[str]:
     if state.information:
         lines.append("information:")
         for i in state.information:
-            lines.append(f"  {_local(i.shared_at)}  {actor_words(i.shared_by)}: {i.information}")
-    for problem in state.problems:
-        lines.append(f"PROBLEM: {problem}")
+            shared = f"{local_time(i.shared_at)}  {actor_words(i.shared_by)}"
+            lines.append(f"  {shared}: {i.information}")
+    lines += _problem_lines(state)
     lines.append(f"outcome: {outcome_words(state.outcome)}")
     return lines
 
 
-def outcome_words(outcome: CaseOutcome | None) -> str:
-    if outcome is None:
-        return "none yet"
-    by = actor_words(outcome.decided_by)
-    if outcome.ground:
-        parts = [f"deletion authorised on ground {outcome.ground}"]
-        if outcome.ground_title:
-            parts[0] += f" ({outcome.ground_title})"
-        if outcome.ground_other_rulebook:
-            parts.append(f"other rulebook {outcome.ground_other_rulebook}")
-        if outcome.earliest_deletion_date:
-            parts.append(f"may be deleted from {human_date(outcome.earliest_deletion_date)}")
-        if outcome.ctf_destination:
-            parts.append(f"CTF to {outcome.ctf_destination}")
-        return "; ".join(parts) + f"; by {by}"
-    return f"closed: {outcome.closure_reason or 'no reason given'}; by {by}"
+def _deadline_lines(state: CaseState) -> list[str]:
+    names = deadline_names(state)
+    dated = [
+        (day, names[field])
+        for field in names
+        if (day := getattr(state.deadlines, field)) is not None
+    ]
+    if not dated:
+        return ["deadlines: none"]
+    width = max(len(name) for _, name in dated)
+    return ["deadlines:"] + [
+        f"  {name:<{width}}  {human_date(day)}" for day, name in sorted(dated, key=lambda d: d[0])
+    ]
+
+
+def _problem_lines(state: CaseState) -> list[str]:
+    if not state.problems:
+        return ["problems: none"]
+    open_count = len(state.open_problems)
+    head = f"problems: {open_count} open" if open_count else "problems: none open"
+    if open_count:
+        head += f" (fix the cause, then `cme retry {state.case}`)"
+    lines = [head]
+    for problem in problems_in_order(state):
+        mark = "OPEN    " if problem.cleared_at is None else "cleared "
+        lines.append(f"  {mark}{problem_words(problem)}")
+    return lines
 
 
 # -- cme cases ---------------------------------------------------------------------------------
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def cases_query(
@@ -485,19 +577,27 @@ def cases_query(
     school: str | None = None,
     overdue: bool = False,
     child_protection: bool = False,
+    problems: bool = False,
+    repeat: bool = False,
 ) -> str:
-    """The visibility query of ``cme cases`` for its filters."""
-    parts = [f"WorkflowType = {_quote(WORKFLOW_TYPE)}"]
+    """The visibility query of ``cme cases`` for its filters: cases of both versions, one row
+    per episode (a long episode's earlier runs, continued as new, are left out)."""
+    types = ", ".join(quote(t) for t in CASE_WORKFLOW_TYPES)
+    parts = [f"WorkflowType IN ({types})", "ExecutionStatus != 'ContinuedAsNew'"]
     if kind:
-        parts.append(f"{sa.CASE_KIND.name} = {_quote(kind)}")
+        parts.append(f"{sa.CASE_KIND.name} = {quote(kind)}")
     if stage:
-        parts.append(f"{sa.STAGE.name} = {_quote(stage)}")
+        parts.append(f"{sa.STAGE.name} = {quote(stage)}")
     if school:
-        parts.append(f"{sa.SCHOOL.name} = {_quote(school)}")
+        parts.append(f"{sa.SCHOOL.name} = {quote(school)}")
     if overdue:
         parts.append(f"{sa.OVERDUE.name} = true")
     if child_protection:
         parts.append(f"{sa.CHILD_PROTECTION.name} = true")
+    if problems:
+        parts.append(f"{sa.PROBLEM.name} = true")
+    if repeat:
+        parts.append(f"{sa.EPISODE.name} > 1")
     return " AND ".join(parts)
 
 
@@ -510,24 +610,42 @@ def _due_day(deadline: datetime | None) -> date | None:
 
 def case_row(execution: WorkflowExecution) -> dict[str, Any]:
     attrs = execution.typed_search_attributes
-    due = _due_day(attrs.get(sa.NEXT_DEADLINE))
+    version = 1 if execution.workflow_type == V1_WORKFLOW_TYPE else 2
+    episode = attrs.get(sa.EPISODE) or 1
     return {
         "case": execution.id,
+        "episode": episode,
+        "repeat": episode > 1,
+        "version": version,
         "kind": attrs.get(sa.CASE_KIND),
         "stage": attrs.get(sa.STAGE),
         "school": attrs.get(sa.SCHOOL) or None,
         "child_protection": bool(attrs.get(sa.CHILD_PROTECTION)),
-        "next_deadline": _iso(due),
+        "next_deadline": iso(_due_day(attrs.get(sa.NEXT_DEADLINE))),
         "overdue": bool(attrs.get(sa.OVERDUE)),
+        "problem": bool(attrs.get(sa.PROBLEM)),
         "outcome": attrs.get(sa.OUTCOME) or None,
         "ground": attrs.get(sa.GROUND) or None,
         "status": execution.status.name.lower() if execution.status else None,
-        "opened_at": _iso(execution.start_time),
+        "opened_at": iso(execution.start_time),
     }
 
 
-def _sort_key(row: dict[str, Any]) -> tuple[bool, str, str]:
-    return (not row["overdue"], row["next_deadline"] or "9999-12-31", row["case"])
+def _sort_key(row: dict[str, Any]) -> tuple[bool, str, str, int]:
+    return (not row["overdue"], row["next_deadline"] or "9999-12-31", row["case"], row["episode"])
+
+
+async def list_cases(
+    client: Client, query: str, limit: int, settings: Settings
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    try:
+        async for execution in client.list_workflows(query, limit=limit):
+            rows.append(case_row(execution))
+    except RPCError as exc:
+        raise rpc_failure(exc, None, settings) from None
+    rows.sort(key=_sort_key)
+    return rows
 
 
 async def cases_handler(args: argparse.Namespace, settings: Settings) -> int:
@@ -538,77 +656,49 @@ async def cases_handler(args: argparse.Namespace, settings: Settings) -> int:
         school=args.school,
         overdue=args.overdue,
         child_protection=args.child_protection,
+        problems=args.problems,
+        repeat=args.repeat,
     )
-    rows: list[dict[str, Any]] = []
-    try:
-        async for execution in client.list_workflows(query, limit=args.limit):
-            rows.append(case_row(execution))
-    except RPCError as exc:
-        raise rpc_failure(exc, None, settings) from None
-    rows.sort(key=_sort_key)
+    rows = await list_cases(client, query, args.limit, settings)
     if args.json:
         print_json(rows)
     elif not rows:
-        print("no cases")
+        emit("no cases")
     else:
-        print("\n".join(cases_table(rows)))
+        emit(cases_table(rows))
     return 0
 
 
+def _flags(row: dict[str, Any]) -> str:
+    flags = []
+    if row["overdue"]:
+        flags.append("OVERDUE")
+    if row["child_protection"]:
+        flags.append("CP")
+    if row["problem"]:
+        flags.append("PROBLEM")
+    if row["version"] == 1:
+        flags.append("v1")
+    return " ".join(flags)
+
+
 def cases_table(rows: list[dict[str, Any]]) -> list[str]:
-    """Case, kind, stage, school, CP flag, next deadline, overdue: never the child."""
-    header = ("CASE", "KIND", "STAGE", "SCHOOL", "CP", "NEXT DEADLINE", "OVERDUE")
+    """Case, episode (and a repeat marker), kind, stage, school, next deadline and flags: never
+    the child."""
+    header = ("CASE", "EPISODE", "KIND", "STAGE", "SCHOOL", "NEXT DEADLINE", "FLAGS")
     table = [header]
     for row in rows:
-        kind = KIND_WORDS.get(row["kind"], row["kind"])  # StrEnum keys match their values
         due = row["next_deadline"]
         table.append(
             (
                 row["case"],
-                kind or "-",
+                f"{row['episode']} REPEAT" if row["repeat"] else str(row["episode"]),
+                kind_words(row["kind"]) if row["kind"] else "-",
                 stage_words(row["stage"]) if row["stage"] else "-",
                 row["school"] or "-",
-                "CP" if row["child_protection"] else "",
                 human_date(date.fromisoformat(due)) if due else "-",
-                "OVERDUE" if row["overdue"] else "",
+                _flags(row),
             )
         )
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
-
-
-# -- cme history -------------------------------------------------------------------------------
-
-
-async def history_events(client: Client, case: str, settings: Settings) -> list[HistoryEvent]:
-    """The events of the case's latest run, preceded by those of the runs it continued from."""
-    runs: list[list[HistoryEvent]] = []
-    run_id: str | None = None
-    while True:
-        handle = client.get_workflow_handle(case, run_id=run_id)
-
-        async def fetch(h: Any = handle) -> list[HistoryEvent]:
-            return [event async for event in h.fetch_history_events()]
-
-        events = await answer(fetch(), case=case, settings=settings)
-        runs.append(events)
-        if not events or len(runs) > 100:
-            break
-        started = events[0].workflow_execution_started_event_attributes
-        run_id = started.continued_execution_run_id or None
-        if run_id is None:
-            break
-    return [event for run in reversed(runs) for event in run]
-
-
-async def history_handler(args: argparse.Namespace, settings: Settings) -> int:
-    client = await connect(settings)
-    events = await history_events(client, args.case, settings)
-    entries = await build_timeline(events, client.data_converter)
-    if args.json:
-        print_json([entry.as_json() for entry in entries])
-    else:
-        print(f"case {args.case}: {len(entries)} entries (times in UK local time)")
-        for entry in entries:
-            print(entry.line())
-    return 0

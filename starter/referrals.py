@@ -13,6 +13,19 @@ referral; the case reference is printed either way.
 ``--by`` (who submits it) defaults to the referrer on a professional referral and to the school
 (``school 8512000``) on a school's form; ``--as`` defaults to ``professional`` or ``school``
 by form.
+
+Idempotent and truthful (see :mod:`starter.case_client`): a referral's request id is derived from
+its content and sender (or ``--request-id``), so the same referral sent twice is applied once; the
+second run prints ``CASE: already recorded (same request ID): ...`` and the first answer. The
+case's start is durable even with no worker running: when the case does not answer within 30 s
+but its run was started by this referral, the command prints ``referral recorded: case CASE opens
+when the worker runs ...`` (exit 0); when nothing is recorded, it says so and that running the
+same command again is safe (exit 75).
+
+Output: ``opened case CASE (stage: ...)`` (``, episode N (REPEAT: ...)`` for a child's later
+episode) or ``matched open case CASE (N referrals received)``. ``--json``: the case's answer
+(``CommandResult``) with ``request_id`` and ``"answered": true``; or ``{"case", "request_id",
+"answered": false}`` when the referral is recorded and the case has not answered yet.
 """
 
 from __future__ import annotations
@@ -23,25 +36,29 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workflows.models import Actor, Role
+from pydantic import TypeAdapter, ValidationError
 
 from domain.calendar import CalendarError
+from domain.case.model import Actor, Role
 from domain.intake import AnyReferral, ProfessionalCMEReferral, ReferralInvalid, parse_referral
+from domain.types import RequestId
 from settings import Settings
-from starter.cases import case_reference, open_case
+from starter import case_client
+from starter.case_client import Referred
 from starter.connect import connect
 from starter.errors import CliError
 from starter.inspect import (
     add_json,
-    answer,
     name_arg,
     one_line_errors,
     print_json,
     today,
 )
-from starter.timeline import stage_words
+from starter.output import emit
+from starter.words import stage_words
 
 REFERRER_ROLES = (Role.SCHOOL, Role.PROFESSIONAL)
+_REQUEST_ID: TypeAdapter[str] = TypeAdapter(RequestId)
 
 
 def register(subparsers: Any) -> None:
@@ -66,6 +83,12 @@ def register(subparsers: Any) -> None:
         dest="role",
         choices=[r.value for r in REFERRER_ROLES],
         help="school or professional (default: by form)",
+    )
+    parser.add_argument(
+        "--request-id",
+        metavar="ID",
+        help="the referral's idempotency key (default: derived from its content and sender): "
+        "the same referral sent again is applied once",
     )
     add_json(parser)
     parser.set_defaults(handler=refer)
@@ -152,25 +175,69 @@ async def refer(args: argparse.Namespace, settings: Settings) -> int:
             print(line, file=sys.stderr)
         return 2
     by = referred_by(referral, args.by, args.role)
+    request_id = _request_id(args.request_id)
     client = await connect(settings)
-    case = case_reference(referral, settings.case_key_secret.get_secret_value())
-    result = await answer(
-        open_case(
-            client,
-            referral,
-            by,
-            task_queue=settings.task_queue,
-            secret=settings.case_key_secret.get_secret_value(),
-            s37_consent_rule=settings.s37_consent_rule,
-        ),
-        case=case,
-        settings=settings,
-        no_answer="the referral is sent and the case opens once the worker runs",
-    )
+    referred = await case_client.refer(client, settings, referral, by, request_id=request_id)
     if args.json:
-        print_json(result.model_dump(mode="json"))
-    elif result.existing:
-        print(f"matched open case {result.case} ({result.referrals_received} referrals received)")
+        print_json(referred_json(referred))
     else:
-        print(f"opened case {result.case} (stage: {stage_words(result.stage.value)})")
+        emit(referred_lines(referred, settings))
     return 0
+
+
+def _request_id(text: str | None) -> str | None:
+    """``--request-id`` as given, checked like every request id (exit 2 when it is not one)."""
+    if text is None:
+        return None
+    try:
+        return _REQUEST_ID.validate_python(text.strip())
+    except ValidationError as exc:
+        raise CliError(f"--request-id: {exc.errors()[0]['msg']}", exit_code=2) from None
+
+
+def referred_json(referred: Referred) -> dict[str, Any]:
+    """``cme refer --json``: the case's answer (``CommandResult``) with ``request_id`` and
+    ``answered`` true; or, when the case has not answered yet but the referral is recorded,
+    ``{"case", "request_id", "answered": false}``."""
+    if referred.result is None:
+        return {"case": referred.case, "request_id": referred.request_id, "answered": False}
+    return {
+        **referred.result.model_dump(mode="json"),
+        "request_id": referred.request_id,
+        "answered": True,
+    }
+
+
+def referred_lines(referred: Referred, settings: Settings) -> list[str]:
+    result = referred.result
+    waited = f"{case_client.ANSWER_TIMEOUT_SECONDS:g} s"
+    if result is None:
+        if referred.opened_earlier:
+            return [
+                f"referral already recorded: it opened case {referred.case}, which did not "
+                f"answer within {waited} (is the worker running? task queue "
+                f"{settings.task_queue})"
+            ]
+        return [
+            f"referral recorded: case {referred.case} opens when the worker runs (it did not "
+            f"answer within {waited}; task queue {settings.task_queue}); "
+            "running the same command again is safe: it is applied once"
+        ]
+    lines = []
+    if result.duplicate_request:
+        lines.append(
+            f"{result.case}: already recorded (same request {referred.request_id}): not applied "
+            "again; the first answer follows"
+        )
+    if result.existing:
+        lines.append(
+            f"matched open case {result.case} ({result.referrals_received} referrals received)"
+        )
+    else:
+        episode = (
+            f", episode {result.episode} (REPEAT: the child had an earlier CME episode)"
+            if result.episode > 1
+            else ""
+        )
+        lines.append(f"opened case {result.case}{episode} (stage: {stage_words(result.stage)})")
+    return lines

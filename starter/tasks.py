@@ -1,4 +1,4 @@
-"""One `cme` command per human task on a case; each sends the case workflow its update.
+"""One `cme` command per human task on a case; each sends the case its request.
 
     cme enquiry CASE --kind phone_primary --outcome no_contact --by "Ms A"     (school)
     cme enquiry CASE --kind partner --outcome information --by-la --by "Officer X"
@@ -11,12 +11,27 @@
     cme authorise CASE "9(1)(i)" --by "Officer X"                           (CME officer)
     cme withdraw CASE "duplicate referral" --duplicate-of CME-… --by "Lead Y" (team leader)
     cme reassign CASE "Officer Z" --by "Lead Y"                             (team leader)
+    cme retry CASE --by "Officer X"                                         (CME officer)
 
 Every command needs ``--by NAME`` (who is doing it) and takes ``--as ROLE`` (school, cme_officer,
 team_leader; the default is the role the task is usually for, shown above). Dates default to
-today (England). The workflow checks every request: a refused one prints the workflow's reason as
-``cme: error: rejected: ...`` and exits 1, and leaves no trace on the case. Bad argument values
-exit 2 before anything is sent.
+today (England). Each request is a :mod:`domain.case.commands` model: a bad value exits 2 with
+one line naming the option, before anything is sent.
+
+Idempotent: every request carries a request id, ``--request-id ID`` or, by default, one derived
+from the command, the case and the request's content (``starter.cases.request_id_for``). The same
+command run twice is applied once; the second run prints ``CASE: already recorded (same request
+ID): not applied again; the first answer follows`` and the first answer. To record an identical
+request a second time (two identical enquiries on one day), give it a new ``--request-id``.
+
+Truthful: the command waits (30 s) for the case to accept the request. A case that does not
+(no worker running) has recorded nothing yet: the command says so, and that running the same
+command again is safe, and exits 75. A refused request prints the case's reason as ``cme:
+error: rejected: ...``, exits 1 and leaves no trace on the case. See :mod:`starter.case_client`.
+
+``--json`` prints the case's answer (:class:`~domain.case.model.CommandResult`: ``case``,
+``episode``, ``stage``, ``duplicate_request`` and the fields of the command's answer, e.g.
+``enquiry_id``) with the ``request_id`` it was sent with.
 """
 
 from __future__ import annotations
@@ -27,42 +42,33 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from workflows.models import (
-    Actor,
-    AuthoriseDeletionInput,
-    AuthoriseDeletionResult,
-    ConcludeInvestigationInput,
-    ConcludeInvestigationResult,
-    ConfirmCtfInput,
-    ConfirmCtfResult,
-    InvestigationOutcome,
-    RaiseConcernInput,
-    RaiseConcernResult,
-    ReassignInput,
-    ReassignResult,
-    RecordEnquiryInput,
-    RecordEnquiryResult,
-    RecordMashCallInput,
-    RecordMashCallResult,
-    ReportContactInput,
-    ReportContactResult,
-    Role,
-    ShareInformationInput,
-    ShareInformationResult,
-    Stage,
-    WithdrawInput,
-    WithdrawResult,
-)
+from temporalio.workflow import UpdateMethodMultiParam
 
 from domain.calendar import human_date
+from domain.case.commands import (
+    AuthoriseDeletion,
+    ConcludeInvestigation,
+    ConfirmCtf,
+    RaiseConcern,
+    Reassign,
+    RecordEnquiry,
+    RecordMashCall,
+    ReportContact,
+    Request,
+    RetryProblems,
+    ShareInformation,
+    Withdraw,
+)
+from domain.case.model import Actor, CommandResult, InvestigationOutcome, Role, Stage
 from domain.deletion import SessionCode
 from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
 from settings import Settings
+from starter.case_client import send, state_if_answering
+from starter.cases import request_id_for
 from starter.connect import connect
 from starter.errors import CliError
 from starter.inspect import (
     add_json,
-    answer,
     case_arg,
     date_arg,
     email_arg,
@@ -70,32 +76,45 @@ from starter.inspect import (
     name_arg,
     note_arg,
     one_line_errors,
-    outcome_words,
     print_json,
     reference_arg,
     short_text_arg,
     text_arg,
     today,
 )
-from starter.timeline import stage_words
+from starter.output import emit
+from starter.words import investigation_words, outcome_words, stage_words
+from workflows.case import CmeCase
 
 R = TypeVar("R", bound=BaseModel)
 
 TASK_ROLES = (Role.SCHOOL, Role.CME_OFFICER, Role.TEAM_LEADER)
+# A stand-in id while a request is checked, before its own id is derived from its content.
+_PENDING_ID = "request-id-pending"
 
 # Which option or argument a model field came from, for one-line input errors.
 _OPTION_OF = {
     "name": "--by",
+    "request_id": "--request-id",
     "officer": "OFFICER",
     "reason": "REASON",
     "concern": "TEXT",
     "information": "TEXT",
     "note": "--note",
     "advice": "--advice",
+    "made_on": "--on",
+    "contact_on": "--on",
+    "called_on": "--on",
+    "sent_on": "--sent-on",
     "mash_reference": "--reference",
+    "new_school_laestab": "--new-school",
     "other_la": "--other-la",
     "other_la_email": "--other-la-email",
     "ehe_letter_reference": "--ehe-letter",
+    "ehe_letter_received_on": "--ehe-letter-received",
+    "decision_date": "--decision-date",
+    "duplicate_of": "--duplicate-of",
+    "attendance_codes": "--code",
     "destination_code": "CODE",
     "ground": "GROUND",
 }
@@ -143,8 +162,14 @@ def _task(
         default=role.value if role else None,
         help=f"in which role{default}",
     )
+    parser.add_argument(
+        "--request-id",
+        metavar="ID",
+        help="the request's idempotency key (default: derived from the command and its "
+        "content): the same id again is the same request, applied once",
+    )
     add_json(parser)
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=handler, command_name=name)
     return parser
 
 
@@ -291,17 +316,29 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("officer", type=name_arg, metavar="OFFICER")
 
+    _task(
+        subparsers,
+        "retry",
+        help="retry what failed on a case (an email, the register, the calendar) once its cause "
+        "is fixed; each problem clears when its retry succeeds",
+        role=Role.CME_OFFICER,
+        handler=retry,
+    )
+
 
 # -- sending -----------------------------------------------------------------------------------
 
 
 def _build(model: type[R], **fields: Any) -> R:
-    """The update's input, or one line naming the bad argument (exit 2)."""
+    """A model of the request, or one line naming the bad argument (exit 2)."""
     try:
         return model(**fields)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where = _OPTION_OF.get(str(error["loc"][-1]), ".".join(str(p) for p in error["loc"]))
+        loc = [str(p) for p in error["loc"]]
+        where = next(
+            (_OPTION_OF[p] for p in reversed(loc) if p in _OPTION_OF), ".".join(loc) or "input"
+        )
         raise CliError(f"{where}: {error['msg']}", exit_code=2) from None
 
 
@@ -310,25 +347,45 @@ def _actor(args: argparse.Namespace, default: Role | None = None) -> Actor:
     return _build(Actor, name=_text(args.by), role=Role(role))
 
 
+def request(args: argparse.Namespace, model: type[R], *context: str, **fields: Any) -> R:
+    """The request ``model`` for this command: its fields checked, and its request id
+    ``--request-id`` or derived from the command, the case, the request's content (and
+    ``context``, what else makes it this request)."""
+    given = args.request_id.strip() if args.request_id is not None else None
+    command = _build(model, request_id=given or _PENDING_ID, **fields)
+    if given is None:
+        content = command.model_dump_json(exclude={"request_id"})
+        derived = request_id_for(args.command_name, args.case, content, *context)
+        command = command.model_copy(update={"request_id": derived})
+    return command
+
+
 async def _send(
-    args: argparse.Namespace, settings: Settings, update: str, input: BaseModel, result: type[R]
-) -> R:
+    args: argparse.Namespace,
+    settings: Settings,
+    update: UpdateMethodMultiParam[[CmeCase, Any], CommandResult],
+    command: Request,
+) -> CommandResult:
     client = await connect(settings)
-    handle = client.get_workflow_handle(args.case)
-    reply: R = await answer(
-        handle.execute_update(update, input, result_type=result),
-        case=args.case,
-        settings=settings,
-    )
-    return reply
+    return await send(client, settings, args.case, update, command)
 
 
-def _done(args: argparse.Namespace, reply: BaseModel, *lines: str) -> int:
+def _done(args: argparse.Namespace, command: Request, reply: CommandResult, *lines: str) -> int:
     if args.json:
-        print_json(reply.model_dump(mode="json"))
-    else:
-        print("\n".join(lines))
+        print_json({**reply.model_dump(mode="json"), "request_id": command.request_id})
+        return 0
+    if reply.duplicate_request:
+        lines = (
+            f"{reply.case}: already recorded (same request {command.request_id}): not applied "
+            "again; the first answer follows",
+            *lines,
+        )
+    emit(lines)
     return 0
+
+
+def _plural(n: int | None, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 async def enquiry(args: argparse.Namespace, settings: Settings) -> int:
@@ -341,41 +398,44 @@ async def enquiry(args: argparse.Namespace, settings: Settings) -> int:
         outcome=EnquiryOutcome(args.outcome),
         note=_text(args.note),
     )
-    payload = _build(RecordEnquiryInput, by=by, enquiry=made)
-    reply = await _send(args, settings, "record_enquiry", payload, RecordEnquiryResult)
+    command = request(args, RecordEnquiry, by=by, enquiry=made)
+    reply = await _send(args, settings, CmeCase.record_enquiry, command)
     return _done(
         args,
+        command,
         reply,
         f"{reply.case}: enquiry {reply.enquiry_id} recorded ({made.by.value} {made.kind.value}, "
-        f"{made.outcome.value} on {human_date(made.made_on)}); {reply.enquiries_recorded} "
-        "enquiries on the case",
+        f"{made.outcome.value} on {human_date(made.made_on)}); "
+        f"{_plural(reply.enquiries_recorded, 'enquiry', 'enquiries')} on the case",
     )
 
 
 async def contact(args: argparse.Namespace, settings: Settings) -> int:
-    payload = _build(
-        ReportContactInput,
+    command = request(
+        args,
+        ReportContact,
         by=_actor(args),
         contact_on=args.on or today(),
         returned_to_school=not args.not_returned,
         note=_text(args.note),
     )
-    reply = await _send(args, settings, "report_contact", payload, ReportContactResult)
+    reply = await _send(args, settings, CmeCase.report_contact, command)
     if reply.stage is Stage.CLOSED:
         line = "the child is back at school: case closed, the school is told in writing"
     else:
-        line = f"the child is not back at school; stage {stage_words(reply.stage.value)}"
-    return _done(args, reply, f"{reply.case}: contact recorded; {line}")
+        line = f"the child is not back at school; stage {stage_words(reply.stage)}"
+    return _done(args, command, reply, f"{reply.case}: contact recorded; {line}")
 
 
 async def concern(args: argparse.Namespace, settings: Settings) -> int:
-    payload = _build(
-        RaiseConcernInput,
+    command = request(
+        args,
+        RaiseConcern,
         by=_actor(args),
         concern=args.text.strip(),
         child_protection_plan=args.cp_plan,
     )
-    reply = await _send(args, settings, "raise_concern", payload, RaiseConcernResult)
+    reply = await _send(args, settings, CmeCase.raise_concern, command)
     due = (
         f"MASH must be phoned by the end of {human_date(reply.mash_call_due)} "
         f"(cme mash-call {reply.case})"
@@ -384,6 +444,7 @@ async def concern(args: argparse.Namespace, settings: Settings) -> int:
     )
     return _done(
         args,
+        command,
         reply,
         f"{reply.case}: concern raised (escalation {reply.escalation_id}): MASH and SAT are "
         "told by email",
@@ -393,54 +454,62 @@ async def concern(args: argparse.Namespace, settings: Settings) -> int:
 
 async def share(args: argparse.Namespace, settings: Settings) -> int:
     codes = [code for group in args.codes for code in group]
-    payload = _build(
-        ShareInformationInput,
+    command = request(
+        args,
+        ShareInformation,
         by=_actor(args),
         information=args.text.strip(),
         attendance_codes=codes,
     )
-    reply = await _send(args, settings, "share_information", payload, ShareInformationResult)
+    reply = await _send(args, settings, CmeCase.share_information, command)
     extra = f" with {len(codes)} attendance codes" if codes else ""
-    return _done(args, reply, f"{reply.case}: information {reply.information_id} shared{extra}")
+    return _done(
+        args, command, reply, f"{reply.case}: information {reply.information_id} shared{extra}"
+    )
 
 
 async def mash_call(args: argparse.Namespace, settings: Settings) -> int:
-    payload = _build(
-        RecordMashCallInput,
+    command = request(
+        args,
+        RecordMashCall,
         by=_actor(args),
         called_on=args.on or today(),
         mash_reference=_text(args.reference) if args.reference else None,
         advice=args.advice.strip(),
     )
-    reply = await _send(args, settings, "record_mash_call", payload, RecordMashCallResult)
+    reply = await _send(args, settings, CmeCase.record_mash_call, command)
     return _done(
         args,
+        command,
         reply,
-        f"{reply.case}: MASH call on {human_date(payload.called_on)} recorded "
+        f"{reply.case}: MASH call on {human_date(command.called_on)} recorded "
         f"(task {reply.task_id} done)",
     )
 
 
 async def ctf(args: argparse.Namespace, settings: Settings) -> int:
-    payload = _build(
-        ConfirmCtfInput,
+    command = request(
+        args,
+        ConfirmCtf,
         by=_actor(args),
         destination_code=args.code.strip().upper(),
         sent_on=args.sent_on or today(),
     )
-    reply = await _send(args, settings, "confirm_ctf", payload, ConfirmCtfResult)
-    timing = "on time" if reply.on_time else "LATE: after the 15 school days"
+    reply = await _send(args, settings, CmeCase.confirm_ctf, command)
+    timing = "on time" if reply.ctf_on_time else "LATE: after the 15 school days"
     return _done(
         args,
+        command,
         reply,
         f"{reply.case}: CTF to {reply.destination_code} confirmed, sent on "
-        f"{human_date(payload.sent_on)} ({timing})",
+        f"{human_date(command.sent_on)} ({timing})",
     )
 
 
 async def conclude(args: argparse.Namespace, settings: Settings) -> int:
-    payload = _build(
-        ConcludeInvestigationInput,
+    command = request(
+        args,
+        ConcludeInvestigation,
         by=_actor(args),
         outcome=InvestigationOutcome(args.outcome),
         new_school_laestab=args.new_school,
@@ -450,30 +519,32 @@ async def conclude(args: argparse.Namespace, settings: Settings) -> int:
         ehe_letter_received_on=args.ehe_letter_received,
         note=_text(args.note),
     )
-    reply = await _send(
-        args, settings, "conclude_investigation", payload, ConcludeInvestigationResult
-    )
-    head = f"{reply.case}: investigation concluded: {args.outcome.replace('_', ' ')}"
+    reply = await _send(args, settings, CmeCase.conclude_investigation, command)
+    head = f"{reply.case}: investigation concluded: {investigation_words(command.outcome)}"
     if reply.outcome is not None:
-        return _done(args, reply, head, f"case closed: {outcome_words(reply.outcome)}")
+        return _done(args, command, reply, head, f"case closed: {outcome_words(reply.outcome)}")
     return _done(
         args,
+        command,
         reply,
         head,
-        f"stage {stage_words(reply.stage.value)}: authorise deletion with "
+        f"stage {stage_words(reply.stage)}: authorise deletion with "
         f"cme authorise {reply.case} GROUND",
     )
 
 
 async def authorise(args: argparse.Namespace, settings: Settings) -> int:
-    payload = _build(
-        AuthoriseDeletionInput,
+    command = request(
+        args,
+        AuthoriseDeletion,
         by=_actor(args),
         ground=args.ground.strip(),
         decision_date=args.decision_date,
     )
-    reply = await _send(args, settings, "authorise_deletion", payload, AuthoriseDeletionResult)
+    reply = await _send(args, settings, CmeCase.authorise_deletion, command)
     outcome = reply.outcome
+    if outcome is None:  # not expected: an authorisation answers with its outcome
+        return _done(args, command, reply, f"{reply.case}: deletion authorised")
     title = f" ({outcome.ground_title})" if outcome.ground_title else ""
     other = (
         f"; {outcome.ground_other_rulebook} in the other rulebook"
@@ -483,6 +554,7 @@ async def authorise(args: argparse.Namespace, settings: Settings) -> int:
     when = human_date(outcome.earliest_deletion_date) if outcome.earliest_deletion_date else "today"
     return _done(
         args,
+        command,
         reply,
         f"{reply.case}: deletion authorised on ground {outcome.ground}{title}{other}",
         f"the pupil may be deleted from {when}; CTF to {outcome.ctf_destination}; the written "
@@ -491,16 +563,41 @@ async def authorise(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def withdraw(args: argparse.Namespace, settings: Settings) -> int:
-    payload = _build(
-        WithdrawInput, by=_actor(args), reason=args.reason.strip(), duplicate_of=args.duplicate_of
+    command = request(
+        args, Withdraw, by=_actor(args), reason=args.reason.strip(), duplicate_of=args.duplicate_of
     )
-    reply = await _send(args, settings, "withdraw", payload, WithdrawResult)
+    reply = await _send(args, settings, CmeCase.withdraw, command)
     return _done(
-        args, reply, f"{reply.case}: withdrawn, case closed: {outcome_words(reply.outcome)}"
+        args,
+        command,
+        reply,
+        f"{reply.case}: withdrawn, case closed: {outcome_words(reply.outcome)}",
     )
 
 
 async def reassign(args: argparse.Namespace, settings: Settings) -> int:
-    payload = _build(ReassignInput, by=_actor(args), officer=_text(args.officer))
-    reply = await _send(args, settings, "reassign", payload, ReassignResult)
-    return _done(args, reply, f"{reply.case}: assigned to {reply.assigned_officer}")
+    command = request(args, Reassign, by=_actor(args), officer=_text(args.officer))
+    reply = await _send(args, settings, CmeCase.reassign, command)
+    return _done(args, command, reply, f"{reply.case}: assigned to {reply.assigned_officer}")
+
+
+async def retry(args: argparse.Namespace, settings: Settings) -> int:
+    by = _actor(args)
+    request(args, RetryProblems, by=by)  # bad values: exit 2 before anything is sent
+    # A retry is the same request while the problems are as they were: once it has been tried
+    # (each problem's last attempt moves on), the next `cme retry` is a new request.
+    client = await connect(settings)
+    state = await state_if_answering(client, args.case, settings)
+    attempts = (
+        [f"{p.id}@{p.last_attempt_at.isoformat()}" for p in state.open_problems] if state else []
+    )
+    command = request(args, RetryProblems, ",".join(attempts), by=by)
+    reply = await send(client, settings, args.case, CmeCase.retry_problems, command)
+    retried = _plural(reply.problems_retried, "problem", "problems")
+    return _done(
+        args,
+        command,
+        reply,
+        f"{reply.case}: {retried} retried; each clears once its retry succeeds "
+        f"(see cme show {reply.case})",
+    )

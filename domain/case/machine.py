@@ -141,6 +141,7 @@ __all__ = [
     "next_wakeup",
     "open_case",
     "record_internal_error",
+    "request_fingerprint",
 ]
 
 SERVICE = Actor(name="CME service", role=Role.SERVICE)
@@ -244,7 +245,7 @@ def decide(state: CaseState, command: CaseCommand | Request, ctx: Context) -> Ou
     handler = _HANDLERS[type(command)]
     handler(step, command)
     if isinstance(command, Request):
-        step.remember(command.request_id, _request_fingerprint(command))
+        step.remember(command.request_id, request_fingerprint(command))
     return step.outcome()
 
 
@@ -312,7 +313,9 @@ def _fingerprint(*parts: BaseModel) -> str:
     return digest.hexdigest()
 
 
-def _request_fingerprint(command: Request) -> str:
+def request_fingerprint(command: Request) -> str:
+    """What makes two requests the same request, whatever their ids: their content and sender
+    (a client uses it to tell a re-sent request from a reused id)."""
     if isinstance(command, RegisterReferral):
         # A referral is the same request whoever's client re-sends it: its content and sender.
         return _fingerprint(command.referral, command.by)
@@ -323,7 +326,7 @@ def _stored_request(state: CaseState, command: Request) -> RequestRecord | None:
     for record in state.requests:
         if record.request_id != command.request_id:
             continue
-        if record.fingerprint != _request_fingerprint(command):
+        if record.fingerprint != request_fingerprint(command):
             raise Rejected(
                 f"request id {command.request_id} was already used on "
                 f"{human_date(local_date(record.at))} "

@@ -6,6 +6,11 @@ test. Each test gets its own task queue, worker (the real workflow and activitie
 loopback, SQLite register), school calendar around today and fresh synthetic children, so tests
 never see each other's cases except in visibility listings, which they filter by case reference.
 
+A test can stop its worker and start it again (``cli.worker.down()`` / ``up()``, with other mail
+settings if it likes: an SMTP server nobody runs, or one that refuses every recipient), and a
+test that needs the server itself stopped and started again has :class:`PersistentServer`: the
+dev server as a subprocess on a SQLite file.
+
 The tests run in the session's event loop (``pytestmark = pytest.mark.asyncio(loop_scope=
 "session")`` in each module) so the worker and the server client share it; the CLI runs in a
 thread of its own (``main`` calls ``asyncio.run``) and reads its settings from ``CME_*``
@@ -15,40 +20,51 @@ environment variables set here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import socket
+import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
+from aiosmtpd.controller import Controller
 from pydantic import BaseModel
 from sqlalchemy import Engine
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
-from workflows.clock import local_date
 
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
-from starter.admin import register_search_attributes
+from domain.clock import local_date
+from starter import case_client
 from starter.cli import main
 from tests.conftest import SmtpServer
-from tests.workflows.harness import SECRET, Harness, TestCalendar
+from tests.workflows.harness import SECRET, TestCalendar
 from workflows import search_attributes as sa
-from workflows.case import CmeCaseWorkflow
+from workflows.case import CmeCase
 
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
-TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+REPO = Path(__file__).parents[2]
 
 T = TypeVar("T")
+
+# The in-process worker's sandbox warns (on this process's stderr, which the tests read as the
+# CLI's) when a workflow imports a module late; that is the workflow's business, not the CLI's.
+warnings.filterwarnings("ignore", message=r"Module .* was imported after initial workflow load")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -100,6 +116,46 @@ class Run:
         return json.loads(self.out)
 
 
+class CaseWorker:
+    """The test's worker, which a test can stop (the worker is down) and start again, with
+    other mail settings if it likes."""
+
+    def __init__(
+        self, client: Client, task_queue: str, mail: MailConfig, engine: Engine, calendar: Path
+    ) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.mail = mail
+        self.engine = engine
+        self.calendar = calendar
+        self._worker: Worker | None = None
+        self._running: asyncio.Task[None] | None = None
+
+    async def up(self, mail: MailConfig | None = None, client: Client | None = None) -> None:
+        await self.down()
+        if client is not None:
+            self.client = client
+        activities = CaseActivities(
+            mail=mail or self.mail, engine=self.engine, calendar_path=self.calendar
+        )
+        self._worker = Worker(
+            self.client,
+            task_queue=self.task_queue,
+            workflows=[CmeCase],
+            activities=activities.all(),
+        )
+        self._running = asyncio.create_task(self._worker.run())
+
+    async def down(self) -> None:
+        worker, running = self._worker, self._running
+        self._worker = self._running = None
+        if worker is None or running is None:
+            return
+        await worker.shutdown()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
 @dataclass
 class Cli:
     """The `cme` command against the session's server, with this test's worker behind it."""
@@ -110,6 +166,8 @@ class Cli:
     today: date
     directory: Path
     smtp: SmtpServer
+    mail: MailConfig
+    worker: CaseWorker
     capsys: pytest.CaptureFixture[str]
     monkeypatch: pytest.MonkeyPatch
 
@@ -136,13 +194,43 @@ class Cli:
     async def open(self, name: str, referral: BaseModel, *extra: str) -> str:
         """Refer ``referral`` with `cme refer`; its case reference."""
         run = await self.ok("refer", str(self.write(name, referral)), *extra)
-        case = run.out.split()[2]
+        case = run.out.split()[2].rstrip(",")
         assert case.startswith("CME-"), run.out
         return case
 
     def server_down(self) -> None:
         """Point the CLI at a port nobody listens on."""
         self.monkeypatch.setenv("CME_TEMPORAL_ADDRESS", f"127.0.0.1:{free_port()}")
+
+    def answer_within(self, seconds: float) -> None:
+        """How long the CLI waits for a case to accept and answer (30 s in use)."""
+        self.monkeypatch.setattr(case_client, "ANSWER_TIMEOUT_SECONDS", seconds)
+
+
+def cli_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    address: str,
+    namespace: str,
+    task_queue: str,
+    calendar: TestCalendar,
+    engine: Engine,
+    smtp_server: SmtpServer,
+) -> None:
+    """The `cme` command's settings (``CME_*``) for this test's server and worker."""
+    env = {
+        "CME_TEMPORAL_ADDRESS": address,
+        "CME_TEMPORAL_NAMESPACE": namespace,
+        "CME_TASK_QUEUE": task_queue,
+        "CME_CALENDAR_FILE": str(calendar.path),
+        "CME_DATABASE_URL": str(engine.url),
+        "CME_CASE_KEY_SECRET": SECRET,
+        "CME_SMTP_HOST": smtp_server.host,
+        "CME_SMTP_PORT": str(smtp_server.port),
+        "CME_S37_CONSENT_RULE": "false",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture
@@ -163,66 +251,173 @@ async def cli(
 ) -> AsyncIterator[Cli]:
     task_queue = f"cme-cli-test-{uuid.uuid4()}"
     client = temporal.client
-    calendar = cli_calendar
-    env = {
-        "CME_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "CME_TEMPORAL_NAMESPACE": client.namespace,
-        "CME_TASK_QUEUE": task_queue,
-        "CME_CALENDAR_FILE": str(calendar.path),
-        "CME_DATABASE_URL": str(sqlite_engine.url),
-        "CME_CASE_KEY_SECRET": SECRET,
-        "CME_SMTP_HOST": smtp_server.host,
-        "CME_SMTP_PORT": str(smtp_server.port),
-        "CME_S37_CONSENT_RULE": "false",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    activities = CaseActivities(mail=mail_config, engine=sqlite_engine, calendar_path=calendar.path)
-    async with Worker(
-        client,
+    cli_environment(
+        monkeypatch,
+        address=client.service_client.config.target_host,
+        namespace=client.namespace,
         task_queue=task_queue,
-        workflows=[CmeCaseWorkflow],
-        activities=activities.all(),
-    ):
+        calendar=cli_calendar,
+        engine=sqlite_engine,
+        smtp_server=smtp_server,
+    )
+    worker = CaseWorker(client, task_queue, mail_config, sqlite_engine, cli_calendar.path)
+    await worker.up()
+    try:
         yield Cli(
             client=client,
             task_queue=task_queue,
-            calendar=calendar,
+            calendar=cli_calendar,
             today=local_date(datetime.now(UTC)),
             directory=tmp_path,
             smtp=smtp_server,
+            mail=mail_config,
+            worker=worker,
             capsys=capsys,
             monkeypatch=monkeypatch,
         )
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def skipping(
-    mail_config: MailConfig, sqlite_engine: Engine, tmp_path: Path
-) -> AsyncIterator[Harness]:
-    """A fresh time-skipping server and worker, for what needs deadlines to pass (timers)."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
-    )
-    try:
-        await register_search_attributes(env.client, "default")
-        today = local_date(await env.get_current_time())
-        calendar = TestCalendar.write(tmp_path, today)
-        activities = CaseActivities(
-            mail=mail_config, engine=sqlite_engine, calendar_path=calendar.path
-        )
-        task_queue = f"cme-timeline-test-{uuid.uuid4()}"
-        async with Worker(
-            env.client,
-            task_queue=task_queue,
-            workflows=[CmeCaseWorkflow],
-            activities=activities.all(),
-        ):
-            yield Harness(
-                env=env, client=env.client, task_queue=task_queue, calendar=calendar, today=today
-            )
     finally:
-        await env.shutdown()
+        await worker.down()
+
+
+# -- mail servers that fail ------------------------------------------------------------------------
+
+
+def dead_mail(mail: MailConfig) -> MailConfig:
+    """``mail`` sending to a port nobody listens on: every email waits, retried."""
+    return mail.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": free_port()})
+
+
+class _Refuser:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        return "550 5.1.1 mailbox unavailable"
+
+
+@contextlib.contextmanager
+def refusing_smtp(mail: MailConfig) -> Iterator[MailConfig]:
+    """An SMTP server that refuses every recipient for good: each email fails, a problem."""
+    host, port = "127.0.0.1", free_port()
+    controller = Controller(_Refuser(), hostname=host, port=port)
+    controller.start()
+    try:
+        yield mail.model_copy(update={"smtp_host": host, "smtp_port": port})
+    finally:
+        controller.stop()
+
+
+# -- a dev server that keeps its history on disk, to stop and start again -------------------------
+
+
+class _ServerExited(Exception):
+    pass
+
+
+@dataclass
+class PersistentServer:
+    """``temporal server start-dev --db-filename ...`` as a subprocess: stopped and started on
+    the same database, the cases survive; what was only in the server's memory is lost."""
+
+    db: Path
+    log: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        command = [
+            str(TEMPORAL_CLI),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.db),
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--ui-port",
+            str(free_port()),
+            "--headless",
+            "--log-level",
+            "error",
+        ]
+        for name, kind in sa.CLI_TYPES.items():
+            command += ["--search-attribute", f"{name}={kind}"]
+        return command
+
+    async def start(self, attempts: int = 3) -> Client:
+        """Start the server; a client of it once its namespace answers. The dev server picks
+        some internal ports itself and may lose one to another process as it starts: then it
+        exits at once, and is started again."""
+        for attempt in range(attempts):
+            try:
+                return await self._start()
+            except _ServerExited as exited:
+                if attempt == attempts - 1:
+                    raise AssertionError(f"the dev server exited: {exited}") from None
+        raise AssertionError("unreachable")
+
+    async def _start(self) -> Client:
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                text = self.log.read_bytes()[offset:].decode(errors="replace")
+                first = next((line for line in text.splitlines() if line.strip()), "")
+                raise _ServerExited(first[:500])
+            try:
+                client = await Client.connect(self.address, data_converter=pydantic_data_converter)
+                await client.workflow_service.describe_namespace(
+                    DescribeNamespaceRequest(namespace="default")
+                )
+                return client
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def persistent_server(tmp_path: Path) -> Iterator[PersistentServer]:
+    server = PersistentServer(db=tmp_path / "temporal.db", log=tmp_path / "temporal.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def cme_subprocess(*argv: str) -> subprocess.Popen[bytes]:
+    """`cme` as its console script runs it (``starter.cli:run``), with this process's ``CME_*``
+    settings, its output on pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "from starter.cli import run; run()", *argv],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+# -- waiting ---------------------------------------------------------------------------------------
 
 
 async def settled(handle: WorkflowHandle[Any, Any], timeout: float = 10.0) -> None:

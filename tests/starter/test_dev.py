@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from domain.clock import local_date
 from starter.cases import case_reference
 from starter.dev import temporal_binary
 from starter.errors import CliError
 from starter.mail_folder import messages, read_message
 from tests.conftest import _free_port
 from tests.workflows import harness
-from workflows.clock import local_date
 
 REPO = Path(__file__).parents[2]
 SECRET = "test-dev-secret"

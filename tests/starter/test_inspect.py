@@ -1,15 +1,24 @@
-"""`cme show`, `cme cases`, `cme history` against cases run by a real worker."""
+"""`cme show` and `cme cases` against cases run by a real worker: what an officer or a manager
+sees."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 
 from domain.calendar import human_date
 from starter.inspect import cases_query
-from tests.starter.conftest import Cli, eventually, school_days_back, settled
+from tests.starter.conftest import (
+    Cli,
+    eventually,
+    refusing_smtp,
+    school_days_back,
+    settled,
+)
 from tests.workflows.harness import (
+    OTHER_SCHOOL,
     SCHOOL,
     migration_return,
     professional_referral,
@@ -57,6 +66,20 @@ async def test_show_json_has_the_case_file(cli: Cli) -> None:
     assert escalation["raised_by"] == "Ms A (school)"
     assert shown["outcome"] is None
     assert shown["child"]["name"] == f"{referral.pupil.first_name} {referral.pupil.last_name}"
+    assert (shown["episode"], shown["repeat"], shown["earlier_episodes"]) == (1, False, [])
+    assert shown["problems"] == []
+    assert shown["return"] is None  # not a destination-verified case
+    day20 = cli.calendar.nth(referral.first_day_of_absence, 20)
+    assert shown["deadlines"]["threshold_day"] == day20.isoformat()
+    assert shown["deadlines"]["deletion_permitted_from"] == cli.calendar.after(day20, 1).isoformat()
+    assert shown["deadlines"]["ctf"] is None
+    assert shown["deadline_names"] == {
+        "sat_referral": "referral to SAT (end of day 10)",
+        "threshold_day": "day 20",
+        "deletion_permitted_from": "deletion permitted from",
+        "ctf": "CTF due",
+        "mash_call": "MASH call due",
+    }
 
 
 async def test_show_text_is_the_readable_case_file(cli: Cli) -> None:
@@ -67,17 +90,57 @@ async def test_show_text_is_the_readable_case_file(cli: Cli) -> None:
 
     lines = (await cli.ok("show", case)).out_lines
 
-    assert lines[0] == f"case {case}: destination not verified"
+    assert lines[0] == f"case {case}: destination not verified, episode 1"
     assert "  stage:             school enquiries" in lines
     assert f"  school:            {SCHOOL}" in lines
     assert "  child protection:  no" in lines
     # the case file names the child: officers work from it
     pupil = referral.pupil
     assert any(pupil.last_name in line and "born" in line for line in lines)
-    day10 = cli.calendar.nth(referral.first_day_of_absence, 10)
-    assert any(line.strip() == f"sat referral        {human_date(day10)}" for line in lines)
+    day1 = referral.first_day_of_absence
+    day10, day20 = cli.calendar.nth(day1, 10), cli.calendar.nth(day1, 20)
+    deadlines = lines[lines.index("deadlines:") + 1 : lines.index("tasks:")]
+    assert deadlines == [
+        f"  referral to SAT (end of day 10)  {human_date(day10)}",
+        f"  day 20                           {human_date(day20)}",
+        f"  deletion permitted from          {human_date(cli.calendar.after(day20, 1))}",
+    ]
     assert "  1. school enquiries (school): open, no due date" in lines
+    assert "problems: none" in lines
     assert lines[-1] == "outcome: none yet"
+
+
+async def test_after_leave_the_threshold_is_day_10_after_leave(cli: Cli) -> None:
+    day1 = cli.calendar.first_school_day_on_or_before(cli.today)
+    leave_end = school_days_back(cli.calendar, cli.today, 2)  # the school day before day 1
+    referral = school_referral(today=cli.today, day1=day1, after_leave_end=leave_end)
+    case = await cli.open("leave.json", referral)
+    shown = (await cli.ok("show", case, "--json")).json()
+    assert shown["deadline_names"]["threshold_day"] == "day 10 after leave"
+    day10 = cli.calendar.nth(referral.first_day_of_absence, 10)
+    assert shown["deadlines"]["threshold_day"] == day10.isoformat()
+    lines = (await cli.ok("show", case)).out_lines
+    assert f"  day 10 after leave               {human_date(day10)}" in lines
+
+
+async def test_show_of_a_verified_return_gives_its_ground_and_ctf_destination(cli: Cli) -> None:
+    referral = migration_return(today=cli.today, leaving_date=cli.today)
+    case = await cli.open("return.json", referral)
+
+    shown = (await cli.ok("show", case, "--json")).json()
+    assert shown["return"] == {
+        "ground": "9(1)(a)",
+        "ground_title": shown["return"]["ground_title"],
+        "ctf_destination": OTHER_SCHOOL,
+        "leaving_date": cli.today.isoformat(),
+    }
+    assert shown["return"]["ground_title"]
+    lines = (await cli.ok("show", case)).out_lines
+    assert "return (destination verified):" in lines
+    assert f"  ground:            9(1)(a) ({shown['return']['ground_title']})" in lines
+    assert f"  CTF destination:   {OTHER_SCHOOL}" in lines
+    ctf_due = date.fromisoformat(shown["deadlines"]["ctf"])
+    assert f"  CTF due  {human_date(ctf_due)}" in lines
 
 
 async def test_show_of_a_closed_case_gives_its_outcome(cli: Cli) -> None:
@@ -98,9 +161,10 @@ async def test_show_of_a_closed_case_gives_its_outcome(cli: Cli) -> None:
         "decision": "deletion_authorised",
         "ground": "9(1)(a)",
         "ground_other_rulebook": "8(1)(b)",
-        "earliest_deletion_date": cli.today.isoformat(),
+        "earliest_deletion_date": cli.calendar.nth(cli.today, 1).isoformat(),
         "ctf_destination": "8512001",
     }
+    assert shown["return"] is None  # decided: the outcome says it all
     text = (await cli.ok("show", case)).out_lines
     assert text[-1].startswith("outcome: deletion authorised on ground 9(1)(a) (")
     assert text[-1].endswith("; CTF to 8512001; by Officer X (CME officer)")
@@ -125,17 +189,20 @@ async def test_read_commands_with_the_server_down_are_one_line(cli: Cli, argv: l
 
 
 async def test_the_cases_query_is_built_from_the_filters() -> None:
-    assert cases_query() == "WorkflowType = 'CmeCase'"
+    both = "WorkflowType IN ('CmeCase', 'CmeCaseV2') AND ExecutionStatus != 'ContinuedAsNew'"
+    assert cases_query() == both
     assert cases_query(
         kind="not_on_roll",
         stage="la_investigation",
         school="8512000",
         overdue=True,
         child_protection=True,
+        problems=True,
+        repeat=True,
     ) == (
-        "WorkflowType = 'CmeCase' AND CmeCaseKind = 'not_on_roll' AND CmeStage = "
-        "'la_investigation' AND CmeSchool = '8512000' AND CmeOverdue = true AND "
-        "CmeChildProtection = true"
+        f"{both} AND CmeCaseKind = 'not_on_roll' AND CmeStage = 'la_investigation' AND "
+        "CmeSchool = '8512000' AND CmeOverdue = true AND CmeChildProtection = true AND "
+        "CmeProblem = true AND CmeEpisode > 1"
     )
 
 
@@ -176,21 +243,25 @@ async def test_cases_lists_and_filters_without_naming_children(cli: Cli) -> None
     assert rows[overdue_case]["overdue"] is True
     assert rows[not_on_roll_case]["school"] is None
 
+    assert rows[cp_case]["episode"] == 1 and rows[cp_case]["repeat"] is False
+    assert rows[cp_case]["version"] == 2 and rows[cp_case]["problem"] is False
+
     table = (await cli.ok("cases")).out_lines
     assert table[0].split() == [
         "CASE",
+        "EPISODE",
         "KIND",
         "STAGE",
         "SCHOOL",
-        "CP",
         "NEXT",
         "DEADLINE",
-        "OVERDUE",
+        "FLAGS",
     ]
     [cp_line] = [line for line in table if line.startswith(cp_case)]
-    assert "destination not verified" in cp_line and " CP " in cp_line
+    assert cp_line.split()[1] == "1"
+    assert "destination not verified" in cp_line and cp_line.endswith(" CP")
     [overdue_line] = [line for line in table if line.startswith(overdue_case)]
-    assert overdue_line.endswith("OVERDUE")
+    assert overdue_line.endswith(" OVERDUE")
     assert table.index(overdue_line) < table.index(cp_line)  # overdue cases on top
     output = "\n".join(table)
     for child in (school.pupil, late_return.pupil, professional.child):
@@ -205,49 +276,67 @@ async def test_cases_with_a_bad_filter_is_one_line(cli: Cli) -> None:
     assert len(run.err_lines) == 1
 
 
-async def test_history_is_a_managers_timeline(cli: Cli) -> None:
-    day1 = school_days_back(cli.calendar, cli.today, 12)  # past day 10 at once: referred to SAT
-    referral = school_referral(today=cli.today, day1=day1)
-    case = await cli.open("late.json", referral, "--by", "Ms A")
+async def test_a_case_with_a_problem_is_listed_shown_and_retried(cli: Cli) -> None:
+    referral = school_referral(
+        today=cli.today, day1=cli.calendar.first_school_day_on_or_before(cli.today), cp=True
+    )
+    with refusing_smtp(cli.mail) as refusing:
+        await cli.worker.up(mail=refusing)  # every email refused for good
+        case = await cli.open("cp.json", referral)
 
-    async def referred() -> None:
-        assert (await cli.ok("show", case, "--json")).json()["stage"] == "la_investigation"
+        async def has_problems() -> list[dict[str, Any]]:
+            problems: list[dict[str, Any]] = (await cli.ok("show", case, "--json")).json()[
+                "problems"
+            ]
+            assert problems and all(p["open"] for p in problems)
+            assert any(p["subject"].startswith("mash_escalation") for p in problems)
+            return problems
 
-    await eventually(referred)
-    handle = cli.client.get_workflow_handle(case)
-    await settled(handle)  # each step's emails out before the next: a fixed order to check
-    await cli.ok("concern", case, "Seen with an unknown adult", "--by", "Ms A")
-    await cli("authorise", case, "9(1)(i)", "--by", "Officer X")  # rejected: leaves no trace
-    await settled(handle)
-    await cli.ok("withdraw", case, "duplicate", "--by", "Lead Y")
-    await handle.result()
+        await eventually(has_problems)
+        await settled(cli.client.get_workflow_handle(case))  # every email tried: none in flight
+        problems = await has_problems()
 
-    run = await cli.ok("history", case)
+        async def listed(expected: bool) -> None:
+            rows = (await cli.ok("cases", "--problems", "--json")).json()
+            assert (case in {row["case"] for row in rows}) is expected
 
-    lines = run.out_lines
-    assert lines[0].startswith(f"case {case}: ")
-    whats = [line[18:] for line in lines[1:]]  # after "YYYY-MM-DD HH:MM  "
-    day10 = human_date(cli.calendar.nth(day1, 10))
-    expected_in_order = [
-        "referral received from Ms A (school): school CME referral (destination not verified); "
-        "case opened at stage school enquiries",
-        f"referred to the School Attendance Team: no contact by the end of school day 10 ({day10})",
-        "email sent: Referred to the School Attendance Team: no contact by school day 10 "
-        f"({day10}) (to SAT)",
-        "stage now LA investigation",
-        "safeguarding concern raised by Ms A (school): Seen with an unknown adult",
-        "email sent: Safeguarding: child missing education referred to MASH (to MASH, SAT)",
-        "case withdrawn by Lead Y (team leader): duplicate",
-        "email sent: Written outcome: case closed, no deletion (to school 8512000, SAT)",
-        "case closed: duplicate (decided by Lead Y)",
-    ]
-    positions = [whats.index(what) for what in expected_in_order]
-    assert positions == sorted(positions), lines
-    assert not [w for w in whats if "authoris" in w]  # the rejected request is not history
-    assert all(line[:4].isdigit() and line[16:18] == "  " for line in lines[1:])
+        await eventually(lambda: listed(True))
+        table = (await cli.ok("cases", "--problems")).out_lines
+        [line] = [line for line in table if line.startswith(case)]
+        assert line.endswith("CP PROBLEM")
 
-    entries = (await cli.ok("history", case, "--json")).json()
-    assert [entry["what"] for entry in entries] == whats
-    assert all(set(entry) == {"at", "actor", "what"} for entry in entries)
-    assert entries[0]["actor"] == "Ms A (school)"
-    assert entries[-1]["actor"] == "Lead Y (team leader)"
+        lines = (await cli.ok("show", case)).out_lines
+        assert f"problems: {len(problems)} open (fix the cause, then `cme retry {case}`)" in lines
+        open_lines = [line for line in lines if line.startswith("  OPEN    ")]
+        assert len(open_lines) == len(problems)
+        [mash] = [line for line in open_lines if "mash_escalation" in line]
+        assert mash.startswith("  OPEN    email undeliverable: mash_escalation")
+        assert "1 attempt" in mash
+
+        retried = await cli.ok("retry", case, "--by", "Officer X")
+        assert retried.out_lines == [
+            f"{case}: {len(problems)} problem{'s' if len(problems) > 1 else ''} retried; each "
+            f"clears once its retry succeeds (see cme show {case})"
+        ]
+
+        async def tried_again() -> None:
+            shown = (await cli.ok("show", case, "--json")).json()
+            mash = next(p for p in shown["problems"] if p["subject"].startswith("mash_"))
+            assert mash["open"] and mash["attempts"] == 2
+
+        await eventually(tried_again)
+
+    await cli.worker.up()  # the mail server put right: the next retry clears every problem
+    await cli.ok("retry", case, "--by", "Officer X")
+
+    async def cleared() -> None:
+        shown = (await cli.ok("show", case, "--json")).json()
+        assert shown["problems"] and not [p for p in shown["problems"] if p["open"]]
+
+    await eventually(cleared)
+    await eventually(lambda: listed(False))
+    nothing = await cli("retry", case, "--by", "Officer X")
+    assert (nothing.code, nothing.err_lines) == (
+        1,
+        [f"cme: error: rejected: case {case} has no problems to retry"],
+    )

@@ -33,31 +33,61 @@ async def test_school_referral_opens_a_case_and_the_same_child_again_matches_it(
     expected = case_reference(referral, SECRET)
     assert first.out_lines == [f"opened case {expected} (stage: school enquiries)"]
 
-    again = await cli.ok("refer", str(path))
+    again = await cli.ok("refer", str(path))  # by the school this time: another referral
     assert again.out_lines == [f"matched open case {expected} (2 referrals received)"]
 
     state = (await cli.ok("show", expected, "--json")).json()
     assert state["referrals_received"] == 2
-    history = [e["what"] for e in (await cli.ok("history", expected, "--json")).json()]
-    assert history[0] == (
-        "referral received from Ms Attendance (school): school CME referral (destination not "
-        "verified); case opened at stage school enquiries"
+    history = (await cli.ok("history", expected, "--json")).json()
+    assert (history[0]["actor"], history[0]["what"]) == (
+        "Ms Attendance (school)",
+        "case opened (episode 1): school CME referral (destination not verified); destination "
+        "not verified, stage school enquiries",
     )
-    assert (
-        "further referral received from school 8512000 (school): school CME referral "
-        "(destination not verified) (2 referrals received)"
-    ) in history
+    further = [e for e in history if e["type"] == "referral_added"]
+    assert [(e["actor"], e["what"]) for e in further] == [
+        (
+            "school 8512000 (school)",
+            "further referral: school CME referral (destination not verified) (2 referrals "
+            "received)",
+        )
+    ]
+
+
+async def test_the_same_referral_sent_twice_is_applied_once(cli: Cli) -> None:
+    referral = school_referral(
+        today=cli.today, day1=cli.calendar.first_school_day_on_or_before(cli.today)
+    )
+    path = cli.write("school.json", referral)
+    case = case_reference(referral, SECRET)
+
+    first = await cli.ok("refer", str(path), "--by", "Ms Attendance")
+    again = await cli.ok("refer", str(path), "--by", "Ms Attendance")
+
+    assert first.out_lines == [f"opened case {case} (stage: school enquiries)"]
+    [notice, answer] = again.out_lines
+    assert notice.startswith(f"{case}: already recorded (same request referral-")
+    assert notice.endswith("): not applied again; the first answer follows")
+    assert answer == first.out_lines[0]
+    assert (await cli.ok("show", case, "--json")).json()["referrals_received"] == 1
+    duplicate = (await cli.ok("refer", str(path), "--by", "Ms Attendance", "--json")).json()
+    assert (duplicate["duplicate_request"], duplicate["answered"]) == (True, True)
+    assert duplicate["request_id"] == notice.split("same request ")[1].split(")")[0]
 
 
 async def test_pupil_migration_return_opens_a_case_awaiting_the_ctf(cli: Cli) -> None:
     referral = migration_return(today=cli.today, leaving_date=cli.today)
     run = await cli.ok("refer", str(cli.write("return.json", referral)), "--json")
-    assert run.json() == {
+    answer = run.json()
+    assert {k: answer[k] for k in ("case", "episode", "existing", "stage", "answered")} == {
         "case": case_reference(referral, SECRET),
+        "episode": 1,
         "existing": False,
         "stage": "awaiting_ctf",
-        "referrals_received": 1,
+        "answered": True,
     }
+    assert answer["duplicate_request"] is False
+    assert answer["request_id"].startswith("referral-")
 
 
 async def test_professional_referral_opens_a_case_by_the_referrer(cli: Cli) -> None:
@@ -66,10 +96,8 @@ async def test_professional_referral_opens_a_case_by_the_referrer(cli: Cli) -> N
     case = case_reference(referral, SECRET)
     assert run.out_lines == [f"opened case {case} (stage: LA investigation)"]
     history = (await cli.ok("history", case, "--json")).json()
-    assert history[0]["actor"] == "Chris Demo (professional)"
-    assert history[0]["what"].startswith(
-        "referral received from Chris Demo (professional): professional CME referral"
-    )
+    assert (history[0]["who"], history[0]["role"]) == ("Chris Demo", "professional")
+    assert history[0]["what"].startswith("case opened (episode 1): professional CME referral")
 
 
 async def test_by_and_as_name_who_submitted_it(cli: Cli) -> None:
@@ -79,6 +107,16 @@ async def test_by_and_as_name_who_submitted_it(cli: Cli) -> None:
     case = await cli.open("school.json", referral, "--by", "Dr Who", "--as", "professional")
     history = (await cli.ok("history", case, "--json")).json()
     assert history[0]["actor"] == "Dr Who (professional)"
+
+
+async def test_a_bad_request_id_is_one_line_and_sends_nothing(cli: Cli) -> None:
+    referral = professional_referral(today=cli.today)
+    run = await cli("refer", str(cli.write("p.json", referral)), "--request-id", "no spaces!")
+    assert run.code == 2
+    assert len(run.err_lines) == 1
+    assert run.err_lines[0].startswith("cme: error: --request-id: ")
+    count = await cli.client.count_workflows(f"TaskQueue = '{cli.task_queue}'")
+    assert count.count == 0
 
 
 async def test_a_bad_referral_prints_one_line_per_field_and_starts_no_case(cli: Cli) -> None:
