@@ -24,19 +24,20 @@ from aiosmtpd.controller import Controller
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
-from workflows.clock import local_date
-from workflows.models import WithdrawInput
 
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
 from activities.register import create_register_schema, make_engine
 from domain.calendar import DEFAULT_CALENDAR_PATH, SchoolCalendar
+from domain.case.commands import Withdraw
+from domain.clock import local_date
 from domain.deletion import CaseFacts, assess_deletion
 from domain.enquiries import AbsenceKind, Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
 from starter.admin import register_search_attributes
 from starter.cases import open_case
-from tests.workflows.harness import SCHOOL_OFFICE, TEAM_LEADER, TestCalendar, school_referral
-from workflows.case import CmeCaseWorkflow
+from tests.workflows.harness import SCHOOL_OFFICE, TEAM_LEADER, TestCalendar, rid, school_referral
+from worker import WORKFLOWS
+from workflows.case import CmeCase
 
 
 def rules() -> None:
@@ -101,11 +102,11 @@ async def workflows(cases: int) -> None:
             smtp_username=None,
             smtp_password=None,
             start_tls=False,
-            mail_from="bench@localhost",
-            mash_email="mash@localhost",
-            sat_email="sat@localhost",
-            team_leader_email="tl@localhost",
-            school_email_pattern="school.{laestab}@localhost",
+            mail_from="bench@example.invalid",
+            mash_email="mash@example.invalid",
+            sat_email="sat@example.invalid",
+            team_leader_email="tl@example.invalid",
+            school_email_pattern="school.{laestab}@example.invalid",
             la_name="Bench",
         )
         acts = CaseActivities(mail=mail, engine=engine, calendar_path=calendar.path)
@@ -113,7 +114,7 @@ async def workflows(cases: int) -> None:
         async with Worker(
             env.client,
             task_queue=queue,
-            workflows=[CmeCaseWorkflow],
+            workflows=WORKFLOWS,
             activities=acts.all(),
         ):
             day1 = calendar.first_school_day_on_or_before(today)
@@ -136,7 +137,8 @@ async def workflows(cases: int) -> None:
             await asyncio.gather(
                 *(
                     env.client.get_workflow_handle(o.case).execute_update(
-                        CmeCaseWorkflow.withdraw, WithdrawInput(by=TEAM_LEADER, reason="benchmark")
+                        CmeCase.withdraw,
+                        Withdraw(request_id=rid(), by=TEAM_LEADER, reason="benchmark"),
                     )
                     for o in {o.case: o for o in opened}.values()
                 )
