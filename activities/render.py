@@ -36,7 +36,7 @@ from domain.case.notifications import NotificationBase
 from domain.clock import local_date
 from domain.ctf import LOST_PUPIL_DATABASE, SCOTLAND_OR_INDEPENDENT, SERVICE_CHILDREN_LA
 from domain.enquiries import Enquiry
-from domain.grounds import RULEBOOK_CITATIONS, Rulebook
+from domain.grounds import RULEBOOK_TITLES, Rulebook
 from domain.intake import Address
 
 __all__ = ["KINDS", "Rendered", "render_notification", "subject_prefix"]
@@ -206,7 +206,7 @@ def _purpose(subject: str) -> str:
 
 
 def _rulebook(rulebook: Rulebook | str) -> str:
-    return RULEBOOK_CITATIONS.get(Rulebook(_code(rulebook)), _code(rulebook))
+    return RULEBOOK_TITLES.get(Rulebook(_code(rulebook)), _code(rulebook))
 
 
 def _other_rulebook(rulebook: Rulebook | str) -> str:

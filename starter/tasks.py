@@ -261,7 +261,7 @@ def register(subparsers: Any) -> None:
         role=Role.SCHOOL,
         handler=ctf,
     )
-    p.add_argument("code", metavar="CODE", help="CTF destination: LAESTAB, XXXXXXXX, MMMMMMMM, …")
+    p.add_argument("code", metavar="CODE", help="CTF destination: LAESTAB, XXXXXXX, MMMMMMM, …")
     p.add_argument("--sent-on", type=date_arg, metavar="DATE", help="when (default today)")
 
     p = _task(

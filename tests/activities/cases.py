@@ -263,7 +263,7 @@ def authorised_state(case: str = CASE, *, episode: int = 1) -> CaseState:
         ground_title="20 school days continuous unauthorised absence, enquiries failed",
         ground_other_rulebook="8(1)(h)",
         earliest_deletion_date=date(2026, 3, 17),
-        ctf_destination="XXXXXXXX",
+        ctf_destination="XXXXXXX",
         decided_by=OFFICER,
         decided_at=decided,
     )

@@ -177,7 +177,7 @@ def every_kind() -> dict[str, n.NotificationBase]:
             ground_title="20 school days continuous unauthorised absence, enquiries failed",
             ground_other_rulebook="8(1)(h)",
             deletion_from=date(2026, 3, 17),
-            ctf_destination="XXXXXXXX",
+            ctf_destination="XXXXXXX",
             ctf_due=date(2026, 4, 21),
             decided_by=OFFICER,
         ),

@@ -171,7 +171,7 @@ async def test_a_later_state_updates_the_episode_and_records_the_decision(
         assert case.investigation_outcome == "not_located"
         assert case.ground == "9(1)(i)"
         assert case.earliest_deletion_date == date(2026, 3, 17)
-        assert case.ctf_destination == "XXXXXXXX"
+        assert case.ctf_destination == "XXXXXXX"
         assert case.closed_at == datetime(2026, 3, 17, 11, tzinfo=UTC)
         assert case.next_deadline is None  # no open task left
         assert case.open_problems == 0

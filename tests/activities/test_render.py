@@ -112,13 +112,13 @@ NEEDS = {
     "outcome_to_school": [
         "Pupil: Jacob Samplefield (born 2 Nov 2013, UPN Z851200018002)",
         "Outcome of the LA's investigation: not located after the school's and the LA's enquiries",
-        "Ground for deletion: 9(1)(i) of the Education (Pupil Registration) (England) "
-        "Regulations 2024",
+        "Ground for deletion: regulation 9(1)(i) of The School Attendance (Pupil Registration) "
+        "(England) Regulations 2024 (SI 2024/208)",
         "The same ground under the 2006 regulations: 8(1)(h)",
         "You may delete the pupil from your admission register on this ground from 17 Mar 2026, "
         "a school day.",
         "deletion is never backdated",
-        "Destination: XXXXXXXX (the Lost Pupil Database",
+        "Destination: XXXXXXX (the Lost Pupil Database",
         "Send it by: 21 Apr 2026",
         "Decided by: Sam Officer (CME officer)",
     ],

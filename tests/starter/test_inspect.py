@@ -210,9 +210,10 @@ async def test_cases_lists_and_filters_without_naming_children(cli: Cli) -> None
     school = school_referral(
         today=cli.today, day1=cli.calendar.first_school_day_on_or_before(cli.today), cp=True
     )
+    deleted = school_days_back(cli.calendar, cli.today, 18)
     late_return = migration_return(
-        today=cli.today, leaving_date=school_days_back(cli.calendar, cli.today, 18)
-    )  # its CTF was due 15 school days after leaving: overdue already
+        today=cli.today, leaving_date=deleted, referral_date=deleted
+    )  # its CTF was due 15 school days after the deletion: overdue already
     professional = professional_referral(today=cli.today)
     cp_case = await cli.open("school.json", school)
     overdue_case = await cli.open("return.json", late_return)

@@ -280,7 +280,7 @@ async def test_moved_away_tells_the_other_la_and_is_deleted_on_its_ground(cli: C
     run = await cli.ok("authorise", case, "9(1)(g)", "--by", "Officer X", "--json")
     outcome = run.json()["outcome"]
     assert run.json()["stage"] == "closed"
-    assert (outcome["ground"], outcome["ctf_destination"]) == ("9(1)(g)", "XXXXXXXX")
+    assert (outcome["ground"], outcome["ctf_destination"]) == ("9(1)(g)", "XXXXXXX")
 
 
 async def test_a_task_on_an_unknown_case_is_one_line(cli: Cli) -> None:

@@ -175,6 +175,8 @@ def migration_return(
     destination: dict[str, Any] | None = None,
     ehe_letter: str | None = None,
     cp: bool = False,
+    referral_date: date | None = None,
+    **more: Any,
 ) -> PupilMigrationReturn:
     first, last = _child_names()
     data = {
@@ -187,7 +189,7 @@ def migration_return(
             "upn": _upn(uuid.uuid4().int),
         },
         "school_laestab": SCHOOL,
-        "referral_date": str(today),
+        "referral_date": str(referral_date or today),
         "leaving_date": str(leaving_date),
         "ground": ground,
         "new_address": {"lines": ["2 Sample Street", "Testtown"], "postcode": "PO4 0ZZ"},
@@ -196,6 +198,7 @@ def migration_return(
         "destination": destination or {"kind": "school", "school_laestab": OTHER_SCHOOL},
         "child_protection_plan": cp,
         "ehe_letter_reference": ehe_letter,
+        **more,
     }
     return PupilMigrationReturn.model_validate(data)
 

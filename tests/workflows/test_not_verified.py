@@ -283,7 +283,7 @@ async def test_after_leave_deletion_needs_ten_school_days_after_leave_ended(
     await h.sleep_until_morning_of(threshold)
     # The threshold tells the officer the after-leave ground may now be met.
     await smtp_server.wait_for(
-        lambda m: "threshold" in m.get_content().lower() and case in m["Subject"]
+        lambda m: "deletion permitted from" in m["Subject"] and case in m["Subject"]
     )
     await handle.execute_update(
         CmeCase.record_enquiry,

@@ -161,13 +161,15 @@ async def test_a_return_filed_after_the_ctf_deadline_is_escalated_at_once(
     harness: Harness, smtp_server: SmtpServer
 ) -> None:
     h = harness
-    # Left 16 school days before the last school day up to today: the CTF deadline has passed.
+    # Deleted 16 school days before the last school day up to today, and the return dated that
+    # day only reaches the LA now: the CTF deadline (15 school days from the deletion) has passed.
     last = h.calendar.first_school_day_on_or_before(h.today)
     leaving = last
     while h.calendar.after(leaving, 15) >= last:
         leaving -= timedelta(days=1)
     due = h.calendar.after(leaving, 15)
-    case = (await h.open(migration_return(today=h.today, leaving_date=leaving), SCHOOL_OFFICE)).case
+    late = migration_return(today=h.today, leaving_date=leaving, referral_date=leaving)
+    case = (await h.open(late, SCHOOL_OFFICE)).case
     reminder = await smtp_server.wait_for(lambda m: "common transfer file" in m["Subject"].lower())
     assert case in reminder["Subject"] and human_date(due) in reminder.get_content()
     state = await h.state(case)
