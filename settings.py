@@ -20,6 +20,7 @@ from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.calendar import LA_CALENDAR_PATH, SchoolCalendar
+from domain.case.commands import CasePolicy
 from domain.types import EmailAddress, ShortText, check_email, error_message
 
 # The LAESTAB a school mailbox pattern is tried with.
@@ -62,9 +63,24 @@ class Settings(BaseSettings):
     # carrying no personal data. Change it per LA; changing it later breaks duplicate matching.
     case_key_secret: SecretStr = SecretStr("dev-only-change-me")
 
-    # Children's Wellbeing and Schools Act 2026 s.37: LA consent before EHE deregistration of a
-    # child subject to s.47 enquiries or at an LA-arranged special school. Off until commenced.
+    # Children's Wellbeing and Schools Act 2026 s.37 (new s.434A Education Act 1996): LA consent
+    # before home-education deregistration of a child at an LA-arranged independent special
+    # school, or subject to s.47 enquiries or s.47(8) action. Off until commenced by regulations
+    # (s.78(5)). (Consent for a pupil the LA placed at a special school is law now, not this.)
     s37_consent_rule: bool = False
+
+    # Portsmouth's rule (seed appendix 1): a CTF never goes to an LA code without a school
+    # (851LLLL); an unknown school is the Lost Pupil Database, XXXXXXX. An LA that allows them
+    # turns it off.
+    ctf_refuse_la_without_school: bool = True
+
+    @property
+    def case_policy(self) -> CasePolicy:
+        """The LA's choices every case carries from its opening (so that it replays the same)."""
+        return CasePolicy(
+            s37_consent_rule=self.s37_consent_rule,
+            refuse_la_without_school=self.ctf_refuse_la_without_school,
+        )
 
     # Local embedded stack (cme dev)
     data_dir: Path = Path(".cme")

@@ -455,7 +455,7 @@ async def refer(
         if answer is not None:
             return Referred(case=case, request_id=update.request_id, result=answer)
     operation = start_operation(
-        case, update, task_queue=settings.task_queue, s37_consent_rule=settings.s37_consent_rule
+        case, update, task_queue=settings.task_queue, policy=settings.case_policy
     )
     try:
         started: WorkflowUpdateHandle[CommandResult] = await within(

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from domain.case.commands import CaseInput, OpenCase, RegisterReferral
+from domain.case.commands import CaseInput, CasePolicy, OpenCase, RegisterReferral
 from domain.case.model import Actor, CaseOutcome, CommandResult
 from domain.intake import AnyReferral, child_identity_keys
 from workflows.case import CmeCase
@@ -62,22 +62,24 @@ def referral_update(
     )
 
 
-def case_input(case: str, update: RegisterReferral, *, s37_consent_rule: bool = False) -> CaseInput:
+def case_input(
+    case: str, update: RegisterReferral, *, policy: CasePolicy | None = None
+) -> CaseInput:
     return CaseInput(
         case=case,
         opening=OpenCase(
             referral=update.referral, referred_by=update.by, request_id=update.request_id
         ),
-        s37_consent_rule=s37_consent_rule,
+        policy=policy or CasePolicy(),
     )
 
 
 def start_operation(
-    case: str, update: RegisterReferral, *, task_queue: str, s37_consent_rule: bool = False
+    case: str, update: RegisterReferral, *, task_queue: str, policy: CasePolicy | None = None
 ) -> WithStartWorkflowOperation[CmeCase, CaseOutcome]:
     return WithStartWorkflowOperation(
         CmeCase.run,
-        case_input(case, update, s37_consent_rule=s37_consent_rule),
+        case_input(case, update, policy=policy),
         id=case,
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -92,7 +94,7 @@ async def open_case(
     *,
     task_queue: str,
     secret: str,
-    s37_consent_rule: bool = False,
+    policy: CasePolicy | None = None,
     request_id: str | None = None,
 ) -> CommandResult:
     """Open a case for the referral, or deliver it to the child's open case."""
@@ -102,7 +104,7 @@ async def open_case(
         CmeCase.register_referral,
         update,
         start_workflow_operation=start_operation(
-            case, update, task_queue=task_queue, s37_consent_rule=s37_consent_rule
+            case, update, task_queue=task_queue, policy=policy
         ),
         id=update.request_id,
     )

@@ -168,7 +168,7 @@ class CmeCase:
         return Context(
             now=workflow.now(),
             calendar=self._calendar,
-            s37_consent_rule=self._input.s37_consent_rule,
+            policy=self._input.policy,
         )
 
     def _history_is_long(self) -> bool:
@@ -214,7 +214,7 @@ class CmeCase:
             case=self._input.case,
             opening=self._next_episode,
             episodes_known=True,
-            s37_consent_rule=self._input.s37_consent_rule,
+            policy=self._input.policy,
             max_history_events=self._input.max_history_events,
         )
 

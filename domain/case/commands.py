@@ -36,6 +36,7 @@ __all__ = [
     "CalendarReloaded",
     "CaseCommand",
     "CaseInput",
+    "CasePolicy",
     "ConcludeInvestigation",
     "ConfirmCtf",
     "ConfirmNoSicknessGrounds",
@@ -90,6 +91,18 @@ class OpenCase(BaseModel):
     answered: bool = False
 
 
+class CasePolicy(BaseModel):
+    """The LA's settings that decide a case's rules; carried by the case from its opening, so
+    that it replays the same whatever the settings say later."""
+
+    model_config = _CONFIG
+
+    # Children's Wellbeing and Schools Act 2026 s.37 (s.434A EA 1996): off until commenced.
+    s37_consent_rule: bool = False
+    # Refuse a CTF to an LA code without a school (851LLLL): Portsmouth's rule (seed appendix 1).
+    refuse_la_without_school: bool = True
+
+
 class CaseInput(BaseModel):
     """The case workflow's input: the opening referral, or the state a long case carries into
     its next run."""
@@ -102,8 +115,7 @@ class CaseInput(BaseModel):
     # the previous one): the register need not be read.
     episodes_known: bool = False
     carried_state: CaseState | None = None
-    # Children's Wellbeing and Schools Act 2026 s.37 switch, from Settings when the case opens.
-    s37_consent_rule: bool = False
+    policy: CasePolicy = Field(default_factory=CasePolicy)
     # Continue-as-new (carrying the state) once the history is this long, or when Temporal
     # suggests it, whichever comes first; far below Temporal's 51,200-event limit.
     max_history_events: int = Field(default=10_000, ge=100)

@@ -48,6 +48,7 @@ from domain.case.commands import (
     AuthoriseDeletion,
     CalendarReloaded,
     CaseCommand,
+    CasePolicy,
     ConcludeInvestigation,
     ConfirmCtf,
     ConfirmNoSicknessGrounds,
@@ -105,7 +106,12 @@ from domain.case.model import (
 from domain.case.rules import Rejected
 from domain.case.state import CaseState, NotificationRecord, NotificationStatus, RequestRecord
 from domain.clock import end_of_day, local_date, start_of_day
-from domain.ctf import CTF_SCHOOL_DAYS, validate_ctf_destination
+from domain.ctf import (
+    CTF_SCHOOL_DAYS,
+    LOST_PUPIL_DATABASE,
+    is_la_without_school,
+    validate_ctf_destination,
+)
 from domain.deletion import (
     DeletionAssessment,
     LaConsent,
@@ -169,7 +175,7 @@ class Context:
 
     now: datetime
     calendar: SchoolCalendar | None
-    s37_consent_rule: bool = False
+    policy: CasePolicy = field(default_factory=CasePolicy)
 
     @property
     def today(self) -> date:
@@ -805,7 +811,7 @@ class _Step:
                 decision_date,
                 rules.case_facts(self.state),
                 calendar,
-                s37_consent_rule=self.ctx.s37_consent_rule,
+                s37_consent_rule=self.ctx.policy.s37_consent_rule,
             )
         except CalendarError as exc:
             raise Rejected(str(exc)) from None
@@ -999,12 +1005,16 @@ def _confirm_ctf(step: _Step, command: ConfirmCtf) -> None:
     if not tasks:
         raise Rejected("no CTF is due on this case")
     rules.require_role(command.by, rules.OFFICERS | {Role.SCHOOL}, "confirming the CTF")
+    refuse = step.ctx.policy.refuse_la_without_school
     try:
-        code = validate_ctf_destination(command.destination_code)
+        code = validate_ctf_destination(command.destination_code, refuse_la_without_school=refuse)
     except ValueError as exc:
         raise Rejected(f"destination_code: {exc}") from None
     expected = rules.ctf_destination_of(state)
-    if code != expected:
+    # Where the LA allows them, an LA code without a school stands for an unknown school.
+    if code != expected and not (
+        not refuse and is_la_without_school(code) and expected == LOST_PUPIL_DATABASE
+    ):
         raise Rejected(f"destination_code: the return names destination {expected}, not {code}")
     rules.require_in_case_period(command.sent_on, state, step.today, "CTF sent date")
     task = tasks[0]

@@ -18,7 +18,7 @@ from typing import Any
 
 from domain.calendar import CalendarError, SchoolCalendar
 from domain.case import events as ev
-from domain.case.commands import CaseInput, OpenCase
+from domain.case.commands import CaseInput, CasePolicy, OpenCase
 from domain.case.machine import SERVICE
 from domain.case.model import (
     Actor,
@@ -287,6 +287,6 @@ def to_v2(
         ),
         episodes_known=True,
         carried_state=carried,
-        s37_consent_rule=input.s37_consent_rule,
+        policy=CasePolicy(s37_consent_rule=input.s37_consent_rule),
         max_history_events=input.max_history_events,
     )

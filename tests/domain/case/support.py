@@ -52,6 +52,7 @@ from domain.case import events as ev
 from domain.case import notifications as n
 from domain.case.commands import (
     CaseCommand,
+    CasePolicy,
     ConcludeInvestigation,
     ConfirmNoSicknessGrounds,
     ConfirmRegisterCodes,
@@ -237,6 +238,7 @@ class Case:
     now: datetime
     calendar: SchoolCalendar | None
     states: list[CaseState] = field(default_factory=list)
+    policy: CasePolicy = field(default_factory=CasePolicy)
 
     @classmethod
     def open(
@@ -256,7 +258,7 @@ class Case:
         return case, outcome
 
     def context(self) -> Context:
-        return Context(now=self.now, calendar=self.calendar)
+        return Context(now=self.now, calendar=self.calendar, policy=self.policy)
 
     def _advance(self, when: datetime | None) -> None:
         if when is not None:

@@ -611,3 +611,25 @@ def test_a_ctf_is_confirmed_only_where_one_is_due_and_not_by_a_professional() ->
             sent_on=date(2026, 2, 9),
         )
     ) == ("confirming the CTF is for a cme officer or school or team leader, not a professional")
+
+
+def test_an_la_that_allows_them_takes_a_ctf_to_an_la_code_without_a_school() -> None:
+    """Portsmouth refuses 851LLLL (seed appendix 1: an unknown school is the Lost Pupil
+    Database); an LA that turns the setting off takes it for a destination whose school is not
+    known."""
+    from domain.case.commands import CasePolicy, ConfirmCtf
+    from tests.domain.case.support import LEFT, RETURN_FILED
+
+    unknown = {"kind": "unknown"}
+    case, _ = Case.open(
+        migration_return(leaving_date=LEFT, referral_date=RETURN_FILED, destination=unknown),
+        SCHOOL_OFFICE,
+        now=at(RETURN_FILED),
+    )
+    sent = ConfirmCtf(
+        by=SCHOOL_OFFICE, request_id=rid(), destination_code="851LLLL", sent_on=RETURN_FILED
+    )
+    assert "an LA code without a school: use XXXXXXX" in case.refuse(sent)
+    case.policy = CasePolicy(refuse_la_without_school=False)
+    assert case.do(sent).result is not None
+    assert case.state.ctf is not None and case.state.ctf.destination_code == "851LLLL"
