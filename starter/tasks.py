@@ -12,6 +12,17 @@
     cme withdraw CASE "duplicate referral" --duplicate-of CME-… --by "Lead Y" (team leader)
     cme reassign CASE "Officer Z" --by "Lead Y"                             (team leader)
     cme retry CASE --by "Officer X"                                         (CME officer)
+    cme codes CASE 2026-03-02=N 2026-03-03:am=N ... --by "Ms A"             (school)
+    cme confirm-no-sickness CASE --by "Officer X"                           (CME officer)
+    cme consent CASE --consented-by "LA officer" --on 2026-03-02 --by "Officer X"
+    cme facts CASE --la-arranged-special-school yes --by "Officer X"        (CME officer)
+
+The last four record what the law needs before some deletions (docs/law.md): every session's
+register code for the 20-day ground (2024 reg 9(1)(i)), the officer's confirmation that no
+sickness or unavoidable cause keeps the child away (both absence grounds), the placing LA's
+consent (or a Secretary of State direction) for a pupil at a special school under LA
+arrangements (2006 reg 8(2), 2024 reg 9(4)), and facts such as a school attendance order naming
+the school, a mobile child or a custodial order (2024 reg 9(1)(a), (c), (f), (j)).
 
 Every command needs ``--by NAME`` (who is doing it) and takes ``--as ROLE`` (school, cme_officer,
 team_leader; the default is the role the task is usually for, shown above). Dates default to
@@ -49,8 +60,12 @@ from domain.case.commands import (
     AuthoriseDeletion,
     ConcludeInvestigation,
     ConfirmCtf,
+    ConfirmNoSicknessGrounds,
+    ConfirmRegisterCodes,
     RaiseConcern,
     Reassign,
+    RecordConsent,
+    RecordDeletionFacts,
     RecordEnquiry,
     RecordMashCall,
     ReportContact,
@@ -60,7 +75,7 @@ from domain.case.commands import (
     Withdraw,
 )
 from domain.case.model import Actor, CommandResult, InvestigationOutcome, Role, Stage
-from domain.deletion import SessionCode
+from domain.deletion import ConsentKind, CustodialOrder, SessionCode
 from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
 from settings import Settings
 from starter.case_client import send, state_if_answering
@@ -115,6 +130,10 @@ _OPTION_OF = {
     "decision_date": "--decision-date",
     "duplicate_of": "--duplicate-of",
     "attendance_codes": "--code",
+    "codes": "CODES",
+    "consented_by": "--consented-by",
+    "consented_on": "--on",
+    "reference": "--reference",
     "destination_code": "CODE",
     "ground": "GROUND",
 }
@@ -130,6 +149,15 @@ def _session_codes(text: str) -> list[SessionCode]:
     day = date_arg(match.group(1))
     sessions = [match.group(2)] if match.group(2) else ["am", "pm"]
     return [SessionCode(day=day, session=s, code=match.group(3).upper()) for s in sessions]
+
+
+def _yes_no(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("yes", "y", "true"):
+        return True
+    if value in ("no", "n", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not yes or no")
 
 
 def _text(text: str) -> str:
@@ -315,6 +343,74 @@ def register(subparsers: Any) -> None:
         handler=reassign,
     )
     p.add_argument("officer", type=name_arg, metavar="OFFICER")
+
+    p = _task(
+        subparsers,
+        "codes",
+        help="record the register codes of the child's absent sessions (the 20-day ground needs "
+        "every session of the 20 school days coded G, N or O)",
+        role=Role.SCHOOL,
+        handler=codes,
+    )
+    p.add_argument(
+        "codes",
+        type=_session_codes,
+        nargs="+",
+        metavar="DATE[:am|pm]=CODE",
+        help="e.g. 2026-03-02=N (both sessions) or 2026-03-02:pm=G",
+    )
+
+    p = _task(
+        subparsers,
+        "confirm-no-sickness",
+        help="confirm there are no reasonable grounds to believe the child cannot attend because "
+        "of sickness or an unavoidable cause (needed for the absence grounds)",
+        role=Role.CME_OFFICER,
+        handler=confirm_no_sickness,
+    )
+    p.add_argument("--note", type=note_arg, default="", help="what the confirmation rests on")
+
+    p = _task(
+        subparsers,
+        "consent",
+        help="record the consent of the LA that placed the pupil at a special school (or a "
+        "Secretary of State direction)",
+        role=Role.CME_OFFICER,
+        handler=consent,
+    )
+    p.add_argument("--consented-by", required=True, type=name_arg, metavar="NAME")
+    p.add_argument("--on", type=date_arg, metavar="DATE", help="when (default today)")
+    p.add_argument(
+        "--direction",
+        action="store_true",
+        help="a direction of the Secretary of State, not the LA's consent",
+    )
+    p.add_argument("--reference", type=note_arg, default="", help="the consent's reference")
+
+    p = _task(
+        subparsers,
+        "facts",
+        help="record facts that bear on deletion (each yes or no; what is left out is unchanged)",
+        role=Role.CME_OFFICER,
+        handler=deletion_facts,
+    )
+    for flag, what in (
+        ("la-arranged-special-school", "registered at a special school under LA arrangements"),
+        (
+            "la-arranged-independent-special-school",
+            "at an independent special school under LA arrangements (s.37 switch)",
+        ),
+        ("attendance-order-names-school", "a school attendance order names this school"),
+        ("mobile-child-main-school", "a mobile child whose main school this is"),
+        ("s47-enquiries", "subject to s.47 Children Act 1989 enquiries (s.37 switch)"),
+        ("s47-action", "action under s.47(8) Children Act 1989 (s.37 switch)"),
+    ):
+        p.add_argument(f"--{flag}", type=_yes_no, metavar="yes|no", help=what)
+    p.add_argument(
+        "--custodial-order",
+        choices=[c.value for c in CustodialOrder],
+        help="why the pupil is detained: a final order or recall is the custodial ground",
+    )
 
     _task(
         subparsers,
@@ -600,4 +696,81 @@ async def retry(args: argparse.Namespace, settings: Settings) -> int:
         reply,
         f"{reply.case}: {retried} retried; each clears once its retry succeeds "
         f"(see cme show {reply.case})",
+    )
+
+
+async def codes(args: argparse.Namespace, settings: Settings) -> int:
+    given = [code for group in args.codes for code in group]
+    command = request(args, ConfirmRegisterCodes, by=_actor(args), codes=given)
+    reply = await _send(args, settings, CmeCase.confirm_register_codes, command)
+    missing = reply.sessions_missing
+    left = (
+        "every session of the counted days is on file"
+        if missing == 0
+        else "the counted days cannot be worked out yet (see cme show)"
+        if missing is None
+        else f"{_plural(missing, 'session', 'sessions')} of the counted days still to give"
+    )
+    return _done(
+        args,
+        command,
+        reply,
+        f"{reply.case}: {_plural(len(given), 'code', 'codes')} recorded; {left}",
+    )
+
+
+async def confirm_no_sickness(args: argparse.Namespace, settings: Settings) -> int:
+    command = request(args, ConfirmNoSicknessGrounds, by=_actor(args), note=args.note)
+    reply = await _send(args, settings, CmeCase.confirm_no_sickness_grounds, command)
+    return _done(
+        args,
+        command,
+        reply,
+        f"{reply.case}: confirmed: no reasonable grounds to believe the child cannot attend "
+        "because of sickness or an unavoidable cause",
+    )
+
+
+async def consent(args: argparse.Namespace, settings: Settings) -> int:
+    command = request(
+        args,
+        RecordConsent,
+        by=_actor(args),
+        kind=ConsentKind.SECRETARY_OF_STATE_DIRECTION if args.direction else ConsentKind.LA_CONSENT,
+        consented_by=args.consented_by,
+        consented_on=args.on or today(),
+        reference=args.reference,
+    )
+    reply = await _send(args, settings, CmeCase.record_consent, command)
+    what = "Secretary of State direction" if args.direction else "LA consent"
+    return _done(
+        args,
+        command,
+        reply,
+        f"{reply.case}: {what} of {human_date(command.consented_on)} recorded "
+        f"({command.consented_by})",
+    )
+
+
+async def deletion_facts(args: argparse.Namespace, settings: Settings) -> int:
+    fields = {
+        name: getattr(args, name)
+        for name in (
+            "la_arranged_special_school",
+            "la_arranged_independent_special_school",
+            "attendance_order_names_school",
+            "mobile_child_main_school",
+            "s47_enquiries",
+            "s47_action",
+        )
+        if getattr(args, name) is not None
+    }
+    if args.custodial_order is not None:
+        fields["custodial_order"] = CustodialOrder(args.custodial_order)
+    if not fields:
+        raise CliError("give at least one fact, e.g. --la-arranged-special-school yes", exit_code=2)
+    command = request(args, RecordDeletionFacts, by=_actor(args), **fields)
+    reply = await _send(args, settings, CmeCase.record_deletion_facts, command)
+    return _done(
+        args, command, reply, f"{reply.case}: {_plural(len(fields), 'fact', 'facts')} recorded"
     )

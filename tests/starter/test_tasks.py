@@ -351,3 +351,33 @@ async def test_a_task_with_the_server_down_is_one_line(cli: Cli) -> None:
     assert run.code == 1
     assert len(run.err_lines) == 1
     assert run.err_lines[0].startswith("cme: error: cannot reach Temporal at 127.0.0.1:")
+
+
+async def test_the_20_day_grounds_proofs_are_recorded_from_the_command_line(cli: Cli) -> None:
+    """2024 reg 9(1)(i): every session's register code on file, and the officer's confirmation
+    that no sickness keeps the child away; each is named in the refusal until it is recorded."""
+    case = await _at_la_investigation(cli, days_absent=25)
+    await cli.ok(
+        "enquiry", case, "--kind", "partner", "--outcome", "no_information", "--by-la",
+        "--by", "Officer X",
+    )  # fmt: skip
+    await cli.ok("conclude", case, "not_located", "--by", "Officer X")
+    refused = await cli("authorise", case, "9(1)(i)", "--by", "Officer X")
+    assert "register codes not on file" in refused.err_lines[0]
+    assert "no recorded confirmation" in refused.err_lines[0]
+
+    day1 = school_days_back(cli.calendar, cli.today, 25)
+    days = [day1]
+    while len(days) < 20:
+        days.append(cli.calendar.after(days[-1], 1))
+    run = await cli.ok("codes", case, *[f"{d.isoformat()}=N" for d in days], "--by", "Ms A")
+    assert run.out_lines == [
+        f"{case}: 40 codes recorded; every session of the counted days is on file"
+    ]
+    run = await cli.ok("confirm-no-sickness", case, "--note", "GP has no record", "--by", "Off X")
+    assert run.out_lines[0].startswith(f"{case}: confirmed: no reasonable grounds")
+    facts = await cli.ok("facts", case, "--mobile-child-main-school", "no", "--by", "Officer X")
+    assert facts.out_lines == [f"{case}: 1 fact recorded"]
+
+    authorised = await cli.ok("authorise", case, "9(1)(i)", "--by", "Officer X")
+    assert authorised.out_lines[0].startswith(f"{case}: deletion authorised on ground 9(1)(i)")
