@@ -35,7 +35,7 @@ from domain.case.model import Actor
 from domain.case.notifications import NotificationBase
 from domain.clock import local_date
 from domain.ctf import LOST_PUPIL_DATABASE, SCOTLAND_OR_INDEPENDENT, SERVICE_CHILDREN_LA
-from domain.enquiries import Enquiry
+from domain.enquiries import BY_WORDS, KIND_WORDS, OUTCOME_WORDS, Enquiry
 from domain.grounds import RULEBOOK_TITLES, Rulebook
 from domain.intake import Address
 
@@ -66,24 +66,9 @@ class Rendered:
 
 # -- words for codes -------------------------------------------------------------------------------
 
-ENQUIRY_KINDS = {
-    "phone_primary": "phone call to the primary contact",
-    "phone_other": "phone calls to the other contact numbers",
-    "letter": "letter to the last known address",
-    "home_visit": "home visit to the last known address",
-    "siblings_school": "enquiry at the schools where siblings are on roll",
-    "partner": "enquiry with partner agencies (social care, health, housing, police)",
-    "other_la": "enquiry with another local authority",
-    "sensitive": "sensitive enquiry (refuge, domestic abuse services)",
-    "school_place_offer": "check whether a school place was offered and not taken up",
-}
-ENQUIRY_OUTCOMES = {
-    "no_contact": "no contact",
-    "no_information": "no information about the child",
-    "information": "information found, child not yet located",
-    "contact_made": "contact made",
-}
-ENQUIRY_BY = {"school": "the school", "la": "the LA"}
+ENQUIRY_KINDS = {kind.value: words for kind, words in KIND_WORDS.items()}
+ENQUIRY_OUTCOMES = {outcome.value: words for outcome, words in OUTCOME_WORDS.items()}
+ENQUIRY_BY = {by.value: words for by, words in BY_WORDS.items()}
 ROLES = {
     "school": "school",
     "professional": "professional",

@@ -54,6 +54,27 @@ class EnquiryOutcome(StrEnum):
     CONTACT_MADE = "contact_made"  # spoke to the family / child located
 
 
+# The words officers and partners read for each code (emails, the case file).
+KIND_WORDS: dict[EnquiryKind, str] = {
+    EnquiryKind.PHONE_PRIMARY: "phone call to the primary contact",
+    EnquiryKind.PHONE_OTHER: "phone calls to the other contact numbers",
+    EnquiryKind.LETTER: "letter to the last known address",
+    EnquiryKind.HOME_VISIT: "home visit to the last known address",
+    EnquiryKind.SIBLINGS_SCHOOL: "enquiry at the schools where siblings are on roll",
+    EnquiryKind.PARTNER: "enquiry with partner agencies (social care, health, housing, police)",
+    EnquiryKind.OTHER_LA: "enquiry with another local authority",
+    EnquiryKind.SENSITIVE: "sensitive enquiry (refuge, domestic abuse services)",
+    EnquiryKind.SCHOOL_PLACE_OFFER: "check whether a school place was offered and not taken up",
+}
+OUTCOME_WORDS: dict[EnquiryOutcome, str] = {
+    EnquiryOutcome.NO_CONTACT: "no contact",
+    EnquiryOutcome.NO_INFORMATION: "no information about the child",
+    EnquiryOutcome.INFORMATION: "information found, child not yet located",
+    EnquiryOutcome.CONTACT_MADE: "contact made",
+}
+BY_WORDS: dict[EnquiryBy, str] = {EnquiryBy.SCHOOL: "the school", EnquiryBy.LA: "the LA"}
+
+
 class Enquiry(BaseModel):
     """One enquiry and what came of it."""
 
@@ -64,6 +85,11 @@ class Enquiry(BaseModel):
     made_on: PlausibleDate
     outcome: EnquiryOutcome
     note: Note = ""
+
+    @property
+    def words(self) -> str:
+        """``phone call to the primary contact: no contact``."""
+        return f"{KIND_WORDS[self.kind]}: {OUTCOME_WORDS[self.outcome]}"
 
     @property
     def failed(self) -> bool:

@@ -76,6 +76,7 @@ from domain.case.model import (
 )
 from domain.case.state import CaseState
 from domain.clock import LONDON, local_date
+from domain.enquiries import BY_WORDS
 from domain.grounds import RULEBOOK_CITATIONS, UnknownGroundError, find_ground, rulebook_for
 from domain.intake import PupilMigrationReturn
 from domain.types import (
@@ -525,8 +526,8 @@ def state_lines(state: CaseState) -> list[str]:
     for q in state.enquiries:
         note = f" ({q.enquiry.note})" if q.enquiry.note else ""
         lines.append(
-            f"  {human_date(q.enquiry.made_on)}  {q.enquiry.by.value} {q.enquiry.kind.value}, "
-            f"{q.enquiry.outcome.value}{note}, recorded by {actor_words(q.recorded_by)}"
+            f"  {human_date(q.enquiry.made_on)}  {BY_WORDS[q.enquiry.by]}: {q.enquiry.words}"
+            f"{note}, recorded by {actor_words(q.recorded_by)}"
         )
     if state.information:
         lines.append("information:")

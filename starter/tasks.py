@@ -76,7 +76,7 @@ from domain.case.commands import (
 )
 from domain.case.model import Actor, CommandResult, InvestigationOutcome, Role, Stage
 from domain.deletion import ConsentKind, CustodialOrder, SessionCode
-from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
+from domain.enquiries import BY_WORDS, Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
 from settings import Settings
 from starter.case_client import send, state_if_answering
 from starter.cases import request_id_for
@@ -500,8 +500,8 @@ async def enquiry(args: argparse.Namespace, settings: Settings) -> int:
         args,
         command,
         reply,
-        f"{reply.case}: enquiry {reply.enquiry_id} recorded ({made.by.value} {made.kind.value}, "
-        f"{made.outcome.value} on {human_date(made.made_on)}); "
+        f"{reply.case}: enquiry {reply.enquiry_id} recorded ({BY_WORDS[made.by]}: {made.words}, "
+        f"on {human_date(made.made_on)}); "
         f"{_plural(reply.enquiries_recorded, 'enquiry', 'enquiries')} on the case",
     )
 

@@ -56,6 +56,7 @@ ROLE_WORDS = {
 
 TASK_WORDS = {
     TaskName.SCHOOL_ENQUIRIES: "school enquiries",
+    TaskName.CONFIRM_REGISTER_CODES: "confirm the register codes",
     TaskName.PHONE_MASH: "phone MASH",
     TaskName.INVESTIGATE: "investigate",
     TaskName.AUTHORISE_DELETION: "authorise deletion",

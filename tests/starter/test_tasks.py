@@ -61,7 +61,8 @@ async def test_a_school_works_its_case_from_enquiry_to_contact(cli: Cli) -> None
         "enquiry", case, "--kind", "phone_primary", "--outcome", "no_contact", "--by", "Ms A"
     )
     assert run.out_lines == [
-        f"{case}: enquiry 1 recorded (school phone_primary, no_contact on {today}); "
+        f"{case}: enquiry 1 recorded (the school: phone call to the primary contact: no contact, "
+        f"on {today}); "
         "1 enquiry on the case"
     ]
 
@@ -122,7 +123,8 @@ async def test_the_same_enquiry_twice_is_recorded_once(cli: Cli) -> None:
     second = await cli.ok(*enquiry)
 
     recorded = (
-        f"{case}: enquiry 1 recorded (school letter, no_contact on {human_date(cli.today)}); "
+        f"{case}: enquiry 1 recorded (the school: letter to the last known address: no contact, "
+        f"on {human_date(cli.today)}); "
         "1 enquiry on the case"
     )
     assert first.out_lines == [recorded]
@@ -135,7 +137,7 @@ async def test_the_same_enquiry_twice_is_recorded_once(cli: Cli) -> None:
 
     # An identical enquiry made again (a second letter) is a new request: a new request id.
     third = await cli.ok(*enquiry, "--request-id", "second-letter-1")
-    assert third.out_lines[0].startswith(f"{case}: enquiry 2 recorded (school letter, ")
+    assert third.out_lines[0].startswith(f"{case}: enquiry 2 recorded (the school: letter to the ")
     replay = await cli.ok(*enquiry, "--request-id", "second-letter-1", "--json")
     assert (replay.json()["duplicate_request"], replay.json()["enquiry_id"]) == (True, 2)
     assert len((await cli.ok("show", case, "--json")).json()["enquiries"]) == 2
@@ -173,7 +175,7 @@ async def test_a_not_on_roll_case_is_reassigned_investigated_and_closed(cli: Cli
         "--by",
         "Officer Zed",
     )
-    assert "(la school_place_offer, information on" in run.out
+    assert "(the LA: check whether a school place was offered" in run.out
 
     run = await cli.ok(
         "conclude", case, "placed_on_roll", "--new-school", OTHER_SCHOOL, "--by", "Officer Zed"

@@ -84,7 +84,7 @@ async def test_worker_down_nothing_recorded_then_the_same_command_is_applied_onc
 
     # applied once: by this command, or by the first once the worker was back
     assert again.out_lines[-1] == (
-        f"{case}: enquiry 1 recorded (school letter, no_contact on "
+        f"{case}: enquiry 1 recorded (the school: letter to the last known address: no contact, on "
         f"{human_date(cli.today)}); 1 enquiry on the case"
     )
     assert len(await _enquiries(cli, case)) == 1
@@ -188,7 +188,9 @@ async def test_worker_down_request_sent_server_restarted_request_resent_applied_
         cli.answer_within(30)
 
         resent = await cli.ok(*enquiry)  # the same request sent again
-        assert resent.out_lines[-1].startswith(f"{case}: enquiry 1 recorded (school home_visit, ")
+        assert resent.out_lines[-1].startswith(
+            f"{case}: enquiry 1 recorded (the school: home visit to "
+        )
         enquiries = await _enquiries(cli, case)
         assert [(e["kind"], e["recorded_by"]) for e in enquiries] == [("home_visit", "A (school)")]
         history = (await cli.ok("history", case, "--json")).json()
