@@ -8,7 +8,8 @@ did what, in which role, and when. This command reads that log from the case (a 
 ``--episode N``, of the episode's run, found in visibility by ``CmeEpisode``) and writes one line
 per event::
 
-    2026-03-02 09:14  Ms A (school): enquiry 1 recorded: school phone primary, no contact on ...
+    2026-03-02 09:14  Ms A (school): enquiry 1 recorded: the school: phone call to the primary
+    contact: no contact, on ...
     2026-03-16 00:00  CME service: stage now LA investigation (was school enquiries)
 
 Times are UK local time. What the case does on its own (a deadline passing, an email going out)
@@ -29,7 +30,7 @@ from domain.case.events import CaseEvent
 from domain.case.model import Decision
 from domain.case.state import CaseState
 from domain.clock import LONDON
-from domain.enquiries import Enquiry
+from domain.enquiries import BY_WORDS, Enquiry
 from settings import Settings
 from starter.case_client import case_state
 from starter.connect import connect
@@ -112,10 +113,7 @@ def history_json(state: CaseState) -> list[dict[str, Any]]:
 
 
 def _enquiry(enquiry: Enquiry) -> str:
-    text = (
-        f"{enquiry.by.value} {words(enquiry.kind.value)}, {words(enquiry.outcome.value)} on "
-        f"{human_date(enquiry.made_on)}"
-    )
+    text = f"{BY_WORDS[enquiry.by]}: {enquiry.words}, on {human_date(enquiry.made_on)}"
     return text + (f" ({enquiry.note})" if enquiry.note else "")
 
 

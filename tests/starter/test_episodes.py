@@ -66,7 +66,10 @@ async def test_a_repeat_episode_is_shown_with_the_earlier_one(cli: Cli) -> None:
     assert any(
         line.endswith("Lead Y (team leader): case closed: family back in touch") for line in first
     )
-    assert any("enquiry 1 recorded: school letter, no contact" in line for line in first)
+    assert any(
+        "enquiry 1 recorded: the school: letter to the last known address: no contact" in line
+        for line in first
+    )
     latest = (await cli.ok("history", case)).out_lines
     assert latest[0].startswith(f"case {case}, episode 2: ")
     assert "Mr B (school): case opened (episode 2, a repeat episode)" in latest[1]
