@@ -226,7 +226,11 @@ class Gender(StrEnum):
 
 GenderField = Annotated[Gender, BeforeValidator(_check_gender)]
 
-_MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+# hide_input_in_errors: a validation error's text (which a log may carry) never quotes a value,
+# which can be a child's personal data.
+_MODEL_CONFIG = ConfigDict(
+    frozen=True, extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True
+)
 
 
 # -- reporting problems found across fields --------------------------------------------------------

@@ -61,7 +61,8 @@ __all__ = [
     "Withdraw",
 ]
 
-_CONFIG = ConfigDict(frozen=True, extra="forbid")
+# A validation error's text never quotes a value (it can be a child's personal data).
+_CONFIG = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
 class Request(BaseModel):

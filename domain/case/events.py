@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.case.model import (
     Actor,
@@ -61,6 +61,9 @@ __all__ = [
 
 
 class EventBase(BaseModel):
+    # A validation error's text never quotes a value (events hold people's words).
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     seq: int
     at: datetime
     by: Actor

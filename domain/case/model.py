@@ -79,7 +79,7 @@ class Role(StrEnum):
 class Actor(BaseModel):
     """Who did something: a named person acting in a role."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     name: PersonName
     role: Role

@@ -16,7 +16,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.case.model import (
     Actor,
@@ -55,6 +55,10 @@ __all__ = [
 ]
 
 
+# A validation error's text never quotes a value (the child's details are personal data).
+_PRIVATE = ConfigDict(hide_input_in_errors=True)
+
+
 class Recipient(StrEnum):
     MASH = "mash"
     SAT = "sat"
@@ -65,6 +69,8 @@ class Recipient(StrEnum):
 
 
 class ContactDetails(BaseModel):
+    model_config = _PRIVATE
+
     name: str
     relationship: str | None = None
     phone_numbers: list[str] = Field(default_factory=list)
@@ -73,6 +79,8 @@ class ContactDetails(BaseModel):
 
 class ChildDetails(BaseModel):
     """The child as the referral describes them, for professionals who must act."""
+
+    model_config = _PRIVATE
 
     first_name: str
     last_name: str
@@ -89,6 +97,8 @@ class ChildDetails(BaseModel):
 class ReferrerDetails(BaseModel):
     """Who referred the child and how to reach them."""
 
+    model_config = _PRIVATE
+
     name: str
     organisation: str | None = None
     role: str | None = None
@@ -98,6 +108,8 @@ class ReferrerDetails(BaseModel):
 
 
 class NotificationBase(BaseModel):
+    model_config = _PRIVATE
+
     case: str
     episode: int
     purpose: str  # unique within the episode: (case, episode, purpose) is the outbox key

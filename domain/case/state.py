@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.case.events import CaseEvent
 from domain.case.model import (
@@ -71,6 +71,9 @@ class RequestRecord(BaseModel):
 
 class CaseState(BaseModel):
     """Everything about one episode of a child's case."""
+
+    # A validation error's text never quotes a value (the case holds personal data).
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     case: str
     episode: int = 1

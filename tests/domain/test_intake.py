@@ -1238,3 +1238,20 @@ def test_a_return_carries_the_school_type_for_the_ctf_deadline_pupil_information
         ]
         is None
     )
+
+
+def test_a_validation_error_never_quotes_the_childs_data() -> None:
+    """A log may carry a validation error's text: it names the field and the fault, never the
+    value (a child's name, date of birth, UPN or address is personal data)."""
+    from pydantic import ValidationError
+
+    from domain.intake import SchoolCMEReferral
+
+    data = _return_data()
+    data["pupil"] = {**data["pupil"], "upn": "Zephyrine-Quillfeather"}
+    with pytest.raises(ValidationError) as refused:
+        PupilMigrationReturn.model_validate(data)
+    assert "Zephyrine" not in str(refused.value) and "upn" in str(refused.value)
+    with pytest.raises(ValidationError) as refused_again:
+        SchoolCMEReferral.model_validate({"pupil": {"first_name": "Zephyrine\x00"}})
+    assert "Zephyrine" not in str(refused_again.value)
