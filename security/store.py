@@ -121,7 +121,7 @@ class SqlKeyStore:
         found = await self._in_thread(self._load, key_id, create)
         if found is None:
             return None
-        self._remember(key_id, found)
+        found = self._remember(key_id, found)  # shredded here meanwhile: stays shredded
         if isinstance(found, _Shredded):
             raise KeyShredded(key_id)
         return found
@@ -168,20 +168,21 @@ class SqlKeyStore:
             self._cache.move_to_end(key_id)
             return value
 
-    def _remember(self, key_id: str, value: DataKey | _Shredded) -> None:
-        if self.cache_size == 0:
-            return
-        if isinstance(value, _Shredded):
-            expires = math.inf
-        elif self.cache_ttl == 0:
-            return
-        else:
-            expires = self._clock() + self.cache_ttl
+    def _remember(self, key_id: str, value: DataKey | _Shredded) -> DataKey | _Shredded:
+        """Cache ``value``; what the cache now says (a key read just before this process
+        shredded it does not undo the shred)."""
+        expires = math.inf if isinstance(value, _Shredded) else self._clock() + self.cache_ttl
         with self._lock:
+            entry = self._cache.get(key_id)
+            if entry is not None and isinstance(entry[0], _Shredded):
+                return entry[0]
+            if self.cache_size == 0 or (self.cache_ttl == 0 and not isinstance(value, _Shredded)):
+                return value
             self._cache[key_id] = (value, expires)
             self._cache.move_to_end(key_id)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
+        return value
 
     # -- the database (in worker threads)
 

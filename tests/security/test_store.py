@@ -5,6 +5,7 @@ that leaves no key material, rotation from one key-encryption key to the next.""
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -257,3 +258,30 @@ async def test_a_key_id_is_checked(sqlite_engine: Engine) -> None:
     for bad in ("", "x" * 256):
         with pytest.raises(ValueError, match="1 to 255 characters"):
             await store.data_key(bad, create=True)
+
+
+async def test_a_key_read_while_this_process_shreds_it_stays_shredded(
+    sqlite_engine: Engine,
+) -> None:
+    store = SqlKeyStore(sqlite_engine, ring("kek-1"))
+    await store.data_key(CASE, create=True)
+    store.evict()
+    loaded, go = threading.Event(), threading.Event()
+    real = store._load
+
+    def slow(key_id: str, create: bool) -> object:
+        found = real(key_id, create)  # read before the shred...
+        loaded.set()
+        go.wait(10)
+        return found  # ...and handed back after it
+
+    store._load = slow  # type: ignore[method-assign,assignment]
+    reading = asyncio.create_task(store.data_key(CASE, create=False))
+    assert await asyncio.to_thread(loaded.wait, 10)
+    store._load = real  # type: ignore[method-assign]
+    assert await store.shred(CASE) is True
+    go.set()
+    with pytest.raises(KeyShredded):
+        await reading
+    with pytest.raises(KeyShredded):
+        await store.data_key(CASE, create=False)
