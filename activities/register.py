@@ -130,7 +130,7 @@ HEAD = "0003"  # the latest revision in activities/migrations/versions (a test k
 # -- engine and schema -----------------------------------------------------------------------------
 
 
-def make_engine(url: str, *, pooled: bool = True) -> Engine:
+def make_engine(url: str, *, client: bool = False) -> Engine:
     """An engine on the register at ``url``.
 
     SQLite (``sqlite:///path/register.db``): the file's directory is created, foreign keys are
@@ -139,18 +139,19 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
     psycopg 3, the driver installed), with a 10 s connect timeout so an unreachable database
     fails fast (and the activity is retried) instead of hanging.
 
-    SQL parameters are never shown in errors or logs (``hide_parameters``). ``pooled=False``:
-    no connection is kept between uses, for a short-lived client that never disposes of it
-    (the `cme` command's key store).
+    SQL parameters are never shown in errors or logs (``hide_parameters``). ``client=True``: the
+    engine of a short-lived client that only reads and writes the cases' keys (the `cme`
+    command's key store): it keeps no connection between uses (nothing to dispose of) and never
+    creates the SQLite file's directory (a client does not make the register).
     """
-    pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
+    pool: dict[str, Any] = {"poolclass": NullPool} if client else {}
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url.removeprefix(prefix)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
+        if database and database != ":memory:" and not database.startswith("file:") and not client:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, hide_parameters=True, **pool)
         sa_event.listen(engine, "connect", _sqlite_pragmas)

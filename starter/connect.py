@@ -21,8 +21,9 @@ from starter.errors import CliError
 
 def client_data_converter(settings: Settings) -> DataConverter:
     """The data converter of a short-lived client: its key store on the settings' register,
-    opening a connection only when a key is not in its cache (no pool to dispose of)."""
-    engine = make_engine(settings.register_url, pooled=False)
+    opening a connection only when a key is not in its cache (no pool to dispose of, and no
+    directory made for a register that is not there)."""
+    engine = make_engine(settings.register_url, client=True)
     return data_converter(SqlKeyStore(engine, settings.key_ring))
 
 

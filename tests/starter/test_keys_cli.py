@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, select
 
-from activities.register import CaseKeyRow
+from activities.register import CaseKeyRow, make_engine
 from security.keys import KeyRing, decode_kek
 from security.store import SqlKeyStore
 from starter.cli import COMMAND_MODULES, main
@@ -162,3 +163,11 @@ def test_an_empty_register_has_no_keys_yet(
         "  none wrapped yet",
         "        0  erased (shredded: no key left)",
     ]
+
+
+def test_the_cme_commands_key_store_never_makes_the_register(tmp_path: Path) -> None:
+    """A client's engine keeps no connection and creates no directory (`cme show` on a host
+    without the local stack leaves nothing behind)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'absent' / 'register.db'}", client=True)
+    assert isinstance(engine.pool, NullPool) and engine.dialect.name == "sqlite"
+    assert not (tmp_path / "absent").exists()
