@@ -9,26 +9,47 @@ variable, rather than failing the first email of a case.
 
 The case register is at :attr:`Settings.register_url`: ``CME_DATABASE_URL`` when set, else the
 SQLite file ``register.db`` in the data directory (``CME_DATA_DIR``, ``.cme`` by default).
+
+Every payload in Temporal is encrypted with its case's data key, kept in the register wrapped by
+a key-encryption key (KEK) of :attr:`Settings.key_ring`: ``CME_ENCRYPTION_KEYS`` (JSON, each KEK
+by its id: ``{"2026-01": "<base64 of 32 random bytes>"}``) and ``CME_ENCRYPTION_KEY_ID`` (the one
+that wraps new keys). Errors about them name the variable and the KEK's id, never a key.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.calendar import LA_CALENDAR_PATH, SchoolCalendar
 from domain.case.commands import CasePolicy
 from domain.types import EmailAddress, ShortText, check_email, error_message
+from security.keys import KeyRing, KeyRingError, decode_kek
 
 # The LAESTAB a school mailbox pattern is tried with.
 _SAMPLE_LAESTAB = "8512000"
 
+# DEV ONLY: the key-encryption key `cme dev` uses when CME_ENCRYPTION_KEYS is not set, so that
+# the local stack runs with no configuration. It is public (it is in this file): it protects
+# nothing. A deployment sets its own (docker-compose.yml requires them).
+DEV_KEK_ID = "dev-only"
+DEV_KEK = "Q01FIGRldi1vbmx5IEtFSzogbmV2ZXIgdXNlIGxpdmU="  # "CME dev-only KEK: never use live"
+
+_KEK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+_KEYS_FORMAT = 'JSON like {"2026-01": "<base64 of 32 random bytes>"}'
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CME_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a ValidationError's text never repeats a value (a key, a password).
+    model_config = SettingsConfigDict(
+        env_prefix="CME_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     # Temporal
     temporal_address: str = "localhost:7233"
@@ -62,6 +83,15 @@ class Settings(BaseSettings):
     # Secret that turns a child's identity (UPN, or name + date of birth) into a case reference
     # carrying no personal data. Change it per LA; changing it later breaks duplicate matching.
     case_key_secret: SecretStr = SecretStr("dev-only-change-me")
+
+    # Key-encryption keys (KEKs) by id, which wrap each case's data key in the register: JSON
+    # {"<id>": "<base64 of 32 random bytes>", ...}. The active one (encryption_key_id) wraps new
+    # data keys; the others still unwrap theirs until `cme keys rotate` re-wraps them. By default,
+    # the public DEV ONLY key above.
+    encryption_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=lambda: {DEV_KEK_ID: SecretStr(DEV_KEK)}
+    )
+    encryption_key_id: str = DEV_KEK_ID
 
     # Children's Wellbeing and Schools Act 2026 s.37 (new s.434A Education Act 1996): LA consent
     # before home-education deregistration of a child at an LA-arranged independent special
@@ -107,6 +137,64 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"for school {_SAMPLE_LAESTAB} it gives {address!r}: {exc}") from None
         return pattern
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _keks(cls, value: Any) -> dict[str, SecretStr]:
+        """Each KEK checked (32 bytes, base64); no message repeats a key, only its id."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str | bytes):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError(f"must be {_KEYS_FORMAT}; it is not JSON") from None
+        if not isinstance(value, dict) or not value:
+            raise ValueError(f"must be {_KEYS_FORMAT}, with at least one key")
+        keks: dict[str, SecretStr] = {}
+        for kek_id, kek in value.items():
+            if not isinstance(kek_id, str) or not _KEK_ID.fullmatch(kek_id):
+                raise ValueError(
+                    "a key-encryption key's id is 1 to 100 letters, digits or . _ : - "
+                    "(starting with a letter or digit)"
+                )
+            text = kek.get_secret_value() if isinstance(kek, SecretStr) else kek
+            if not isinstance(text, str):
+                raise ValueError(f"key-encryption key {kek_id!r} must be base64 text")
+            try:
+                decode_kek(kek_id, text)
+            except KeyRingError as exc:
+                raise ValueError(str(exc)) from None
+            keks[kek_id] = SecretStr(text.strip())
+        return keks
+
+    @field_validator("encryption_key_id")
+    @classmethod
+    def _active_kek(cls, kek_id: str, info: ValidationInfo) -> str:
+        kek_id = kek_id.strip()
+        keks = info.data.get("encryption_keys")
+        if keks is not None and kek_id not in keks:  # None: CME_ENCRYPTION_KEYS is wrong itself
+            raise ValueError(
+                f"the active key-encryption key {kek_id!r} is not in CME_ENCRYPTION_KEYS "
+                f"(ids: {', '.join(sorted(keks))})"
+            )
+        return kek_id
+
+    @property
+    def key_ring(self) -> KeyRing:
+        """The key-encryption keys, the active one wrapping new data keys."""
+        return KeyRing(
+            {k: decode_kek(k, v.get_secret_value()) for k, v in self.encryption_keys.items()},
+            self.encryption_key_id,
+        )
+
+    @property
+    def uses_dev_kek(self) -> bool:
+        """Whether the public DEV ONLY key-encryption key is configured (fine for `cme dev`)."""
+        dev = decode_kek(DEV_KEK_ID, DEV_KEK)
+        return any(
+            decode_kek(k, v.get_secret_value()) == dev for k, v in self.encryption_keys.items()
+        )
 
     @property
     def register_url(self) -> str:

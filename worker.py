@@ -3,6 +3,10 @@
 ``python worker.py`` (or :func:`main`) runs until SIGTERM or SIGINT, then shuts down cleanly:
 the worker stops polling, lets running activities finish and returns. The register's schema is
 not created here: that is the explicit step :func:`activities.register.create_register_schema`.
+
+Every payload the worker writes to Temporal is encrypted with its case's data key, and every one
+it reads decrypted (:mod:`security`): the keys are in the register (``case_key``), wrapped by the
+settings' key-encryption keys (``CME_ENCRYPTION_KEYS``).
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ import sys
 
 from pydantic import ValidationError
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
 from activities.register import make_engine
 from activities.v1.legacy import LegacyActivities
+from security.converter import data_converter
+from security.store import SqlKeyStore
 from settings import Settings, settings_problems
 from workflows.case import CmeCase
 from workflows.v1.case import CmeCaseWorkflow
@@ -35,12 +40,21 @@ log = logging.getLogger("cme.worker")
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Run the worker until SIGTERM/SIGINT, or until ``stop`` is set."""
-    client = await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
+    if settings.uses_dev_kek:
+        log.warning(
+            "the DEV ONLY key-encryption key is configured: fine for `cme dev`, never for "
+            "children's data (set CME_ENCRYPTION_KEYS and CME_ENCRYPTION_KEY_ID)"
+        )
     engine = make_engine(settings.register_url)
+    try:
+        client = await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=data_converter(SqlKeyStore(engine, settings.key_ring)),
+        )
+    except BaseException:
+        engine.dispose()
+        raise
     mail = MailConfig.from_settings(settings)
     acts = CaseActivities(mail=mail, engine=engine, calendar_path=settings.calendar_file)
     legacy = LegacyActivities(mail=mail, engine=engine, calendar_path=settings.calendar_file)

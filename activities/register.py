@@ -15,7 +15,10 @@ read model), all in :data:`METADATA`:
 * ``decision``: how the episode ended (deletion authorisation or closure decision), once it has;
 * ``notification``: the outbox, one row per (case, episode, purpose) with its status
   (``pending``, ``sent``, ``rejected``), see :mod:`activities.mail`. It has no foreign key: an
-  email may go out before the episode's first sync, and version 1 cases' emails are episode 1's.
+  email may go out before the episode's first sync, and version 1 cases' emails are episode 1's;
+* ``case_key``: each case's data key, wrapped by a key-encryption key (the key store of
+  :mod:`security.store`). It has no foreign key either: a case's key is made with its first
+  payload, before the case is in the register, and outlives its rows once the case is erased.
 
 The workflow is the source of truth; :func:`upsert_case` mirrors an episode's state, so syncing a
 state twice leaves the same rows, and items no longer in the state are removed.
@@ -45,6 +48,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     ForeignKeyConstraint,
+    LargeBinary,
     MetaData,
     Text,
     func,
@@ -54,6 +58,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import registry
+from sqlalchemy.pool import NullPool
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from domain.case.model import Actor, EpisodeSummary
@@ -65,6 +70,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HEAD",
     "METADATA",
+    "CaseKeyRow",
     "CasePublic",
     "CaseRow",
     "DecisionPublic",
@@ -119,12 +125,12 @@ METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 """The register's tables (their own metadata: nothing else shares it)."""
 
 MIGRATIONS = "activities:migrations"
-HEAD = "0002"  # the latest revision in activities/migrations/versions (a test keeps them equal)
+HEAD = "0003"  # the latest revision in activities/migrations/versions (a test keeps them equal)
 
 # -- engine and schema -----------------------------------------------------------------------------
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, client: bool = False) -> Engine:
     """An engine on the register at ``url``.
 
     SQLite (``sqlite:///path/register.db``): the file's directory is created, foreign keys are
@@ -133,23 +139,29 @@ def make_engine(url: str) -> Engine:
     psycopg 3, the driver installed), with a 10 s connect timeout so an unreachable database
     fails fast (and the activity is retried) instead of hanging.
 
-    SQL parameters are never shown in errors or logs (``hide_parameters``).
+    SQL parameters are never shown in errors or logs (``hide_parameters``). ``client=True``: the
+    engine of a short-lived client that only reads and writes the cases' keys (the `cme`
+    command's key store): it keeps no connection between uses (nothing to dispose of) and never
+    creates the SQLite file's directory (a client does not make the register).
     """
+    pool: dict[str, Any] = {"poolclass": NullPool} if client else {}
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url.removeprefix(prefix)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
+        if database and database != ":memory:" and not database.startswith("file:") and not client:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, hide_parameters=True)
+        engine = create_engine(url, hide_parameters=True, **pool)
         sa_event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = 10
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args)
+    return create_engine(
+        url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args, **pool
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -462,6 +474,24 @@ class OutboxMessage(NotificationPublic):
         """The recipients still to send to."""
         done = {a.lower() for a in self.delivered_to}
         return [a for a in self.recipients if a.lower() not in done]
+
+
+# -- case_key (the cases' data keys) ---------------------------------------------------------------
+
+
+class CaseKeyRow(_Model, table=True):
+    """A case's data key, wrapped by the key-encryption key ``kek_id`` (AES key wrap): what
+    :class:`security.store.SqlKeyStore` keeps. ``key_id`` is the case reference (the workflow
+    id), or ``_service`` for payloads of no case. A shredded row (the case was erased) keeps no
+    key material: its ``wrapped_key`` is empty and ``shredded_at`` says when; it stays, so that
+    no new key is ever made for the erased case."""
+
+    __tablename__ = "case_key"
+    key_id: str = Field(primary_key=True, max_length=255)
+    kek_id: str = Field(index=True, max_length=100)  # "" for a case shredded before it had a key
+    wrapped_key: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = Field(sa_type=_tz_column())
+    shredded_at: datetime | None = Field(default=None, sa_type=_tz_column())
 
 
 # -- writing a case --------------------------------------------------------------------------------

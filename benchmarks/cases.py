@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import socket
 import sys
@@ -21,7 +22,6 @@ from datetime import date
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -33,6 +33,9 @@ from domain.case.commands import Withdraw
 from domain.clock import local_date
 from domain.deletion import CaseFacts, assess_deletion
 from domain.enquiries import AbsenceKind, Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
+from security.converter import data_converter
+from security.keys import KeyRing
+from security.store import SqlKeyStore
 from starter.admin import register_search_attributes
 from starter.cases import open_case
 from tests.workflows.harness import SCHOOL_OFFICE, TEAM_LEADER, TestCalendar, rid, school_referral
@@ -86,16 +89,19 @@ async def workflows(cases: int) -> None:
         smtp_port = probe.getsockname()[1]
     smtp = Controller(_Sink(), hostname="127.0.0.1", port=smtp_port)
     smtp.start()
+    engine = make_engine(f"sqlite:///{tmp}/register.db")
+    create_register_schema(engine)
+    # Every payload encrypted, as in use: the data keys in the register, wrapped by a KEK made
+    # for this run.
+    ring = KeyRing({"bench": os.urandom(32)}, "bench")
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(SqlKeyStore(engine, ring)),
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
     )
     try:
         await register_search_attributes(env.client, "default")
         today = local_date(await env.get_current_time())
         calendar = TestCalendar.write(tmp, today)
-        engine = make_engine(f"sqlite:///{tmp}/register.db")
-        create_register_schema(engine)
         mail = MailConfig(
             smtp_host="127.0.0.1",
             smtp_port=smtp_port,
@@ -151,6 +157,7 @@ async def workflows(cases: int) -> None:
     finally:
         await env.shutdown()
         smtp.stop()
+        engine.dispose()
 
 
 def main() -> None:

@@ -59,7 +59,16 @@ def key_id_of(payload: Payload) -> str | None:
     """The key an encrypted payload was encrypted with; ``None`` for a plain payload."""
     if payload.metadata.get("encoding") != ENCODING:
         return None
-    return payload.metadata[KEY_ID_METADATA].decode()
+    key_id = payload.metadata.get(KEY_ID_METADATA)
+    cipher = payload.metadata.get("encryption-cipher")
+    if not key_id or cipher != CIPHER:
+        raise PayloadUndecryptable(
+            f"an encrypted payload without its key id or with another cipher than {CIPHER.decode()}"
+        )
+    try:
+        return key_id.decode()
+    except UnicodeDecodeError:
+        raise PayloadUndecryptable("an encrypted payload whose key id is not text") from None
 
 
 class EnvelopeCodec(PayloadCodec, WithSerializationContext):
@@ -115,7 +124,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
             nonce, sealed = payload.data[:_NONCE_BYTES], payload.data[_NONCE_BYTES:]
             try:
                 plain = ciphers[key_id].decrypt(nonce, sealed, key_id.encode())
-            except InvalidTag:
+            except (InvalidTag, ValueError):  # ValueError: too short to hold a nonce
                 raise PayloadUndecryptable(
                     f"a payload of {key_id} does not decrypt with its key"
                 ) from None

@@ -83,6 +83,9 @@ class WrappedKey:
     kek_id: str
     wrapped: bytes
 
+    def __repr__(self) -> str:  # wrapped, but key material all the same: never print it
+        return f"WrappedKey(kek_id={self.kek_id!r}, wrapped=<{len(self.wrapped)} bytes>)"
+
 
 @dataclass(frozen=True)
 class DataKey:
@@ -131,7 +134,7 @@ class KeyRing:
             )
         try:
             return aes_key_unwrap(kek, wrapped.wrapped)
-        except InvalidUnwrap:
+        except (InvalidUnwrap, ValueError):  # ValueError: not a wrapped key's length at all
             raise KeyRingError(
                 f"a data key does not unwrap with key-encryption key {wrapped.kek_id!r}: the "
                 "configured key is not the one it was wrapped with"

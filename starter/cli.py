@@ -20,6 +20,9 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from security.codec import PayloadUndecryptable
+from security.keys import KeyRingError, KeyShredded
+from security.store import KeyStoreUnavailable
 from settings import Settings, settings_problems
 from starter.errors import CliError
 
@@ -32,6 +35,7 @@ COMMAND_MODULES = (
     "starter.tasks",
     "starter.calendar_cli",
     "starter.register_cli",
+    "starter.keys_cli",
 )
 
 # Exit status after a broken pipe: 128 + SIGPIPE, as a shell reports a tool killed by SIGPIPE.
@@ -63,6 +67,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"cme: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
+    except KeyStoreUnavailable as exc:
+        print(
+            f"cme: error: {exc} (the `cme` command reads the cases' keys where the workers do: "
+            "set CME_DATABASE_URL to their register, brought up to date by `cme register "
+            "upgrade`)",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyShredded as exc:
+        print(f"cme: error: case {exc.key_id} was erased: its data cannot be read", file=sys.stderr)
+        return 1
+    except (KeyRingError, PayloadUndecryptable) as exc:
+        print(
+            f"cme: error: {exc} (CME_ENCRYPTION_KEYS must hold the workers' key-encryption keys)",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -1,12 +1,30 @@
-"""Connecting the `cme` command to Temporal, with a one-line answer when nobody is there."""
+"""Connecting the `cme` command to Temporal, with a one-line answer when nobody is there.
+
+Every payload in Temporal is encrypted with its case's data key (:mod:`security`), so the `cme`
+command needs what the worker needs to read and write them: the case register, where the data
+keys are (``CME_DATABASE_URL``, or the local stack's ``register.db``), and the key-encryption
+keys that wrap them (``CME_ENCRYPTION_KEYS``, ``CME_ENCRYPTION_KEY_ID``). On the local stack both
+are there with no configuration; a deployment's `cme` needs the same values as its workers.
+"""
 
 from __future__ import annotations
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
+from activities.register import make_engine
+from security.converter import data_converter
+from security.store import SqlKeyStore
 from settings import Settings
 from starter.errors import CliError
+
+
+def client_data_converter(settings: Settings) -> DataConverter:
+    """The data converter of a short-lived client: its key store on the settings' register,
+    opening a connection only when a key is not in its cache (no pool to dispose of, and no
+    directory made for a register that is not there)."""
+    engine = make_engine(settings.register_url, client=True)
+    return data_converter(SqlKeyStore(engine, settings.key_ring))
 
 
 async def connect(settings: Settings) -> Client:
@@ -14,7 +32,7 @@ async def connect(settings: Settings) -> Client:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=client_data_converter(settings),
         )
     except RuntimeError as exc:
         raise CliError(

@@ -42,13 +42,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from activities.register import create_register_schema, make_engine
 from domain.calendar import CalendarError
 from settings import Settings
 from starter.admin import register_search_attributes
+from starter.connect import client_data_converter
 from starter.errors import CliError
 from starter.mail_folder import MailFolderServer, port_in_use
 from workflows.search_attributes import CLI_TYPES
@@ -305,7 +305,9 @@ class DevStack:
             try:
                 client = await asyncio.wait_for(
                     Client.connect(
-                        address, namespace=namespace, data_converter=pydantic_data_converter
+                        address,
+                        namespace=namespace,
+                        data_converter=client_data_converter(self.settings),
                     ),
                     timeout=5,
                 )

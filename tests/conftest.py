@@ -1,5 +1,6 @@
-"""Shared fixtures: a real SMTP server on localhost, the register on SQLite and on PostgreSQL, and
-mail settings pointing at the SMTP server.
+"""Shared fixtures: a real SMTP server on localhost, the register on SQLite and on PostgreSQL, mail
+settings pointing at the SMTP server, and the data converter every test client and worker uses
+(payloads encrypted, their keys in the test's SQLite register, wrapped with the tests' KEK).
 
 PostgreSQL is expected at ``CME_TEST_POSTGRES_URL`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``, trust auth). Each test gets a database of
@@ -27,9 +28,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from temporalio.converter import DataConverter
 
 from activities.config import MailConfig
 from activities.register import create_register_schema, make_engine
+from security.converter import data_converter
+from security.store import SqlKeyStore
+from tests.keyring import fixed_key_ring
 
 POSTGRES_URL = os.environ.get(
     "CME_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -251,3 +256,18 @@ def empty_register_engine(request: pytest.FixtureRequest) -> Engine:
     """A database with no register yet, once on SQLite and once on PostgreSQL."""
     engine: Engine = request.getfixturevalue(f"empty_{request.param}_engine")
     return engine
+
+
+# -- encryption ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def key_store(sqlite_engine: Engine) -> SqlKeyStore:
+    """The cases' data keys in the test's SQLite register, wrapped with the tests' KEK."""
+    return SqlKeyStore(sqlite_engine, fixed_key_ring())
+
+
+@pytest.fixture
+def converter(key_store: SqlKeyStore) -> DataConverter:
+    """The data converter of the test's clients and workers: every payload encrypted."""
+    return data_converter(key_store)

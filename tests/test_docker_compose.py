@@ -4,6 +4,7 @@ case search attributes, the register's schema step and the worker image's comman
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shlex
@@ -25,9 +26,25 @@ REPO = Path(__file__).parents[1]
 COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 
-SECRETS = {"TEMPORAL_DB_PASSWORD", "CME_DB_PASSWORD", "CME_CASE_KEY_SECRET"}
-SECRETS_SET = {name: f"value-of-{name.lower()}" for name in SECRETS}
-WORKER_NEEDS = {"CME_TEMPORAL_ADDRESS", "CME_DATABASE_URL", "CME_SMTP_HOST", "CME_CASE_KEY_SECRET"}
+SECRETS = {
+    "TEMPORAL_DB_PASSWORD",
+    "CME_DB_PASSWORD",
+    "CME_CASE_KEY_SECRET",
+    "CME_ENCRYPTION_KEYS",
+}
+# Required with no default, like the secrets, but not secret itself.
+REQUIRED = {"CME_ENCRYPTION_KEY_ID"}
+SECRETS_SET = {name: f"value-of-{name.lower()}" for name in SECRETS | REQUIRED}
+WORKER_NEEDS = {
+    "CME_TEMPORAL_ADDRESS",
+    "CME_DATABASE_URL",
+    "CME_SMTP_HOST",
+    "CME_CASE_KEY_SECRET",
+    "CME_ENCRYPTION_KEYS",
+    "CME_ENCRYPTION_KEY_ID",
+}
+# Variables holding a secret, by name.
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|PWD|TOKEN|ENCRYPTION_KEYS")
 
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}")
 
@@ -177,7 +194,13 @@ def test_every_cme_variable_the_worker_gets_is_a_setting(
 
 
 def test_the_worker_settings_resolve_to_the_stack(services: dict[str, dict[str, Any]]) -> None:
-    secrets = {"CME_DB_PASSWORD": "db-pw-1", "CME_CASE_KEY_SECRET": "la-secret"}
+    kek = base64.b64encode(b"k" * 32).decode()
+    secrets = {
+        "CME_DB_PASSWORD": "db-pw-1",
+        "CME_CASE_KEY_SECRET": "la-secret",
+        "CME_ENCRYPTION_KEYS": json.dumps({"2026-01": kek}),
+        "CME_ENCRYPTION_KEY_ID": "2026-01",
+    }
     env = {k: interpolate(v, secrets) for k, v in environment(services["worker"]).items()}
     settings = Settings.model_validate({k.removeprefix("CME_").lower(): v for k, v in env.items()})
 
@@ -187,6 +210,8 @@ def test_the_worker_settings_resolve_to_the_stack(services: dict[str, dict[str, 
     assert (url.host, url.port, url.database) == ("postgres", 5432, "cme")
     assert settings.smtp_host == "mail" and settings.smtp_port == 1025  # the mail catcher's SMTP
     assert settings.case_key_secret.get_secret_value() == "la-secret"
+    assert (settings.key_ring.ids, settings.key_ring.active) == (["2026-01"], "2026-01")
+    assert not settings.uses_dev_kek
     assert "{laestab}" in settings.school_email_pattern
     # The register-schema step writes where the workers read.
     schema_env = environment(services["register-schema"])
@@ -209,24 +234,25 @@ def test_the_register_database_is_created_for_the_worker(
 def test_required_secrets_must_be_given() -> None:
     text = COMPOSE.read_text(encoding="utf-8")
     uses = list(_VARIABLE.finditer(text))
-    for name in SECRETS:
+    for name in SECRETS | REQUIRED:
         mine = [m for m in uses if m["name"] == name]
         assert mine, f"{name} is not used"
         for m in mine:
             assert m["op"] == ":?" and m["arg"].strip(), f"{m[0]}: must be ${{{name}:?message}}"
     # No other password or secret falls back to a default or to nothing.
     for m in uses:
-        if re.search(r"PASSWORD|SECRET|PWD|TOKEN", m["name"]):
+        if SECRET_NAME.search(m["name"]):
             assert m["name"] in SECRETS and m["op"] == ":?", f"{m[0]} has a fallback"
     # And no literal one: every password-like value is a required variable.
     for service in yaml.safe_load(text)["services"].values():
         for key, value in environment(service).items():
-            if re.search(r"PASSWORD|SECRET|PWD", key):
+            if SECRET_NAME.search(key):
                 assert _VARIABLE.fullmatch(value), f"{key} is not a ${{VAR:?…}}: {value}"
     # Resolving without them fails, as `docker compose` would.
     worker_env = environment(yaml.safe_load(text)["services"]["worker"])
-    with pytest.raises(KeyError, match="CME_CASE_KEY_SECRET"):
-        interpolate(worker_env["CME_CASE_KEY_SECRET"], {})
+    for name in ("CME_CASE_KEY_SECRET", "CME_ENCRYPTION_KEYS", "CME_ENCRYPTION_KEY_ID"):
+        with pytest.raises(KeyError, match=name):
+            interpolate(worker_env[name], {})
 
 
 def test_bind_mounted_files_exist(services: dict[str, dict[str, Any]]) -> None:

@@ -3,6 +3,8 @@ register following the data directory unless its URL is set."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from pathlib import Path
 
@@ -10,9 +12,11 @@ import pytest
 from pydantic import ValidationError
 
 from domain.calendar import DEFAULT_CALENDAR_PATH
-from settings import Settings
+from security.keys import KeyRing
+from settings import DEV_KEK_ID, Settings
 from starter.cli import main
 from starter.dev import settings_for_run
+from tests.keyring import random_kek
 
 
 @pytest.fixture(autouse=True)
@@ -118,3 +122,66 @@ def test_la_name_is_one_line_of_text() -> None:
     for bad in ("", "Ports\nmouth", "Ports\x00mouth"):
         with pytest.raises(ValidationError):
             Settings(la_name=bad)
+
+
+# -- the key-encryption keys -----------------------------------------------------------------------
+
+
+def test_the_dev_only_kek_is_the_default_so_the_local_stack_needs_nothing() -> None:
+    settings = Settings()
+    assert settings.encryption_key_id == DEV_KEK_ID == "dev-only"
+    assert settings.key_ring.ids == ["dev-only"] and settings.key_ring.active == "dev-only"
+    assert settings.uses_dev_kek
+    assert "Q01F" not in repr(settings)  # a SecretStr, like every secret
+
+
+def test_keks_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = random_kek(), random_kek().rstrip("=").replace("+", "-").replace("/", "_")
+    monkeypatch.setenv("CME_ENCRYPTION_KEYS", json.dumps({"2026-01": old, "2026-07": new}))
+    monkeypatch.setenv("CME_ENCRYPTION_KEY_ID", "2026-07")
+    settings = Settings()
+    ring = settings.key_ring
+    assert (ring.ids, ring.active) == (["2026-01", "2026-07"], "2026-07")
+    assert not settings.uses_dev_kek
+    assert old not in repr(settings) and new not in repr(settings)
+    # Both forms of base64 (standard, URL-safe without padding) give the 32 bytes.
+    wrapped = KeyRing({"2026-01": base64.b64decode(old)}, "2026-01").wrap(b"d" * 32)
+    assert ring.unwrap(wrapped) == b"d" * 32
+
+
+@pytest.mark.parametrize(
+    ("keys", "key_id", "variable", "message"),
+    [
+        ("not json", None, "CME_ENCRYPTION_KEYS", "must be JSON like {"),
+        ("[]", None, "CME_ENCRYPTION_KEYS", "with at least one key"),
+        ("{}", None, "CME_ENCRYPTION_KEYS", "with at least one key"),
+        ('{"a": "c2hvcnQ="}', "a", "CME_ENCRYPTION_KEYS", "key-encryption key 'a' must be 32"),
+        ('{"a": 1}', "a", "CME_ENCRYPTION_KEYS", "key-encryption key 'a' must be base64 text"),
+        ('{"a b": "KEY"}', "a b", "CME_ENCRYPTION_KEYS", "a key-encryption key's id is 1 to 100"),
+        ('{"la-1": "KEY"}', None, "CME_ENCRYPTION_KEY_ID", "key 'dev-only' is not in CME_ENCR"),
+        ('{"la-1": "KEY"}', "la-2", "CME_ENCRYPTION_KEY_ID", "'la-2' is not in CME_ENCRYPTION_K"),
+    ],
+)
+def test_a_bad_kek_setting_stops_the_command_naming_the_variable_not_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    keys: str,
+    key_id: str | None,
+    variable: str,
+    message: str,
+) -> None:
+    kek = random_kek()
+    monkeypatch.setenv("CME_ENCRYPTION_KEYS", keys.replace("KEY", kek))
+    if key_id is not None:
+        monkeypatch.setenv("CME_ENCRYPTION_KEY_ID", key_id)
+    monkeypatch.setenv("CME_CALENDAR_FILE", str(DEFAULT_CALENDAR_PATH))
+    code = main(["calendar", "is-school-day", "2025-11-03"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err.startswith(f"cme: error: bad settings: {variable}: "), err
+    assert message in err
+    assert kek not in err and kek[:8] not in err and "c2hvcnQ" not in err
+    assert err.count("\n") == 1
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    assert kek not in str(raised.value) and "c2hvcnQ" not in str(raised.value)

@@ -27,7 +27,16 @@ from domain.case.effects import PrepareCaseInput, SyncCaseInput
 from tests.activities.cases import investigating_state
 
 CASE = "CME-ABCDEF012345"
-TABLES = {"cme_case", "enquiry", "task", "escalation", "problem", "decision", "notification"}
+TABLES = {
+    "cme_case",
+    "enquiry",
+    "task",
+    "escalation",
+    "problem",
+    "decision",
+    "notification",
+    "case_key",
+}
 
 # A version 1 case closed with a deletion, and two of its emails (one sent, one not), written
 # with the SQL of revision 0001.
@@ -94,18 +103,18 @@ def test_an_empty_database_is_upgraded_to_the_latest_revision(
     engine = empty_register_engine
     assert register_revision(engine) is None
     assert upgrade_register(engine) is None  # it was empty
-    assert register_revision(engine) == register.HEAD == "0002"
+    assert register_revision(engine) == register.HEAD == "0003"
     assert set(inspect(engine).get_table_names()) >= TABLES
     assert differences(engine) == []
     # Again: nothing to do.
-    assert upgrade_register(engine) == "0002"
-    assert register_revision(engine) == "0002"
+    assert upgrade_register(engine) == register.HEAD
+    assert register_revision(engine) == register.HEAD
 
 
 def test_head_names_the_latest_revision() -> None:
     script = ScriptDirectory.from_config(register.alembic_config())
     assert script.get_heads() == [register.HEAD]
-    assert [r.revision for r in script.walk_revisions()] == ["0002", "0001"]
+    assert [r.revision for r in script.walk_revisions()] == ["0003", "0002", "0001"]
 
 
 def test_the_models_match_the_latest_revision(register_engine: Engine) -> None:
@@ -140,7 +149,7 @@ async def test_a_version_1_case_becomes_episode_1(
     write_v1_case(engine)
 
     assert upgrade_register(engine) == "0001"
-    assert register_revision(engine) == "0002"
+    assert register_revision(engine) == register.HEAD
     assert differences(engine) == []
 
     with Session(engine) as session:
@@ -207,7 +216,7 @@ def test_a_register_made_before_migrations_is_stamped_and_upgraded(
     assert register_revision(engine) is None
 
     assert upgrade_register(engine) == "0001"
-    assert register_revision(engine) == "0002"
+    assert register_revision(engine) == register.HEAD
     with Session(engine) as session:
         case = register.get_case(session=session, case=CASE)
         assert case is not None and case.episode == 1
@@ -218,7 +227,7 @@ def test_a_url_is_upgraded_with_an_engine_of_its_own(tmp_path: Any) -> None:
     assert upgrade_register(url) is None
     engine = register.make_engine(url)
     try:
-        assert register_revision(engine) == "0002"
+        assert register_revision(engine) == register.HEAD
     finally:
         engine.dispose()
 
@@ -229,3 +238,34 @@ def test_the_latest_revision_cannot_be_downgraded(sqlite_engine: Engine) -> None
         config.attributes["connection"] = connection
         with pytest.raises(NotImplementedError, match="restore the backup"):
             command.downgrade(config, "0001")
+
+
+def test_the_case_keys_go_back_only_while_no_key_is_stored(register_engine: Engine) -> None:
+    """Revision 0003's downgrade drops ``case_key`` only when it is empty: dropping data keys
+    would make their cases' histories unreadable."""
+    engine = register_engine
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO case_key (key_id, kek_id, wrapped_key, created_at) "
+                "VALUES ('CME-000000000000', 'kek', :wrapped, :at)"
+            ),
+            {"wrapped": b"\x00" * 40, "at": OPENED},
+        )
+    config = register.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        with pytest.raises(RuntimeError, match="holds 1 case data keys"):
+            command.downgrade(config, "0002")
+    assert register_revision(engine) == register.HEAD
+    assert inspect(engine).has_table("case_key")
+
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM case_key"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+    assert register_revision(engine) == "0002"
+    assert not inspect(engine).has_table("case_key")
+    assert upgrade_register(engine) == "0002"
+    assert differences(engine) == []

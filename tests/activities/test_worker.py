@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from security.converter import data_converter
+from security.keys import MemoryKeyStore
 from settings import Settings
 from tests.conftest import SmtpServer
+from tests.keyring import TEST_KEK, TEST_KEK_ID, fixed_key_ring
 from worker import run_worker
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
@@ -24,7 +26,8 @@ TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 @pytest.fixture
 async def temporal() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
+        data_converter=data_converter(MemoryKeyStore(fixed_key_ring())),
+        test_server_existing_path=str(TEST_SERVER),
     )
     try:
         yield env
@@ -39,6 +42,8 @@ def settings_for(env: WorkflowEnvironment, tmp_path: Path, smtp: SmtpServer) -> 
         database_url=f"sqlite:///{tmp_path / 'register.db'}",
         smtp_host=smtp.host,
         smtp_port=smtp.port,
+        encryption_keys={TEST_KEK_ID: TEST_KEK},
+        encryption_key_id=TEST_KEK_ID,
     )
 
 

@@ -11,6 +11,10 @@ settings if it likes: an SMTP server nobody runs, or one that refuses every reci
 test that needs the server itself stopped and started again has :class:`PersistentServer`: the
 dev server as a subprocess on a SQLite file.
 
+Every client and worker encrypts payloads as in use (:mod:`security`): the test's worker and its
+client with the data keys in the test's SQLite register, the `cme` command with the same register
+and the tests' KEK (``CME_ENCRYPTION_KEYS``), as a deployment's `cme` shares its workers' keys.
+
 The tests run in the session's event loop (``pytestmark = pytest.mark.asyncio(loop_scope=
 "session")`` in each module) so the worker and the server client share it; the CLI runs in a
 thread of its own (``main`` calls ``asyncio.run``) and reads its settings from ``CME_*``
@@ -43,16 +47,19 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
 from domain.clock import local_date
+from security.converter import data_converter
+from security.keys import MemoryKeyStore
 from starter import case_client
 from starter.cli import main
 from tests.conftest import SmtpServer
+from tests.keyring import TEST_KEY_SETTINGS, fixed_key_ring
 from tests.workflows.harness import SECRET, TestCalendar
 from workflows import search_attributes as sa
 from workflows.case import CmeCase
@@ -71,7 +78,9 @@ warnings.filterwarnings("ignore", message=r"Module .* was imported after initial
 async def temporal() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL_CLI),
-        data_converter=pydantic_data_converter,
+        # The session's own client sends no case's payloads: each test makes its client (see
+        # client_for_test) with its register's keys.
+        data_converter=data_converter(MemoryKeyStore(fixed_key_ring())),
         search_attributes=list(sa.ALL),
         dev_server_log_level="error",
     )
@@ -228,6 +237,7 @@ def cli_environment(
         "CME_SMTP_HOST": smtp_server.host,
         "CME_SMTP_PORT": str(smtp_server.port),
         "CME_S37_CONSENT_RULE": "false",
+        **TEST_KEY_SETTINGS,
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -238,9 +248,16 @@ def cli_calendar(tmp_path: Path) -> TestCalendar:
     return TestCalendar.write(tmp_path, local_date(datetime.now(UTC)))
 
 
+def client_for_test(temporal: WorkflowEnvironment, converter: DataConverter) -> Client:
+    """A client of the session's server with this test's data converter (its register's keys)."""
+    shared = temporal.client
+    return Client(shared.service_client, namespace=shared.namespace, data_converter=converter)
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def cli(
     temporal: WorkflowEnvironment,
+    converter: DataConverter,
     mail_config: MailConfig,
     smtp_server: SmtpServer,
     sqlite_engine: Engine,
@@ -250,7 +267,7 @@ async def cli(
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Cli]:
     task_queue = f"cme-cli-test-{uuid.uuid4()}"
-    client = temporal.client
+    client = client_for_test(temporal, converter)
     cli_environment(
         monkeypatch,
         address=client.service_client.config.target_host,
@@ -320,6 +337,7 @@ class PersistentServer:
 
     db: Path
     log: Path
+    data_converter: DataConverter
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -373,7 +391,7 @@ class PersistentServer:
                 first = next((line for line in text.splitlines() if line.strip()), "")
                 raise _ServerExited(first[:500])
             try:
-                client = await Client.connect(self.address, data_converter=pydantic_data_converter)
+                client = await Client.connect(self.address, data_converter=self.data_converter)
                 await client.workflow_service.describe_namespace(
                     DescribeNamespaceRequest(namespace="default")
                 )
@@ -396,8 +414,10 @@ class PersistentServer:
 
 
 @pytest.fixture
-def persistent_server(tmp_path: Path) -> Iterator[PersistentServer]:
-    server = PersistentServer(db=tmp_path / "temporal.db", log=tmp_path / "temporal.log")
+def persistent_server(tmp_path: Path, converter: DataConverter) -> Iterator[PersistentServer]:
+    server = PersistentServer(
+        db=tmp_path / "temporal.db", log=tmp_path / "temporal.log", data_converter=converter
+    )
     try:
         yield server
     finally:

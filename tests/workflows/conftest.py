@@ -1,7 +1,15 @@
-"""Fixtures for case workflow tests: a fresh time-skipping server, task queue and worker each."""
+"""Fixtures for case workflow tests: a fresh time-skipping server, task queue and worker each.
+
+The environment's client and the worker encrypt every payload as in use (:mod:`security`), their
+data keys in the test's SQLite register. Recording histories (``CME_RECORD_HISTORIES=1``) also
+keeps the data keys they were encrypted with, wrapped with the tests' KEK, in
+``histories/keys.json``: the test's database goes, the keys stay, and the histories replay.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import sys
@@ -10,26 +18,38 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.case_activities import CaseActivities
+from activities.register import CaseKeyRow
 from activities.v1.legacy import LegacyActivities
 from domain.clock import local_date
+from security.keys import MemoryKeyStore, WrappedKey
+from security.store import SqlKeyStore
 from starter.admin import register_search_attributes
+from tests.keyring import TEST_KEK_ID, fixed_key_ring
+from tests.payloads import history_payloads, key_id
 from tests.workflows.harness import Harness, TestCalendar
 from worker import WORKFLOWS
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 HISTORIES = Path(__file__).parent / "histories"
+# The data keys of the recorded histories: key id -> {"kek_id", "wrapped_key" (base64)}.
+HISTORY_KEYS = HISTORIES / "keys.json"
+
+# Key ids recorded in this run, with their wrapped keys: a case reference recorded twice with
+# two keys (two tests referring the same child) would leave one history unreadable.
+_recorded_this_run: dict[str, str] = {}
 
 
 @pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
+async def env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=converter,
         test_server_existing_path=str(TEST_SERVER),
     )
     try:
@@ -41,7 +61,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture
 async def harness(  # type: ignore[no-untyped-def]
-    env, mail_config, sqlite_engine, tmp_path, request
+    env, mail_config, sqlite_engine, key_store, tmp_path, request
 ) -> AsyncIterator[Harness]:
     today = local_date(await env.get_current_time())
     calendar = TestCalendar.write(tmp_path, today)
@@ -56,14 +76,30 @@ async def harness(  # type: ignore[no-untyped-def]
         )
         yield harness
         if os.environ.get("CME_RECORD_HISTORIES"):
-            await record_histories(harness, request.node.name)
+            await record_histories(harness, request.node.name, key_store)
 
 
-async def record_histories(harness: Harness, test_name: str) -> None:
+def history_files() -> list[Path]:
+    """The recorded histories (every JSON file in histories/ but the keys)."""
+    return sorted(p for p in HISTORIES.glob("*.json") if p != HISTORY_KEYS)
+
+
+def recorded_key_store() -> MemoryKeyStore:
+    """The recorded histories' data keys, unwrapped with the tests' KEK."""
+    store = MemoryKeyStore(fixed_key_ring())
+    if HISTORY_KEYS.exists():
+        for kid, entry in json.loads(HISTORY_KEYS.read_text(encoding="utf-8")).items():
+            store.keys[kid] = WrappedKey(entry["kek_id"], base64.b64decode(entry["wrapped_key"]))
+    return store
+
+
+async def record_histories(harness: Harness, test_name: str, store: SqlKeyStore) -> None:
     """Keep each case's history for the replay test (``CME_RECORD_HISTORIES=1 pytest ...``): its
-    latest run, and the runs it continued as new from (``-run1``, ``-run2``, ... oldest first)."""
+    latest run, and the runs it continued as new from (``-run1``, ``-run2``, ... oldest first);
+    and the data keys its payloads are encrypted with, in ``keys.json``."""
     HISTORIES.mkdir(exist_ok=True)
     name = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")
+    used: set[str] = set()
     for n, case in enumerate(harness.opened, 1):
         runs: list[WorkflowHistory] = []
         run_id: str | None = None
@@ -77,3 +113,20 @@ async def record_histories(harness: Harness, test_name: str) -> None:
         for r, history in enumerate(reversed(runs), 1):
             suffix = f"-run{r}" if len(runs) > 1 else ""
             (HISTORIES / f"{name}-{n}{suffix}.json").write_text(history.to_json(), encoding="utf-8")
+            used |= {k for _, p in history_payloads(history) if (k := key_id(p)) is not None}
+    save_history_keys(store, used)
+
+
+def save_history_keys(store: SqlKeyStore, key_ids: set[str]) -> None:
+    """Add the wrapped data keys of ``key_ids`` (from the test's register) to ``keys.json``."""
+    assert store.ring.active == TEST_KEK_ID, "recorded keys are wrapped with the tests' KEK"
+    keys = json.loads(HISTORY_KEYS.read_text(encoding="utf-8")) if HISTORY_KEYS.exists() else {}
+    with Session(store.engine) as session:
+        for kid in sorted(key_ids):
+            row = session.get(CaseKeyRow, kid)
+            assert row is not None and row.shredded_at is None, f"no data key for {kid}"
+            wrapped = base64.b64encode(row.wrapped_key).decode()
+            earlier = _recorded_this_run.setdefault(kid, wrapped)
+            assert earlier == wrapped, f"{kid} was recorded with two data keys: record again"
+            keys[kid] = {"kek_id": row.kek_id, "wrapped_key": wrapped}
+    HISTORY_KEYS.write_text(json.dumps(keys, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -1,20 +1,28 @@
 """Recorded version-2 case histories (tests/workflows/histories, made with
 ``CME_RECORD_HISTORIES=1`` from the workflow scenarios) must replay against the current workflow
 code: a change that breaks running cases fails here. Re-record only for a new scenario, never to
-hide a replay failure. Version-1 histories replay in tests/workflows/v1/test_replay.py."""
+hide a replay failure. Version-1 histories replay in tests/workflows/v1/test_replay.py.
+
+The histories are encrypted as every case's is (:mod:`security`): the replayer decrypts them with
+the data keys recorded beside them (``histories/keys.json``, wrapped with the tests' KEK), and no
+payload in them holds a child's name in the clear."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from security.codec import ENCODING, EnvelopeCodec
+from security.converter import data_converter
+from tests.payloads import encrypted_payloads, history_payloads, key_id
+from tests.workflows.conftest import history_files, recorded_key_store
 from worker import WORKFLOWS
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES = history_files()
 
 # One scenario per path at least, named after the tests that record them.
 SCENARIOS = (
@@ -32,6 +40,13 @@ SCENARIOS = (
     "continues-as-new",  # the run that ends in ContinuedAsNew
 )
 
+# The synthetic children's names (tests/workflows/harness.py): Testchild Synthetic<hex>.
+NAMES = (b"Testchild", b"Synthetic")
+
+
+def load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+
 
 def test_histories_are_recorded() -> None:
     names = " ".join(p.name for p in HISTORIES)
@@ -45,6 +60,37 @@ def test_histories_are_recorded() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
-    await replayer.replay_workflow(history)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(recorded_key_store()))
+    await replayer.replay_workflow(load(path))
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_no_payload_is_in_the_clear(path: Path) -> None:
+    """Every payload (but search attributes) is encrypted with its case's key, and none holds a
+    child's name: the names are found only once decrypted."""
+    history = load(path)
+    payloads = encrypted_payloads(history)
+    assert payloads
+    plain = [where for where, p in payloads if p.metadata.get("encoding") != ENCODING]
+    assert not plain, f"payloads in the clear: {plain}"
+    [case] = {key_id(p) for _, p in payloads}
+    assert case is not None and re.fullmatch(r"CME-[0-9A-F]{12}", case), case
+    for where, payload in history_payloads(history):
+        for name in NAMES:
+            assert name not in payload.data, f"{name!r} in the clear at {where}"
+    text = path.read_text(encoding="utf-8")
+    assert not any(name.decode() in text for name in NAMES)
+    # A failure's message and stack trace are in its encrypted attributes.
+    assert set(re.findall(r'"message": "([^"]*)"', text)) <= {"Encoded failure"}
+    # The control: decrypted, the case's opening names the child.
+    decoded = await EnvelopeCodec(recorded_key_store()).decode([p for _, p in payloads])
+    assert any(NAMES[0] in p.data for p in decoded)
+
+
+async def test_without_the_recorded_keys_a_history_cannot_be_replayed() -> None:
+    """The control for the replays above: they read the payloads through the keys."""
+    store = recorded_key_store()
+    store.keys.clear()
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(store))
+    with pytest.raises(Exception, match="PayloadUndecryptable"):
+        await replayer.replay_workflow(load(HISTORIES[0]))
