@@ -13,6 +13,7 @@ SQLite file ``register.db`` in the data directory (``CME_DATA_DIR``, ``.cme`` by
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from domain.types import EmailAddress, ShortText, check_email, error_message
 
 # The LAESTAB a school mailbox pattern is tried with.
 _SAMPLE_LAESTAB = "8512000"
+# A codec server token: long enough not to be guessed, and fit for an HTTP header.
+_TOKEN_MIN = 32
+_TOKEN = re.compile(rf"[!-~]{{{_TOKEN_MIN},}}")
 
 
 class Settings(BaseSettings):
@@ -86,6 +90,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".cme")
     ui_port: int = 8233
 
+    # The codec server the Web UI decodes cases through (security/codec_server.py). Its port:
+    # unset, the UI port + 1 (read it as codec_port). Its token, which a caller sends as a bearer
+    # token and an officer's browser gives once to its /login: unset, `cme dev` makes one per run
+    # (in <data_dir>/codec-token); `cme codec-server` refuses to start without one.
+    codec_server_port: int | None = None
+    codec_server_token: SecretStr | None = None
+
     @field_validator("school_email_pattern")
     @classmethod
     def _school_mailbox(cls, pattern: str) -> str:
@@ -107,6 +118,23 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"for school {_SAMPLE_LAESTAB} it gives {address!r}: {exc}") from None
         return pattern
+
+    @field_validator("codec_server_token")
+    @classmethod
+    def _codec_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is None or not token.get_secret_value().strip():
+            return None
+        if not _TOKEN.fullmatch(token.get_secret_value()):
+            raise ValueError(
+                f"a token is at least {_TOKEN_MIN} visible ASCII characters with no spaces, "
+                "e.g. from `openssl rand -hex 32`"
+            )
+        return token
+
+    @property
+    def codec_port(self) -> int:
+        """The codec server's port: ``codec_server_port`` when set, else the UI port + 1."""
+        return self.codec_server_port or self.ui_port + 1
 
     @property
     def register_url(self) -> str:

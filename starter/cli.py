@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "starter.tasks",
     "starter.calendar_cli",
     "starter.register_cli",
+    "starter.codec_cli",
 )
 
 # Exit status after a broken pipe: 128 + SIGPIPE, as a shell reports a tool killed by SIGPIPE.
