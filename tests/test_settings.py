@@ -185,3 +185,39 @@ def test_a_bad_kek_setting_stops_the_command_naming_the_variable_not_the_key(
     with pytest.raises(ValidationError) as raised:
         Settings()
     assert kek not in str(raised.value) and "c2hvcnQ" not in str(raised.value)
+
+
+def test_the_codec_server_port_follows_the_ui_port_unless_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().codec_port == 8234
+    monkeypatch.setenv("CME_UI_PORT", "9000")
+    assert Settings().codec_port == 9001
+    assert settings_for_run(Settings(), ui_port=9100).codec_port == 9101
+    assert settings_for_run(Settings(), ui_port=9100, codec_port=9500).codec_port == 9500
+    monkeypatch.setenv("CME_CODEC_SERVER_PORT", "8300")
+    assert Settings().codec_port == 8300
+
+
+def test_a_codec_server_token_is_long_and_fit_for_a_header(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert Settings().codec_server_token is None
+    assert Settings(codec_server_token="  ").codec_server_token is None  # empty: unset
+    token = "a" * 16 + "-_.~!" + "Z" * 11
+    set_token = Settings(codec_server_token=token).codec_server_token
+    assert set_token is not None and set_token.get_secret_value() == token
+    assert token not in repr(Settings(codec_server_token=token))
+    for bad in ("short", "a" * 31, "a" * 20 + " " + "a" * 20, "é" * 40):
+        with pytest.raises(ValidationError):
+            Settings(codec_server_token=bad)
+    # The command says what is wrong, never the value.
+    monkeypatch.setenv("CME_CODEC_SERVER_TOKEN", "my-short-secret")
+    monkeypatch.setenv("CME_CALENDAR_FILE", str(DEFAULT_CALENDAR_PATH))
+    code = main(["calendar", "is-school-day", "2025-11-03"])
+    _out, err = capsys.readouterr()
+    assert code == 2
+    assert err.startswith(
+        "cme: error: bad settings: CME_CODEC_SERVER_TOKEN: a token is at least 32"
+    )
+    assert "my-short-secret" not in err

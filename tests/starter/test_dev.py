@@ -1,6 +1,7 @@
 """`cme dev` end to end: the stack starts on free ports, a child-protection referral sends its
-email to the mail folder at once, Ctrl-C stops everything cleanly, and the next start picks the
-open case up again from the data directory."""
+email to the mail folder at once, the Web UI is given the codec server, which answers with the
+token the banner prints, Ctrl-C stops everything cleanly, and the next start picks the open case
+up again from the data directory."""
 
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from domain.clock import local_date
 from starter.cases import case_reference
 from starter.dev import temporal_binary
 from starter.errors import CliError
-from starter.mail_folder import messages, read_message
+from starter.mail_folder import messages, port_in_use, read_message
 from tests.conftest import _free_port
 from tests.workflows import harness
 
@@ -56,6 +58,7 @@ class Env:
     port: int
     ui_port: int
     smtp_port: int
+    codec_port: int
     env: dict[str, str]
 
     def dev_args(self) -> list[str]:
@@ -69,6 +72,8 @@ class Env:
             str(self.ui_port),
             "--smtp-port",
             str(self.smtp_port),
+            "--codec-port",
+            str(self.codec_port),
         ]
 
     def cme(self, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -147,10 +152,10 @@ def _processes_mentioning(text: str) -> list[int]:
 def env(tmp_path: Path) -> Iterator[Env]:
     today = local_date(datetime.now(UTC))
     calendar = harness.TestCalendar.write(tmp_path, today)
-    ports = {_free_port() for _ in range(3)}
-    while len(ports) < 3:
+    ports = {_free_port() for _ in range(4)}
+    while len(ports) < 4:
         ports.add(_free_port())
-    port, ui_port, smtp_port = sorted(ports)
+    port, ui_port, smtp_port, codec_port = sorted(ports)
     environment = {
         **os.environ,
         "PYTHONPATH": str(REPO),
@@ -160,7 +165,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
         "CME_TEMPORAL_ADDRESS": f"localhost:{port}",
         "CME_CASE_KEY_SECRET": SECRET,
     }
-    yield Env(tmp_path, tmp_path / "cme", port, ui_port, smtp_port, environment)
+    yield Env(tmp_path, tmp_path / "cme", port, ui_port, smtp_port, codec_port, environment)
     for pid in _processes_mentioning(str(tmp_path / "cme" / "temporal.db")):  # a failed test's
         os.kill(pid, signal.SIGKILL)
 
@@ -182,6 +187,7 @@ def test_cme_dev_runs_the_stack_stops_on_ctrl_c_and_resumes_open_cases(env: Env)
     assert f"http://localhost:{env.ui_port}" in summary
     assert str(env.data_dir / "mail") in summary
     assert str(env.tmp / "register.db") in summary
+    _check_codec_server(env, summary)
 
     # A second stack on the same ports: one line, a non-zero exit, the first one unharmed.
     second = env.cme(*env.dev_args())
@@ -209,6 +215,8 @@ def test_cme_dev_runs_the_stack_stops_on_ctrl_c_and_resumes_open_cases(env: Env)
 
     env.stop(first, server_pid)
     assert (env.data_dir / "temporal.db").is_file()
+    assert not (env.data_dir / "codec-token").exists()  # the run's token ended with it
+    assert not port_in_use("127.0.0.1", env.codec_port)
 
     # Started again on the same data directory, the case is still open.
     again = env.start("again")
@@ -221,6 +229,54 @@ def test_cme_dev_runs_the_stack_stops_on_ctrl_c_and_resumes_open_cases(env: Env)
         assert state["child_protection"] is True
     finally:
         env.stop(again, server_pid)
+
+
+def _check_codec_server(env: Env, summary: str) -> None:
+    """The banner's login link and the token file name this run's token; the Web UI was given
+    the codec server as its endpoint; the codec server decodes for the token (and the session
+    its login sets), for the UI's origin, and for nobody else."""
+    codec = f"http://localhost:{env.codec_port}"
+    assert f"Codec server {codec}" in summary
+    found = re.search(rf"UI login +{re.escape(codec)}/login\?token=(\S+)", summary)
+    assert found, summary
+    token = found.group(1)
+    token_file = env.data_dir / "codec-token"
+    assert token_file.read_text().strip() == token
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert "Include cross-origin credentials" in summary
+
+    # The dev server's UI reports the codec endpoint it gives the browser.
+    ui = f"http://localhost:{env.ui_port}"
+    settings = httpx.get(f"{ui}/api/v1/settings", timeout=10).json()
+    assert settings["Codec"]["Endpoint"] == codec
+
+    plain = {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "eyJhIjoxfQ=="}]}
+    headers = {"Content-Type": "application/json", "X-Namespace": "default", "Origin": ui}
+    bearer = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{env.codec_port}", timeout=10) as http:
+        decoded = http.post("/decode", json=plain, headers={**headers, **bearer})
+        assert decoded.status_code == 200, decoded.text
+        assert decoded.json() == plain  # a plain payload passes through
+        assert decoded.headers["access-control-allow-origin"] == ui
+        round_trip = http.post(
+            "/decode",
+            json=http.post("/encode", json=plain, headers={**headers, **bearer}).json(),
+            headers={**headers, **bearer},
+        )
+        assert round_trip.json() == plain
+        assert http.post("/decode", json=plain, headers=headers).status_code == 401
+        preflight = http.options(
+            "/decode",
+            headers={
+                "Origin": ui,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type,x-namespace",
+            },
+        )
+        assert preflight.headers["access-control-allow-origin"] == ui
+        # The login link, opened as a browser would: its session then decodes.
+        assert http.get(f"/login?token={token}").status_code == 200
+        assert http.post("/decode", json=plain, headers=headers).json() == plain
 
 
 def _wait_for_mail(folder: Path, case: str, timeout: float = 30) -> Path:
