@@ -47,7 +47,8 @@ WORKER_NEEDS = {
     "CME_ENCRYPTION_KEY_ID",
 }
 # Variables holding a secret, by name.
-SECRET_NAME = re.compile(r"PASSWORD|SECRET|PWD|TOKEN|ENCRYPTION_KEYS")
+# (TEMPORAL_CODEC_PASS_ACCESS_TOKEN is the UI's switch, not a token.)
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|PWD|(?<!PASS_ACCESS_)TOKEN|ENCRYPTION_KEYS")
 
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}")
 
@@ -307,7 +308,12 @@ def test_the_codec_server_serves_the_ui_with_the_registers_keys(
     [(address, host_port, container_port)] = _published(codec)
     assert address == "127.0.0.1" and container_port == args.port
     # Its settings are the worker's (the same register, so the same keys), plus its token.
-    secrets = {"CME_DB_PASSWORD": "db-pw-1", "CME_CASE_KEY_SECRET": "la-secret"}
+    secrets = {
+        "CME_DB_PASSWORD": "db-pw-1",
+        "CME_CASE_KEY_SECRET": "la-secret",
+        "CME_ENCRYPTION_KEYS": json.dumps({"2026-01": base64.b64encode(b"k" * 32).decode()}),
+        "CME_ENCRYPTION_KEY_ID": "2026-01",
+    }
     token = "t" * 48
     env = {
         k: interpolate(v, {**secrets, "CME_CODEC_SERVER_TOKEN": token})
