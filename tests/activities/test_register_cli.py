@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from activities.register import HEAD
 from settings import Settings
 from starter import register_cli
 from starter.errors import CliError
@@ -38,15 +39,15 @@ async def test_cme_register_upgrade_and_current(
 
     args = parse("upgrade")
     assert await args.handler(args, settings) == 0
-    assert "upgraded from 0001 to 0002" in capsys.readouterr().out
+    assert f"upgraded from 0001 to {HEAD}" in capsys.readouterr().out
 
     args = parse("upgrade", "--json")
     assert await args.handler(args, settings) == 0
-    assert json.loads(capsys.readouterr().out) == {"before": "0002", "revision": "0002"}
+    assert json.loads(capsys.readouterr().out) == {"before": HEAD, "revision": HEAD}
 
     args = parse("current")
     assert await args.handler(args, settings) == 0
-    assert "is at revision 0002 (the latest)" in capsys.readouterr().out
+    assert f"is at revision {HEAD} (the latest)" in capsys.readouterr().out
 
 
 async def test_cme_register_says_what_went_wrong_in_one_line(tmp_path: Path) -> None:
