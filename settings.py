@@ -8,7 +8,8 @@ address or school mailbox pattern stops the worker and the ``cme`` command at on
 variable, rather than failing the first email of a case.
 
 The case register is at :attr:`Settings.register_url`: ``CME_DATABASE_URL`` when set, else the
-SQLite file ``register.db`` in the data directory (``CME_DATA_DIR``, ``.cme`` by default).
+SQLite file ``register.db`` in the data directory (``CME_DATA_DIR``, ``.cme`` by default); the local
+stack's mail folder is :attr:`Settings.mail_folder`, ``mail`` in the same directory.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.calendar import LA_CALENDAR_PATH, SchoolCalendar
 from domain.case.commands import CasePolicy
+from domain.retention import DEFAULT_RETENTION_YEARS
 from domain.types import EmailAddress, ShortText, check_email, error_message
 
 # The LAESTAB a school mailbox pattern is tried with.
@@ -82,9 +84,23 @@ class Settings(BaseSettings):
             refuse_la_without_school=self.ctf_refuse_la_without_school,
         )
 
+    # Retention: a case's personal data is erased this many years after its latest episode
+    # closed (the 2024 regulations keep registers for 6 years; the LA sets its own period). Run
+    # daily by the Temporal Schedule ``cme-retention`` (`cme retention schedule`), which carries
+    # the period: after changing it, run `cme retention schedule` again (cme dev and the compose
+    # stack do at start).
+    retention_years: int = DEFAULT_RETENTION_YEARS
+
     # Local embedded stack (cme dev)
     data_dir: Path = Path(".cme")
     ui_port: int = 8233
+
+    @field_validator("retention_years")
+    @classmethod
+    def _retention(cls, years: int) -> int:
+        if not 1 <= years <= 100:
+            raise ValueError(f"must be a whole number of years from 1 to 100, not {years}")
+        return years
 
     @field_validator("school_email_pattern")
     @classmethod
@@ -115,6 +131,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir.expanduser() / 'register.db'}"
+
+    @property
+    def mail_folder(self) -> Path:
+        """The local stack's mail folder (``mail`` in ``data_dir``): every email `cme dev`'s mail
+        server receives is an .eml file there, named with its case reference
+        (:mod:`starter.mail_folder`); erasing a case deletes its files."""
+        return self.data_dir.expanduser() / "mail"
 
     @cached_property
     def calendar(self) -> SchoolCalendar:
