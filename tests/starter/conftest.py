@@ -49,13 +49,15 @@ from temporalio.worker import Worker
 
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
+from activities.erasure import ErasureActivities
 from domain.clock import local_date
 from starter import case_client
 from starter.cli import main
 from tests.conftest import SmtpServer
-from tests.workflows.harness import SECRET, TestCalendar
+from tests.workflows.harness import SECRET, TestCalendar, memory_key_store
 from workflows import search_attributes as sa
 from workflows.case import CmeCase
+from workflows.retention import RetentionSweep
 
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 REPO = Path(__file__).parents[2]
@@ -121,13 +123,21 @@ class CaseWorker:
     other mail settings if it likes."""
 
     def __init__(
-        self, client: Client, task_queue: str, mail: MailConfig, engine: Engine, calendar: Path
+        self,
+        client: Client,
+        task_queue: str,
+        mail: MailConfig,
+        engine: Engine,
+        calendar: Path,
+        mail_folder: Path | None = None,
     ) -> None:
         self.client = client
         self.task_queue = task_queue
         self.mail = mail
         self.engine = engine
         self.calendar = calendar
+        self.store = memory_key_store()  # the cases' data keys (the erasure shreds them)
+        self.mail_folder = mail_folder
         self._worker: Worker | None = None
         self._running: asyncio.Task[None] | None = None
 
@@ -138,11 +148,14 @@ class CaseWorker:
         activities = CaseActivities(
             mail=mail or self.mail, engine=self.engine, calendar_path=self.calendar
         )
+        erasure = ErasureActivities(
+            engine=self.engine, store=self.store, mail_folder=self.mail_folder
+        )
         self._worker = Worker(
             self.client,
             task_queue=self.task_queue,
-            workflows=[CmeCase],
-            activities=activities.all(),
+            workflows=[CmeCase, RetentionSweep],
+            activities=[*activities.all(), *erasure.all()],
         )
         self._running = asyncio.create_task(self._worker.run())
 
@@ -260,7 +273,9 @@ async def cli(
         engine=sqlite_engine,
         smtp_server=smtp_server,
     )
-    worker = CaseWorker(client, task_queue, mail_config, sqlite_engine, cli_calendar.path)
+    worker = CaseWorker(
+        client, task_queue, mail_config, sqlite_engine, cli_calendar.path, tmp_path / "mail"
+    )
     await worker.up()
     try:
         yield Cli(

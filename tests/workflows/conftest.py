@@ -16,10 +16,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.case_activities import CaseActivities
+from activities.erasure import ErasureActivities
 from activities.v1.legacy import LegacyActivities
 from domain.clock import local_date
 from starter.admin import register_search_attributes
-from tests.workflows.harness import Harness, TestCalendar
+from tests.workflows.harness import Harness, TestCalendar, memory_key_store
 from worker import WORKFLOWS
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
@@ -46,7 +47,10 @@ async def harness(  # type: ignore[no-untyped-def]
     today = local_date(await env.get_current_time())
     calendar = TestCalendar.write(tmp_path, today)
     deps = {"mail": mail_config, "engine": sqlite_engine, "calendar_path": calendar.path}
-    activities = [*CaseActivities(**deps).all(), *LegacyActivities(**deps).all()]
+    erasure = ErasureActivities(
+        engine=sqlite_engine, store=memory_key_store(), mail_folder=tmp_path / "mail"
+    )
+    activities = [*CaseActivities(**deps).all(), *LegacyActivities(**deps).all(), *erasure.all()]
     task_queue = f"cme-test-{uuid.uuid4()}"
     async with Worker(
         env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities
