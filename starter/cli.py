@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from security.keys import KeyShredded
 from settings import Settings, settings_problems
 from starter.errors import CliError
 
@@ -32,6 +33,7 @@ COMMAND_MODULES = (
     "starter.tasks",
     "starter.calendar_cli",
     "starter.register_cli",
+    "starter.retention_cli",
 )
 
 # Exit status after a broken pipe: 128 + SIGPIPE, as a shell reports a tool killed by SIGPIPE.
@@ -63,6 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"cme: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
+    except KeyShredded as exc:  # a payload of an erased case (its data key destroyed)
+        print(
+            f"cme: error: case {exc.key_id} was erased: its data key is destroyed and its "
+            "history can no longer be read (the register keeps its anonymous facts)",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
