@@ -98,21 +98,25 @@ async def test_the_retention_schedule_runs_the_sweep_daily_and_now(
     for at in described.info.next_action_times:
         assert at.astimezone(LONDON).hour == 2
 
-    # Visible to the `temporal` CLI.
-    listed = subprocess.run(
-        [
-            str(TEMPORAL_CLI),
-            "schedule",
-            "list",
-            "--address",
-            cli.client.service_client.config.target_host,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert listed.returncode == 0, listed.stderr
-    assert "cme-retention" in listed.stdout
+    # Visible to the `temporal` CLI (from visibility, a moment after its creation).
+    async def listed() -> None:
+        shown = await asyncio.to_thread(
+            subprocess.run,
+            [
+                str(TEMPORAL_CLI),
+                "schedule",
+                "list",
+                "--address",
+                cli.client.service_client.config.target_host,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "cme-retention" in shown.stdout
+
+    await eventually(listed, timeout=20, interval=0.5)
 
     # Idempotent: again, it is updated to the settings, and a pause is kept.
     await handle.pause(note="paused by the test")
