@@ -13,7 +13,8 @@ SQLite file ``register.db`` in the data directory (``CME_DATA_DIR``, ``.cme`` by
 Every payload in Temporal is encrypted with its case's data key, kept in the register wrapped by
 a key-encryption key (KEK) of :attr:`Settings.key_ring`: ``CME_ENCRYPTION_KEYS`` (JSON, each KEK
 by its id: ``{"2026-01": "<base64 of 32 random bytes>"}``) and ``CME_ENCRYPTION_KEY_ID`` (the one
-that wraps new keys). Errors about them name the variable and the KEK's id, never a key.
+that wraps new keys). Errors about them name the variable and the KEK's id, never a key. The local
+stack's mail folder is :attr:`Settings.mail_folder`, ``mail`` in the same directory.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.calendar import LA_CALENDAR_PATH, SchoolCalendar
 from domain.case.commands import CasePolicy
+from domain.retention import DEFAULT_RETENTION_YEARS
 from domain.types import EmailAddress, ShortText, check_email, error_message
 from security.keys import KeyRing, KeyRingError, decode_kek
 
@@ -115,6 +117,13 @@ class Settings(BaseSettings):
             refuse_la_without_school=self.ctf_refuse_la_without_school,
         )
 
+    # Retention: a case's personal data is erased this many years after its latest episode
+    # closed (the 2024 regulations keep registers for 6 years; the LA sets its own period). Run
+    # daily by the Temporal Schedule ``cme-retention`` (`cme retention schedule`), which carries
+    # the period: after changing it, run `cme retention schedule` again (cme dev and the compose
+    # stack do at start).
+    retention_years: int = DEFAULT_RETENTION_YEARS
+
     # Local embedded stack (cme dev)
     data_dir: Path = Path(".cme")
     ui_port: int = 8233
@@ -125,6 +134,13 @@ class Settings(BaseSettings):
     # (in <data_dir>/codec-token); `cme codec-server` refuses to start without one.
     codec_server_port: int | None = None
     codec_server_token: SecretStr | None = None
+
+    @field_validator("retention_years")
+    @classmethod
+    def _retention(cls, years: int) -> int:
+        if not 1 <= years <= 100:
+            raise ValueError(f"must be a whole number of years from 1 to 100, not {years}")
+        return years
 
     @field_validator("school_email_pattern")
     @classmethod
@@ -230,6 +246,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir.expanduser() / 'register.db'}"
+
+    @property
+    def mail_folder(self) -> Path:
+        """The local stack's mail folder (``mail`` in ``data_dir``): every email `cme dev`'s mail
+        server receives is an .eml file there, named with its case reference
+        (:mod:`starter.mail_folder`); erasing a case deletes its files."""
+        return self.data_dir.expanduser() / "mail"
 
     @cached_property
     def calendar(self) -> SchoolCalendar:

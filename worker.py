@@ -1,4 +1,5 @@
-"""The worker: registers the case workflow and its activities on the task queue and runs them.
+"""The worker: registers the case workflow, the retention sweep and their activities on the task
+queue and runs them.
 
 ``python worker.py`` (or :func:`main`) runs until SIGTERM or SIGINT, then shuts down cleanly:
 the worker stops polling, lets running activities finish and returns. The register's schema is
@@ -23,17 +24,20 @@ from temporalio.worker import Worker
 
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
+from activities.erasure import ErasureActivities
 from activities.register import make_engine
 from activities.v1.legacy import LegacyActivities
 from security.converter import data_converter
 from security.store import SqlKeyStore
 from settings import Settings, settings_problems
 from workflows.case import CmeCase
+from workflows.retention import RetentionSweep
 from workflows.v1.case import CmeCaseWorkflow
 
 # Version 2 runs every new case; version 1 stays registered so that cases opened on it replay
-# and continue as new into version 2 (workflows/v1/migrate.py).
-WORKFLOWS = [CmeCase, CmeCaseWorkflow]
+# and continue as new into version 2 (workflows/v1/migrate.py). The retention sweep erases the
+# expired cases (the daily schedule) and the cases erased on request (`cme erase`).
+WORKFLOWS = [CmeCase, CmeCaseWorkflow, RetentionSweep]
 
 log = logging.getLogger("cme.worker")
 
@@ -46,11 +50,13 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             "children's data (set CME_ENCRYPTION_KEYS and CME_ENCRYPTION_KEY_ID)"
         )
     engine = make_engine(settings.register_url)
+    # One store for the codec and the erasures, so that a key shredded here is gone at once.
+    store = SqlKeyStore(engine, settings.key_ring)
     try:
         client = await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
-            data_converter=data_converter(SqlKeyStore(engine, settings.key_ring)),
+            data_converter=data_converter(store),
         )
     except BaseException:
         engine.dispose()
@@ -58,11 +64,16 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     mail = MailConfig.from_settings(settings)
     acts = CaseActivities(mail=mail, engine=engine, calendar_path=settings.calendar_file)
     legacy = LegacyActivities(mail=mail, engine=engine, calendar_path=settings.calendar_file)
+    erasure = ErasureActivities(
+        engine=engine,
+        store=store,
+        mail_folder=settings.mail_folder,
+    )
     worker = Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[*acts.all(), *legacy.all()],
+        activities=[*acts.all(), *legacy.all(), *erasure.all()],
     )
 
     shutdown = asyncio.Event()

@@ -20,6 +20,13 @@ read model), all in :data:`METADATA`:
   :mod:`security.store`). It has no foreign key either: a case's key is made with its first
   payload, before the case is in the register, and outlives its rows once the case is erased.
 
+* ``erasure``: every case erased (retention rule or request), without personal data.
+
+Erasure (:func:`erase_personal_data`, :func:`expired_cases`, :func:`record_erasure`): an erased
+case keeps its rows with the anonymous facts (dates, stage, kind, outcome, ground, school,
+episode, flags); the child's identity and the free texts are gone (``None``), and the episode's
+``erased_at`` says when. An erased episode is never synced again.
+
 The workflow is the source of truth; :func:`upsert_case` mirrors an episode's state, so syncing a
 state twice leaves the same rows, and items no longer in the state are removed.
 
@@ -45,6 +52,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import field_validator
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
+    Connection,
     DateTime,
     Engine,
     ForeignKeyConstraint,
@@ -77,6 +86,9 @@ __all__ = [
     "DecisionRow",
     "EnquiryPublic",
     "EnquiryRow",
+    "Erased",
+    "ErasurePublic",
+    "ErasureRow",
     "EscalationPublic",
     "EscalationRow",
     "NotificationPublic",
@@ -92,12 +104,16 @@ __all__ = [
     "claim_notification",
     "create_register_schema",
     "earlier_episodes",
+    "erase_personal_data",
+    "expired_cases",
     "get_case",
     "get_decision",
+    "get_erasure",
     "latest_episode",
     "list_cases",
     "list_enquiries",
     "list_episodes",
+    "list_erasures",
     "list_escalations",
     "list_notifications",
     "list_problems",
@@ -106,6 +122,7 @@ __all__ = [
     "mark_notification_rejected",
     "mark_notification_sent",
     "message_id_for",
+    "record_erasure",
     "register_revision",
     "upgrade_register",
     "upsert_case",
@@ -125,7 +142,7 @@ METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 """The register's tables (their own metadata: nothing else shares it)."""
 
 MIGRATIONS = "activities:migrations"
-HEAD = "0003"  # the latest revision in activities/migrations/versions (a test keeps them equal)
+HEAD = "0004"  # the latest revision in activities/migrations/versions (a test keeps them equal)
 
 # -- engine and schema -----------------------------------------------------------------------------
 
@@ -194,19 +211,48 @@ def upgrade_register(url_or_engine: str | Engine, revision: str = "head") -> str
 
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     try:
-        with engine.begin() as connection:
-            before = MigrationContext.configure(connection).get_current_revision()
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            if before is None and inspect(connection).has_table("cme_case"):
-                log.info("the register predates migrations: stamped as revision 0001")
-                command.stamp(config, "0001")
-                before = "0001"
-            command.upgrade(config, revision)
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=False)
+            try:
+                with connection.begin():
+                    before = MigrationContext.configure(connection).get_current_revision()
+                    config = alembic_config()
+                    config.attributes["connection"] = connection
+                    if before is None and inspect(connection).has_table("cme_case"):
+                        log.info("the register predates migrations: stamped as revision 0001")
+                        command.stamp(config, "0001")
+                        before = "0001"
+                    command.upgrade(config, revision)
+                    if sqlite:
+                        _sqlite_foreign_key_check(connection)
+            finally:
+                if sqlite:
+                    _sqlite_foreign_keys(connection, on=True)
         return before
     finally:
         if isinstance(url_or_engine, str):
             engine.dispose()
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    """SQLite changes a table by copying it, dropping the old one and renaming the copy; with
+    foreign keys on, dropping a table deletes the rows that refer to it (``ON DELETE CASCADE``).
+    So they are off while migrations run, as SQLite's own procedure for schema changes says
+    (the pragma takes effect outside a transaction only), and checked before the commit."""
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    connection.commit()
+
+
+def _sqlite_foreign_key_check(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({str(row[0]) for row in broken})
+        raise RuntimeError(
+            f"the register's migration left rows referring to nothing in {', '.join(tables)}: "
+            "nothing was changed"
+        )
 
 
 def register_revision(engine: Engine) -> str | None:
@@ -296,11 +342,11 @@ class CaseBase(_EpisodeKey):
     rulebook: str | None = Field(default=None, max_length=10)
     day1: date | None = None
     open_problems: int = 0
-    # the child's identity, for the LA's own reports only
+    # the child's identity, for the LA's own reports only (``None`` once the case is erased)
     upn: str | None = Field(default=None, index=True, max_length=13)
-    first_name: str = Field(max_length=100)
-    last_name: str = Field(max_length=100)
-    date_of_birth: date
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    date_of_birth: date | None = None
     # the outcome, once there is one
     decision: str | None = Field(default=None, max_length=40)
     investigation_outcome: str | None = Field(default=None, max_length=40)
@@ -309,6 +355,8 @@ class CaseBase(_EpisodeKey):
     ctf_destination: str | None = Field(default=None, max_length=8)
     closed_at: datetime | None = Field(default=None, sa_type=_tz_column())
     updated_at: datetime = Field(sa_type=_tz_column())
+    # when the episode's personal data was erased (see :func:`erase_personal_data`)
+    erased_at: datetime | None = Field(default=None, sa_type=_tz_column())
 
 
 class CaseRow(CaseBase, table=True):
@@ -328,7 +376,7 @@ class EnquiryBase(_EpisodeKey):
     kind: str = Field(max_length=40)
     made_on: date
     outcome: str = Field(max_length=40)
-    note: str = Field(default="", sa_type=Text)
+    note: str | None = Field(default="", sa_type=Text)  # None: erased
     recorded_by: str = Field(max_length=200)
     recorded_by_role: str = Field(max_length=40)
     recorded_at: datetime = Field(sa_type=_tz_column())
@@ -369,7 +417,7 @@ class EscalationBase(_EpisodeKey):
     id: int = Field(primary_key=True)
     kind: str = Field(index=True, max_length=40)
     raised_at: datetime = Field(sa_type=_tz_column())
-    reason: str = Field(sa_type=Text)
+    reason: str | None = Field(default=None, sa_type=Text)  # None: erased
     raised_by: str = Field(max_length=200)
     raised_by_role: str = Field(max_length=40)
 
@@ -442,7 +490,7 @@ class OutboxStatus(StrEnum):
 class NotificationBase(_EpisodeKey):
     purpose: str = Field(primary_key=True, max_length=200)
     template: str = Field(max_length=40)
-    subject: str = Field(sa_type=Text)
+    subject: str | None = Field(default=None, sa_type=Text)  # None: erased
     recipients: list[str] = Field(default_factory=list, sa_type=JSON)
     # Recipients the mail server has accepted the message for: a resend goes to the others only.
     delivered_to: list[str] = Field(default_factory=list, sa_type=JSON)
@@ -457,7 +505,7 @@ class NotificationBase(_EpisodeKey):
 
 class NotificationRow(NotificationBase, table=True):
     __tablename__ = "notification"
-    body: str = Field(sa_type=Text)
+    body: str | None = Field(default=None, sa_type=Text)  # None: erased
 
 
 class NotificationPublic(NotificationBase, _UtcTimes):
@@ -467,7 +515,13 @@ class NotificationPublic(NotificationBase, _UtcTimes):
 class OutboxMessage(NotificationPublic):
     """An outbox row with the text to send (the body names the pupil: never log it)."""
 
+    subject: str
     body: str
+
+    @field_validator("subject", "body", mode="before")
+    @classmethod
+    def _erased(cls, value: Any) -> Any:
+        return "" if value is None else value  # an erased row's text is gone
 
     @property
     def undelivered(self) -> list[str]:
@@ -669,12 +723,20 @@ def _reconcile_outbox(*, session: Session, state: CaseState) -> None:
 def upsert_case(*, session: Session, state: CaseState) -> Synced:
     """Make the register hold the episode ``state``: the case row, its items, its problems and
     its decision. Idempotent: the same state twice leaves the same rows, and ``updated_at`` moves
-    only when something changed. Nothing is read back after the commit."""
+    only when something changed. Nothing is read back after the commit.
+
+    An erased episode is never written again (its personal data would come back): the sync
+    changes nothing."""
     ref, episode = state.case, state.episode
     now = datetime.now(UTC)
     changed = False
 
     row = session.get(CaseRow, (ref, episode))
+    if row is not None and row.erased_at is not None:
+        log.warning("case %s, episode %d is erased: not synced again", ref, episode)
+        stage = row.stage
+        session.rollback()
+        return Synced(case_ref=ref, episode=episode, stage=stage, changed=False)
     values = _case_values(state)
     if row is None:
         row = CaseRow(case_ref=ref, episode=episode, updated_at=now, **values)
@@ -980,3 +1042,218 @@ def list_notifications(
         .order_by(col(NotificationRow.created_at), col(NotificationRow.purpose))
     )
     return [NotificationPublic.model_validate(row) for row in session.exec(statement)]
+
+
+# -- erasure ---------------------------------------------------------------------------------------
+
+
+class ErasureBase(_Model):
+    """A case erased (retention rule or request): when, why, by whom, what was erased and the
+    anonymous facts kept. No personal data: the case reference (a keyed hash, not the child's
+    identity), dates, codes and counts; ``erased_by`` is an officer's name (or the service's),
+    never the child's. One row per (case, latest episode erased): erasing again records nothing
+    new; a case erased, then referred again, is erased again through its new episode."""
+
+    case_ref: str = Field(primary_key=True, max_length=40)
+    # The case's latest episode when it was erased (0: the register held none).
+    through_episode: int = Field(primary_key=True)
+    erased_at: datetime = Field(sa_type=_tz_column(), index=True)
+    rule: str = Field(index=True, max_length=20)  # retention | request
+    reason: str = Field(max_length=40)  # domain.retention.ErasureReason
+    erased_by: str = Field(max_length=200)
+    erased_by_role: str = Field(max_length=40)
+    retention_years: int | None = None  # the rule's period, for a retention erasure
+    episodes: int = 0  # episodes whose personal data was removed from the register
+    key_shredded: bool = False  # the case's data key was destroyed by this erasure
+    emails_deleted: int = 0  # .eml files deleted from the mail folder
+    # The anonymous facts kept, per episode (see :data:`KEPT_FACTS`).
+    facts: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+
+
+class ErasureRow(ErasureBase, table=True):
+    __tablename__ = "erasure"
+    __table_args__ = (CheckConstraint("rule IN ('retention', 'request')", name="rule"),)
+
+
+class ErasurePublic(ErasureBase, _UtcTimes):
+    pass
+
+
+# The columns of an episode that hold the child's personal data, or free text that can.
+PERSONAL_CASE_FIELDS = ("upn", "first_name", "last_name", "date_of_birth")
+# The anonymous facts of an episode an erasure keeps (in the register's rows, and in the erasure
+# record): dates, stage, kind, outcome, ground, school, episode and flags.
+KEPT_FACTS = (
+    "episode",
+    "kind",
+    "stage",
+    "school_laestab",
+    "child_protection",
+    "repeat",
+    "opened_at",
+    "closed_at",
+    "day1",
+    "rulebook",
+    "decision",
+    "investigation_outcome",
+    "ground",
+    "earliest_deletion_date",
+    "ctf_destination",
+)
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What :func:`erase_personal_data` did: the episodes it went through (oldest first) and
+    their anonymous facts, as kept."""
+
+    case_ref: str
+    episodes: list[int]
+    facts: list[dict[str, Any]]
+
+
+def _fact(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _utc(value).isoformat()  # type: ignore[union-attr]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def erase_personal_data(*, session: Session, case: str, at: datetime | None = None) -> Erased:
+    """Remove the child's personal data from every episode of ``case``: the child's names, date
+    of birth and UPN; the free texts that can hold personal data (enquiry notes, escalation
+    reasons, closure reasons); every email's subject, body and recipients' addresses (the
+    outbox keeps each email's purpose, kind, dates and status). Kept: dates, stage, kind,
+    outcome, ground, school, episode and flags, and the officers' names.
+
+    Idempotent: erasing again changes nothing (an episode keeps the moment it was first
+    erased, ``erased_at``). It does not check that the case is closed: the caller does."""
+    now = _utc(at) or datetime.now(UTC)
+    rows = list(
+        session.exec(select(CaseRow).where(CaseRow.case_ref == case).order_by(col(CaseRow.episode)))
+    )
+    for row in rows:
+        for name in PERSONAL_CASE_FIELDS:
+            setattr(row, name, None)
+        if row.erased_at is None:
+            row.erased_at = now
+    for enquiry in session.exec(select(EnquiryRow).where(EnquiryRow.case_ref == case)):
+        enquiry.note = None
+    for escalation in session.exec(select(EscalationRow).where(EscalationRow.case_ref == case)):
+        escalation.reason = None
+    for decision in session.exec(select(DecisionRow).where(DecisionRow.case_ref == case)):
+        decision.closure_reason = None
+    for email in session.exec(select(NotificationRow).where(NotificationRow.case_ref == case)):
+        email.subject = None
+        email.body = None
+        email.recipients = []
+        email.delivered_to = []
+    facts = [{name: _fact(getattr(row, name)) for name in KEPT_FACTS} for row in rows]
+    episodes = [row.episode for row in rows]
+    session.commit()
+    return Erased(case_ref=case, episodes=episodes, facts=facts)
+
+
+def expired_cases(
+    *,
+    session: Session,
+    closed_before: datetime,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[str]:
+    """Cases whose latest episode closed before ``closed_before`` and is not erased yet, in
+    case-reference order (``after``: only those after that reference; ``limit``: at most that
+    many). A child with a newer episode still open is never expired, and neither is an episode
+    the register never saw close."""
+    latest = (
+        select(CaseRow.case_ref, func.max(CaseRow.episode).label("episode"))
+        .group_by(col(CaseRow.case_ref))
+        .subquery()
+    )
+    statement = (
+        select(CaseRow.case_ref)
+        .join(
+            latest,
+            (col(CaseRow.case_ref) == latest.c.case_ref)
+            & (col(CaseRow.episode) == latest.c.episode),
+        )
+        .where(
+            CaseRow.stage == "closed",
+            col(CaseRow.closed_at).is_not(None),
+            col(CaseRow.closed_at) < _utc(closed_before),
+            col(CaseRow.erased_at).is_(None),
+        )
+        .order_by(col(CaseRow.case_ref))
+    )
+    if after is not None:
+        statement = statement.where(col(CaseRow.case_ref) > after)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return list(session.exec(statement))
+
+
+def get_erasure(*, session: Session, case: str) -> ErasurePublic | None:
+    """The case's latest recorded erasure (``None``: never erased)."""
+    row = session.exec(
+        select(ErasureRow)
+        .where(ErasureRow.case_ref == case)
+        .order_by(col(ErasureRow.through_episode).desc())
+    ).first()
+    return ErasurePublic.model_validate(row) if row is not None else None
+
+
+def list_erasures(*, session: Session, since: datetime | None = None) -> list[ErasurePublic]:
+    """Every erasure recorded (since ``since``), oldest first: the LA's record of erasures."""
+    statement = select(ErasureRow)
+    if since is not None:
+        statement = statement.where(col(ErasureRow.erased_at) >= _utc(since))
+    statement = statement.order_by(col(ErasureRow.erased_at), col(ErasureRow.case_ref))
+    return [ErasurePublic.model_validate(row) for row in session.exec(statement)]
+
+
+def record_erasure(
+    *,
+    session: Session,
+    case: str,
+    rule: str,
+    reason: str,
+    erased_by: str,
+    erased_by_role: str,
+    erased: Erased,
+    key_shredded: bool,
+    emails_deleted: int,
+    retention_years: int | None = None,
+    at: datetime | None = None,
+) -> tuple[ErasurePublic, bool]:
+    """Record that ``case`` was erased (through its latest episode); the record, and whether it
+    is new. Recorded once: an erasure already recorded through the same episode is returned as
+    it is (the first one's moment, rule and counts)."""
+    through = max(erased.episodes, default=0)
+    existing = session.get(ErasureRow, (case, through))
+    if existing is not None:
+        return ErasurePublic.model_validate(existing), False
+    row = ErasureRow(
+        case_ref=case,
+        through_episode=through,
+        erased_at=_utc(at) or datetime.now(UTC),
+        rule=rule,
+        reason=reason,
+        erased_by=erased_by,
+        erased_by_role=erased_by_role,
+        retention_years=retention_years,
+        episodes=len(erased.episodes),
+        key_shredded=key_shredded,
+        emails_deleted=emails_deleted,
+        facts=erased.facts,
+    )
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:  # recorded at the same moment by another attempt
+        session.rollback()
+        existing = session.get(ErasureRow, (case, through))
+        if existing is None:
+            raise
+        return ErasurePublic.model_validate(existing), False
+    return ErasurePublic.model_validate(row), True

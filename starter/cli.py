@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "starter.register_cli",
     "starter.keys_cli",
     "starter.codec_cli",
+    "starter.retention_cli",
 )
 
 # Exit status after a broken pipe: 128 + SIGPIPE, as a shell reports a tool killed by SIGPIPE.
@@ -77,7 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     except KeyShredded as exc:
-        print(f"cme: error: case {exc.key_id} was erased: its data cannot be read", file=sys.stderr)
+        # A payload of an erased case (its data key destroyed).
+        print(
+            f"cme: error: case {exc.key_id} was erased: its data key is destroyed and its "
+            "history can no longer be read (the register keeps its anonymous facts)",
+            file=sys.stderr,
+        )
         return 1
     except (KeyRingError, PayloadUndecryptable) as exc:
         print(

@@ -13,7 +13,9 @@ It runs, under the data directory (``.cme/`` by default):
 * the case register's schema, created explicitly (the worker never creates it);
 * a local SMTP server that stores every email as an .eml file in ``mail/``
   (:mod:`starter.mail_folder`);
-* the worker, in this process.
+* the worker, in this process;
+* the retention rule's daily schedule, ``cme-retention`` (:mod:`starter.retention_cli`), created
+  or updated to the settings.
 
 Ctrl-C (or SIGTERM) stops the worker, then the mail server, then the dev server (SIGTERM, then
 SIGKILL if it does not exit), then the codec server. Everything stays on disk (but this run's
@@ -62,6 +64,7 @@ from starter.admin import register_search_attributes
 from starter.connect import client_data_converter
 from starter.errors import CliError
 from starter.mail_folder import MailFolderServer, port_in_use
+from starter.retention_cli import SCHEDULE_ID, ensure_retention_schedule, schedule_words
 from workflows.search_attributes import CLI_TYPES
 
 log = logging.getLogger("cme.dev")
@@ -214,7 +217,7 @@ class DevStack:
         self.ports = _Ports(
             temporal=port, ui=settings.ui_port, smtp=settings.smtp_port, codec=settings.codec_port
         )
-        self.mail_dir = self.data_dir / "mail"
+        self.mail_dir = settings.mail_folder.resolve()  # the worker's erasures delete from it
         self.temporal_log = self.data_dir / "temporal.log"
         self.codec_token_file = self.data_dir / "codec-token"
         self.stop = asyncio.Event()
@@ -240,6 +243,7 @@ class DevStack:
                 await self._start_worker()
                 if self.stop.is_set():
                     return 0
+                await self._create_retention_schedule()
                 self._print_summary()
                 await self._serve()
             finally:
@@ -446,6 +450,20 @@ class DevStack:
         finally:
             worker_log.removeHandler(watcher)
 
+    async def _create_retention_schedule(self) -> None:
+        """The retention rule's daily schedule (``cme-retention``), created or brought up to date
+        with the settings: visible in the Web UI and in `temporal schedule list`."""
+        try:
+            client = await Client.connect(
+                self.settings.temporal_address,
+                namespace=self.settings.temporal_namespace,
+                data_converter=client_data_converter(self.settings),
+            )
+            await ensure_retention_schedule(client, self.settings)
+        except (RuntimeError, RPCError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CliError(f"cannot create the retention schedule {SCHEDULE_ID}: {first}") from exc
+
     def _worker_outcome(self) -> None:
         assert self._worker is not None
         if self._worker.cancelled():
@@ -478,6 +496,7 @@ class DevStack:
                 ),
             ),
             ("UI login", f"{self.codec_url}/login?token={self._codec_token}"),
+            ("Retention", schedule_words(s)),
         ]
         lines = ["CME local stack is running"]
         lines += [f"  {label:<12} {value}" for label, value in rows]

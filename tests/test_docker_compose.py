@@ -1,7 +1,7 @@
 """The scale-out stack (docker-compose.yml, Dockerfile) is checked here without a Docker engine:
 the services the worker needs, their order, the settings the worker receives, the secrets, the
-case search attributes, the register's schema step, the codec server the Web UI decodes through
-and the worker image's command."""
+case search attributes, the register's schema step, the retention schedule step, the codec server
+the Web UI decodes through and the worker image's command."""
 
 from __future__ import annotations
 
@@ -192,7 +192,7 @@ def test_temporal_runs_on_postgres(services: dict[str, dict[str, Any]]) -> None:
 def test_every_cme_variable_the_worker_gets_is_a_setting(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    for name in ("worker", "register-schema", "codec-server"):
+    for name in ("worker", "register-schema", "codec-server", "retention-schedule"):
         env = environment(services[name])
         cme = [key for key in env if key.startswith("CME_")]
         unknown = [
@@ -382,6 +382,38 @@ def test_register_schema_upgrades_the_register(
     assert {"cme_case", "notification", "problem"} <= tables
     assert revision == HEAD
     assert services["register-schema"]["image"] == services["worker"]["image"]
+
+
+def test_retention_schedule_creates_the_schedule_once_the_namespace_is_there(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """A one-shot of the worker image running `cme retention schedule` with the workers'
+    settings (the retention period among them), after Temporal is up and the namespace set up
+    (the search-attributes step waits for it)."""
+    setup_name, _ = search_attribute_setup(services)
+    step = services["retention-schedule"]
+    assert step["command"] == ["cme", "retention", "schedule"]
+    assert step.get("restart") == "no"
+    assert step["image"] == services["worker"]["image"] and step["build"] == "."
+    conditions = {name: spec["condition"] for name, spec in step["depends_on"].items()}
+    assert conditions == {
+        "temporal": "service_healthy",
+        setup_name: "service_completed_successfully",
+    }
+    assert environment(step) == environment(services["worker"])
+    assert environment(step)["CME_RETENTION_YEARS"] == "${CME_RETENTION_YEARS:-6}"
+    secrets = {"CME_DB_PASSWORD": "pw", "CME_CASE_KEY_SECRET": "secret"}
+    resolved = {k: interpolate(v, secrets) for k, v in environment(step).items()}
+    settings = Settings.model_validate(
+        {k.removeprefix("CME_").lower(): v for k, v in resolved.items()}
+    )
+    assert settings.retention_years == 6
+    # The command is the CLI's: it parses to the schedule's handler.
+    from starter.cli import build_parser
+    from starter.retention_cli import schedule_handler
+
+    args = build_parser().parse_args(step["command"][1:])
+    assert args.handler is schedule_handler
 
 
 # -- the worker image ------------------------------------------------------------------------------

@@ -221,3 +221,34 @@ def test_a_codec_server_token_is_long_and_fit_for_a_header(
         "cme: error: bad settings: CME_CODEC_SERVER_TOKEN: a token is at least 32"
     )
     assert "my-short-secret" not in err
+
+
+def test_the_retention_period_is_6_years_unless_the_la_sets_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().retention_years == 6
+    monkeypatch.setenv("CME_RETENTION_YEARS", "25")
+    assert Settings().retention_years == 25
+
+
+@pytest.mark.parametrize("value", ["0", "101", "-6"])
+def test_a_retention_period_outside_1_to_100_years_stops_the_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.setenv("CME_CALENDAR_FILE", str(DEFAULT_CALENDAR_PATH))
+    monkeypatch.setenv("CME_RETENTION_YEARS", value)
+    code = main(["calendar", "is-school-day", "2025-11-03"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err == (
+        "cme: error: bad settings: CME_RETENTION_YEARS: must be a whole number of years from 1 "
+        f"to 100, not {value}\n"
+    )
+
+
+def test_the_mail_folder_follows_the_data_directory(tmp_path: Path) -> None:
+    assert Settings().mail_folder == Path(".cme/mail")
+    assert Settings(data_dir=tmp_path / "d").mail_folder == tmp_path / "d" / "mail"
+    assert settings_for_run(Settings(), data_dir=tmp_path / "dev").mail_folder == (
+        tmp_path / "dev" / "mail"
+    )

@@ -36,6 +36,7 @@ TABLES = {
     "decision",
     "notification",
     "case_key",
+    "erasure",
 }
 
 # A version 1 case closed with a deletion, and two of its emails (one sent, one not), written
@@ -103,18 +104,18 @@ def test_an_empty_database_is_upgraded_to_the_latest_revision(
     engine = empty_register_engine
     assert register_revision(engine) is None
     assert upgrade_register(engine) is None  # it was empty
-    assert register_revision(engine) == register.HEAD == "0003"
+    assert register_revision(engine) == register.HEAD == "0004"
     assert set(inspect(engine).get_table_names()) >= TABLES
     assert differences(engine) == []
     # Again: nothing to do.
-    assert upgrade_register(engine) == register.HEAD
-    assert register_revision(engine) == register.HEAD
+    assert upgrade_register(engine) == "0004"
+    assert register_revision(engine) == "0004"
 
 
 def test_head_names_the_latest_revision() -> None:
     script = ScriptDirectory.from_config(register.alembic_config())
     assert script.get_heads() == [register.HEAD]
-    assert [r.revision for r in script.walk_revisions()] == ["0003", "0002", "0001"]
+    assert [r.revision for r in script.walk_revisions()] == ["0004", "0003", "0002", "0001"]
 
 
 def test_the_models_match_the_latest_revision(register_engine: Engine) -> None:
@@ -269,3 +270,42 @@ def test_the_case_keys_go_back_only_while_no_key_is_stored(register_engine: Engi
     assert not inspect(engine).has_table("case_key")
     assert upgrade_register(engine) == "0002"
     assert differences(engine) == []
+
+
+def test_0004_keeps_every_row_and_makes_the_personal_columns_nullable(
+    empty_register_engine: Engine,
+) -> None:
+    """A register at 0002 holding a case and its items: upgraded to 0004, every row is still
+    there (on SQLite, cme_case is copied to change its columns: the enquiries, tasks... that
+    refer to it are not deleted with the old copy), and the child's identity can be erased."""
+    engine = empty_register_engine
+    upgrade_register(engine, "0001")
+    write_v1_case(engine)
+    upgrade_register(engine, "0002")
+    before = _row_counts(engine)
+    assert before["enquiry"] == 2 and before["task"] == 1 and before["decision"] == 1
+
+    assert upgrade_register(engine) == "0002"
+    assert register_revision(engine) == register.HEAD
+    assert _row_counts(engine) == before
+    assert differences(engine) == []
+    columns = {c["name"]: c for c in inspect(engine).get_columns("cme_case")}
+    assert all(columns[n]["nullable"] for n in ("upn", "first_name", "last_name", "date_of_birth"))
+    assert columns["erased_at"]["nullable"]
+    with Session(engine) as session:
+        case = register.get_case(session=session, case=CASE)
+        assert case is not None and case.first_name == "Jacob" and case.erased_at is None
+        register.erase_personal_data(session=session, case=CASE)
+        erased = register.get_case(session=session, case=CASE)
+        assert erased is not None and erased.first_name is None and erased.date_of_birth is None
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def _row_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {
+            table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in sorted(TABLES - {"erasure"})
+        }

@@ -53,16 +53,19 @@ from temporalio.worker import Worker
 
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
+from activities.erasure import ErasureActivities
 from domain.clock import local_date
 from security.converter import data_converter
-from security.keys import MemoryKeyStore
+from security.keys import KeyStore, MemoryKeyStore
+from security.store import SqlKeyStore
 from starter import case_client
 from starter.cli import main
 from tests.conftest import SmtpServer
 from tests.keyring import TEST_KEY_SETTINGS, fixed_key_ring
-from tests.workflows.harness import SECRET, TestCalendar
+from tests.workflows.harness import SECRET, TestCalendar, memory_key_store
 from workflows import search_attributes as sa
 from workflows.case import CmeCase
+from workflows.retention import RetentionSweep
 
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 REPO = Path(__file__).parents[2]
@@ -130,13 +133,23 @@ class CaseWorker:
     other mail settings if it likes."""
 
     def __init__(
-        self, client: Client, task_queue: str, mail: MailConfig, engine: Engine, calendar: Path
+        self,
+        client: Client,
+        task_queue: str,
+        mail: MailConfig,
+        engine: Engine,
+        calendar: Path,
+        mail_folder: Path | None = None,
+        store: KeyStore | None = None,
     ) -> None:
         self.client = client
         self.task_queue = task_queue
         self.mail = mail
         self.engine = engine
         self.calendar = calendar
+        # The cases' data keys, the client's own (the erasure shreds them where the codec reads).
+        self.store = store if store is not None else memory_key_store()
+        self.mail_folder = mail_folder
         self._worker: Worker | None = None
         self._running: asyncio.Task[None] | None = None
 
@@ -147,11 +160,14 @@ class CaseWorker:
         activities = CaseActivities(
             mail=mail or self.mail, engine=self.engine, calendar_path=self.calendar
         )
+        erasure = ErasureActivities(
+            engine=self.engine, store=self.store, mail_folder=self.mail_folder
+        )
         self._worker = Worker(
             self.client,
             task_queue=self.task_queue,
-            workflows=[CmeCase],
-            activities=activities.all(),
+            workflows=[CmeCase, RetentionSweep],
+            activities=[*activities.all(), *erasure.all()],
         )
         self._running = asyncio.create_task(self._worker.run())
 
@@ -258,6 +274,7 @@ def client_for_test(temporal: WorkflowEnvironment, converter: DataConverter) -> 
 async def cli(
     temporal: WorkflowEnvironment,
     converter: DataConverter,
+    key_store: SqlKeyStore,
     mail_config: MailConfig,
     smtp_server: SmtpServer,
     sqlite_engine: Engine,
@@ -277,7 +294,15 @@ async def cli(
         engine=sqlite_engine,
         smtp_server=smtp_server,
     )
-    worker = CaseWorker(client, task_queue, mail_config, sqlite_engine, cli_calendar.path)
+    worker = CaseWorker(
+        client,
+        task_queue,
+        mail_config,
+        sqlite_engine,
+        cli_calendar.path,
+        tmp_path / "mail",
+        store=key_store,
+    )
     await worker.up()
     try:
         yield Cli(

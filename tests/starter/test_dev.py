@@ -188,6 +188,23 @@ def test_cme_dev_runs_the_stack_stops_on_ctrl_c_and_resumes_open_cases(env: Env)
     assert str(env.data_dir / "mail") in summary
     assert str(env.tmp / "register.db") in summary
     _check_codec_server(env, summary)
+    assert "schedule cme-retention: every day at 02:00 Europe/London" in summary
+
+    # The retention rule's schedule is there, as `temporal schedule list` shows it (from
+    # visibility, which lags its creation by a moment).
+    deadline = time.monotonic() + 20
+    while True:
+        listed = subprocess.run(
+            [str(temporal_binary()), "schedule", "list", "--address", f"localhost:{env.port}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert listed.returncode == 0, listed.stderr
+        if "cme-retention" in listed.stdout or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert "cme-retention" in listed.stdout
 
     # A second stack on the same ports: one line, a non-zero exit, the first one unharmed.
     second = env.cme(*env.dev_args())

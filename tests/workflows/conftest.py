@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.case_activities import CaseActivities
+from activities.erasure import ErasureActivities
 from activities.register import CaseKeyRow
 from activities.v1.legacy import LegacyActivities
 from domain.clock import local_date
@@ -66,7 +67,10 @@ async def harness(  # type: ignore[no-untyped-def]
     today = local_date(await env.get_current_time())
     calendar = TestCalendar.write(tmp_path, today)
     deps = {"mail": mail_config, "engine": sqlite_engine, "calendar_path": calendar.path}
-    activities = [*CaseActivities(**deps).all(), *LegacyActivities(**deps).all()]
+    erasure = ErasureActivities(
+        engine=sqlite_engine, store=key_store, mail_folder=tmp_path / "mail"
+    )
+    activities = [*CaseActivities(**deps).all(), *LegacyActivities(**deps).all(), *erasure.all()]
     task_queue = f"cme-test-{uuid.uuid4()}"
     async with Worker(
         env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -33,6 +34,7 @@ from domain.intake import (
     PupilMigrationReturn,
     SchoolCMEReferral,
 )
+from security.keys import KeyRing, MemoryKeyStore
 from starter.cases import open_case
 from workflows.case import CmeCase
 
@@ -286,6 +288,11 @@ class Harness:
         now = await self.env.get_current_time()
         if target > now:
             await self.env.sleep(target - now)
+
+
+def memory_key_store() -> MemoryKeyStore:
+    """The cases' data keys in memory, wrapped with a key-encryption key of the test's own."""
+    return MemoryKeyStore(KeyRing({"test": os.urandom(32)}, "test"))
 
 
 def rid() -> str:
