@@ -19,6 +19,7 @@ encryption keep replaying. A payload whose case was erased cannot be decrypted
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import Self
 
@@ -33,6 +34,7 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 
+from domain.types import CASE_REF_PATTERN
 from security.keys import SERVICE_KEY_ID, KeyStore
 
 __all__ = [
@@ -48,6 +50,7 @@ ENCODING = b"binary/encrypted"
 CIPHER = b"AES-256-GCM"
 KEY_ID_METADATA = "encryption-key-id"
 _NONCE_BYTES = 12
+_CASE_REF = re.compile(CASE_REF_PATTERN.strip("^$"))
 
 
 class PayloadUndecryptable(ValueError):
@@ -81,8 +84,11 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
     def with_context(self, context: SerializationContext) -> Self:
         if isinstance(context, WorkflowSerializationContext | ActivitySerializationContext):
             workflow_id = context.workflow_id
-            if workflow_id:
+            # A case's payloads under its own key; any other workflow's (the retention sweep,
+            # an erasure) hold no child's data and share the service's key.
+            if workflow_id and _CASE_REF.fullmatch(workflow_id):
                 return type(self)(self._store, key_id=workflow_id)
+            return type(self)(self._store, key_id=SERVICE_KEY_ID)
         return self
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -91,7 +97,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         key = await self._store.data_key(self._key_id, create=True)
         assert key is not None
         cipher = AESGCM(key.key)
-        aad = self._key_id.encode()
+        aad = key.key_id.encode()  # the case's key, or a later generation of it
         encoded = []
         for payload in payloads:
             nonce = os.urandom(_NONCE_BYTES)

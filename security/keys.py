@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.keywrap import (
 )
 
 __all__ = [
+    "GENERATION_MARK",
+    "MAX_GENERATIONS",
     "SERVICE_KEY_ID",
     "DataKey",
     "KeyRing",
@@ -44,6 +46,10 @@ __all__ = [
 KEY_BYTES = 32  # AES-256
 # The data key of payloads that belong to no case (schedules, the retention sweep).
 SERVICE_KEY_ID = "_service"
+# A case erased and referred again (its reference is its child's) gets a new generation of data
+# key for its new data: ``CME-…~2``, ``~3``, ... The erased generations stay destroyed.
+GENERATION_MARK = "~"
+MAX_GENERATIONS = 100
 
 
 class KeyRingError(ValueError):
@@ -172,18 +178,27 @@ class MemoryKeyStore:
         self.shredded: dict[str, datetime] = {}
 
     async def data_key(self, key_id: str, *, create: bool) -> DataKey | None:
-        if key_id in self.shredded:
-            raise KeyShredded(key_id)
-        wrapped = self.keys.get(key_id)
-        if wrapped is None:
-            if not create:
-                return None
-            wrapped = self.keys.setdefault(key_id, self.ring.wrap(new_data_key()))
-        return DataKey(key_id, self.ring.unwrap(wrapped))
+        if not create:
+            if key_id in self.shredded:
+                raise KeyShredded(key_id)
+            wrapped = self.keys.get(key_id)
+            return None if wrapped is None else DataKey(key_id, self.ring.unwrap(wrapped))
+        for generation in range(1, MAX_GENERATIONS + 1):
+            generation_id = key_id if generation == 1 else f"{key_id}{GENERATION_MARK}{generation}"
+            if generation_id in self.shredded:
+                continue
+            wrapped = self.keys.setdefault(generation_id, self.ring.wrap(new_data_key()))
+            return DataKey(generation_id, self.ring.unwrap(wrapped))
+        raise RuntimeError(f"{key_id} has been erased {MAX_GENERATIONS} times")
 
     async def shred(self, key_id: str) -> bool:
-        self.shredded.setdefault(key_id, datetime.now(UTC))
-        return self.keys.pop(key_id, None) is not None
+        """Destroy the key of ``key_id`` and every later generation of it."""
+        now = datetime.now(UTC)
+        generations = [k for k in self.keys if k.startswith(f"{key_id}{GENERATION_MARK}")]
+        for generation_id in [key_id, *generations]:
+            self.shredded.setdefault(generation_id, now)
+        destroyed = [self.keys.pop(k, None) for k in [key_id, *generations]]
+        return any(w is not None for w in destroyed)
 
     async def rewrap(self) -> int:
         stale = {k: w for k, w in self.keys.items() if w.kek_id != self.ring.active}

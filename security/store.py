@@ -47,7 +47,15 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from activities.register import CaseKeyRow
-from security.keys import DataKey, KeyRing, KeyShredded, WrappedKey, new_data_key
+from security.keys import (
+    GENERATION_MARK,
+    MAX_GENERATIONS,
+    DataKey,
+    KeyRing,
+    KeyShredded,
+    WrappedKey,
+    new_data_key,
+)
 
 __all__ = ["KeyStatus", "KeyStoreUnavailable", "SqlKeyStore"]
 
@@ -114,10 +122,13 @@ class SqlKeyStore:
     async def data_key(self, key_id: str, *, create: bool) -> DataKey | None:
         _check_key_id(key_id)
         cached = self._cached(key_id)
-        if isinstance(cached, _Shredded):
+        if isinstance(cached, _Shredded) and not create:
             raise KeyShredded(key_id)
-        if cached is not None:
+        if isinstance(cached, DataKey):
             return cached
+        if create:
+            # A case erased and referred again: its new data goes under a new generation of key.
+            return await self._in_thread(self._live_generation, key_id)
         found = await self._in_thread(self._load, key_id, create)
         if found is None:
             return None
@@ -129,6 +140,10 @@ class SqlKeyStore:
     async def shred(self, key_id: str) -> bool:
         _check_key_id(key_id)
         destroyed = await self._in_thread(self._shred, key_id)
+        with self._lock:
+            for cached_id in list(self._cache):
+                if cached_id.startswith(f"{key_id}{GENERATION_MARK}"):
+                    self._cache[cached_id] = (_SHREDDED, math.inf)
         self._remember(key_id, _SHREDDED)
         return destroyed
 
@@ -195,6 +210,17 @@ class SqlKeyStore:
                 f"the cases' data keys cannot be read from the case register: {first}"
             ) from None
 
+    def _live_generation(self, key_id: str) -> DataKey:
+        """The live key of ``key_id``, made if there is none; when its key was shredded (the
+        case erased), the live one of its next generation (``CME-…~2``, ``~3``, ...)."""
+        for generation in range(1, MAX_GENERATIONS + 1):
+            generation_id = key_id if generation == 1 else f"{key_id}{GENERATION_MARK}{generation}"
+            found = self._load(generation_id, create=True)
+            if isinstance(found, DataKey):
+                self._remember(key_id, found)
+                return found
+        raise RuntimeError(f"{key_id} has been erased {MAX_GENERATIONS} times")
+
     def _load(self, key_id: str, create: bool) -> DataKey | _Shredded | None:
         with Session(self.engine) as session:
             row = session.get(CaseKeyRow, key_id)
@@ -228,9 +254,14 @@ class SqlKeyStore:
     def _shred(self, key_id: str) -> bool:
         now = datetime.now(UTC)
         with Session(self.engine) as session:
+            # Every generation of the case's key goes (see _live_generation).
             destroyed = session.exec(
                 update(CaseKeyRow)
-                .where(col(CaseKeyRow.key_id) == key_id, col(CaseKeyRow.shredded_at).is_(None))
+                .where(
+                    (col(CaseKeyRow.key_id) == key_id)
+                    | col(CaseKeyRow.key_id).startswith(f"{key_id}{GENERATION_MARK}"),
+                    col(CaseKeyRow.shredded_at).is_(None),
+                )
                 .values(wrapped_key=b"", shredded_at=now)
             )
             if destroyed.rowcount:

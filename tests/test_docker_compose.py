@@ -402,7 +402,12 @@ def test_retention_schedule_creates_the_schedule_once_the_namespace_is_there(
     }
     assert environment(step) == environment(services["worker"])
     assert environment(step)["CME_RETENTION_YEARS"] == "${CME_RETENTION_YEARS:-6}"
-    secrets = {"CME_DB_PASSWORD": "pw", "CME_CASE_KEY_SECRET": "secret"}
+    secrets = {
+        "CME_DB_PASSWORD": "pw",
+        "CME_CASE_KEY_SECRET": "secret",
+        "CME_ENCRYPTION_KEYS": json.dumps({"2026-01": base64.b64encode(b"k" * 32).decode()}),
+        "CME_ENCRYPTION_KEY_ID": "2026-01",
+    }
     resolved = {k: interpolate(v, secrets) for k, v in environment(step).items()}
     settings = Settings.model_validate(
         {k.removeprefix("CME_").lower(): v for k, v in resolved.items()}

@@ -179,15 +179,22 @@ async def test_an_encrypted_payload_without_its_key_id_is_refused(store: MemoryK
         await EnvelopeCodec(store).decode([sealed])
 
 
-async def test_a_shredded_case_cannot_be_read_or_written(store: MemoryKeyStore) -> None:
+async def test_a_shredded_case_cannot_be_read_and_its_new_data_takes_a_new_key(
+    store: MemoryKeyStore,
+) -> None:
     [sealed] = await codec_for(store).encode([plain("Jo Bloggs")])
     assert await store.shred(CASE) is True
     with pytest.raises(KeyShredded) as shredded:
         await EnvelopeCodec(store).decode([sealed])
     assert shredded.value.key_id == CASE
     assert CASE in str(shredded.value)
+    # The child erased is referred again (the same reference): a new generation of key.
+    [again] = await codec_for(store).encode([plain("new")])
+    assert key_id_of(again) == f"{CASE}~2"
+    assert await EnvelopeCodec(store).decode([again]) == [plain("new")]
     with pytest.raises(KeyShredded):
-        await codec_for(store).encode([plain("new")])
+        await EnvelopeCodec(store).decode([sealed])  # the erased data stays unreadable
+    assert await store.shred(CASE) is True  # erased again: the new generation goes too
     assert await store.shred(CASE) is False  # nothing left to destroy
 
 

@@ -111,7 +111,9 @@ async def test_twenty_racing_creates_make_one_key(register_engine: Engine) -> No
     assert await decrypt(fresh, sealed) == b"hello"
 
 
-async def test_a_shred_leaves_no_key_material_and_no_new_key(register_engine: Engine) -> None:
+async def test_a_shred_leaves_no_key_material_and_new_data_a_new_key(
+    register_engine: Engine,
+) -> None:
     keys = ring("kek-1")
     store = SqlKeyStore(register_engine, keys)
     sealed = await encrypt(store, CASE, "Jo Bloggs")
@@ -122,20 +124,27 @@ async def test_a_shred_leaves_no_key_material_and_no_new_key(register_engine: En
     with pytest.raises(KeyShredded):  # at once in this process
         await decrypt(store, sealed)
     fresh = SqlKeyStore(register_engine, keys)
-    for create in (False, True):  # never made again
-        with pytest.raises(KeyShredded):
-            await fresh.data_key(CASE, create=create)
+    with pytest.raises(KeyShredded):  # never made again
+        await fresh.data_key(CASE, create=False)
     with pytest.raises(KeyShredded):
         await decrypt(fresh, sealed)
+    # The child, erased, is referred again: its new data takes a new generation of key, and the
+    # erased data stays unreadable.
+    again = await fresh.data_key(CASE, create=True)
+    assert again is not None and again.key_id == f"{CASE}~2"
+    with pytest.raises(KeyShredded):
+        await decrypt(fresh, sealed)
+    assert await store.shred(CASE) is True  # erased again: the new generation goes too
+    assert rows(register_engine)[f"{CASE}~2"].wrapped_key == b""
     assert await store.shred(CASE) is False  # nothing left
 
-    # A case shredded before it had a key: none is ever made for it.
+    # A case shredded before it had a key: a tombstone, and its first key is generation 2.
     assert await fresh.shred("CME-000000000001") is False
     tombstone = rows(register_engine)["CME-000000000001"]
     assert tombstone.wrapped_key == b"" and tombstone.shredded_at is not None
-    with pytest.raises(KeyShredded):
-        await SqlKeyStore(register_engine, keys).data_key("CME-000000000001", create=True)
-    assert await fresh.status() == KeyStatus(by_kek={}, shredded=2)
+    late = await SqlKeyStore(register_engine, keys).data_key("CME-000000000001", create=True)
+    assert late is not None and late.key_id == "CME-000000000001~2"
+    assert await fresh.status() == KeyStatus(by_kek={"kek-1": 1}, shredded=3)
 
 
 async def test_a_shred_elsewhere_takes_effect_within_the_cache_ttl(

@@ -64,4 +64,7 @@ async def test_what_cme_says_when_it_cannot_read_a_case(cli: Cli, tmp_path: Path
         session.commit()
     run = await cli("show", case)
     assert (run.code, run.out) == (1, "")
-    assert run.err == f"cme: error: case {case} was erased: its data cannot be read\n"
+    assert run.err == (
+        f"cme: error: case {case} was erased: its data key is destroyed and its history can no "
+        "longer be read (the register keeps its anonymous facts)\n"
+    )

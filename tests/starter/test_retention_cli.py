@@ -230,8 +230,9 @@ async def test_cme_erase_erases_a_closed_case_once(cli: Cli, sqlite_engine: Engi
     [line] = run.out_lines
     assert line.startswith(
         f"erased case {case} (an objection upheld (Art. 17(1)(c)), asked by Lead Y, team "
-        "leader): it had no data key to destroy; the register keeps only the anonymous facts "
-        "of its 1 episode; 2 emails deleted from the mail folder; recorded "
+        "leader): its data key is destroyed: its Temporal history can no longer be read; the "
+        "register keeps only the anonymous facts of its 1 episode; 2 emails deleted from the "
+        "mail folder; recorded "
     )
     assert case_emails(folder, case) == [] and len(list(folder.iterdir())) == 1
     with Session(sqlite_engine) as session:

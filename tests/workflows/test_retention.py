@@ -41,7 +41,7 @@ from domain.retention import (
     RetentionInput,
     RetentionResult,
 )
-from security.codec import ENCODING
+from security.codec import ENCODING, KEY_ID_METADATA
 from security.converter import data_converter
 from security.keys import KeyShredded, MemoryKeyStore
 from starter.admin import register_search_attributes
@@ -310,3 +310,43 @@ async def test_an_open_case_is_refused_and_a_failing_one_does_not_stop_the_sweep
         assert row is not None and row.first_name is not None
         assert register.get_erasure(session=session, case=broken) is None
         assert register.get_erasure(session=session, case=closed) is not None
+
+
+async def test_a_child_erased_and_referred_again_opens_a_new_episode_under_a_new_key(
+    harness: Harness, store: FailingStore, sqlite_engine: Engine
+) -> None:
+    """The case reference is the child's, so an erased child referred years later lands on the
+    same workflow id: the new episode's data takes a new generation of key, and the erased one
+    stays unreadable."""
+    h = harness
+    referral = school_referral(today=h.today, day1=h.calendar.day1)
+    case = (await h.open(referral, SCHOOL_OFFICE)).case
+    handle = h.handle(case)
+    await handle.execute_update(
+        CmeCase.withdraw, Withdraw(request_id=rid(), by=TEAM_LEADER, reason="sent in error")
+    )
+    await handle.result()
+    erased_input = await started_input(h, case)
+    result = await sweep(
+        h,
+        RetentionInput(
+            rule=ErasureRule.REQUEST,
+            cases=[case],
+            reason=ErasureReason.OBJECTION,
+            by="Leader Example",
+            by_role="team_leader",
+        ),
+    )
+    assert (result.erased, result.cases[0].key_shredded) == (1, True)
+
+    again = referral.model_copy(update={"safeguarding_concern": True})
+    reopened = await h.open(again, SCHOOL_OFFICE)
+    assert (reopened.case, reopened.episode, reopened.existing) == (case, 2, False)
+    state = await h.state(case)
+    assert state.child.last_name == referral.pupil.last_name  # the new episode reads
+    [earlier] = state.earlier_episodes  # the erased one, by its anonymous facts
+    assert earlier.episode == 1
+    new_input = await started_input(h, case)
+    assert {p.metadata[KEY_ID_METADATA].decode() for p in new_input} == {f"{case}~2"}
+    with pytest.raises(KeyShredded):
+        await codec(h).decode(erased_input)
