@@ -34,6 +34,7 @@ from datetime import date
 from enum import StrEnum
 
 from domain.calendar import SchoolCalendar
+from domain.types import printable
 
 SCOTLAND_OR_INDEPENDENT = "MMMMMMM"
 LOST_PUPIL_DATABASE = "XXXXXXX"
@@ -46,8 +47,9 @@ SERVICE_CHILDREN_LA = "702"
 SERVICE_SCHOOL_NOT_KNOWN = "702LLLL"
 CTF_SCHOOL_DAYS = 15
 
-_LAESTAB = re.compile(r"^(\d{3})(\d{4})$")
-_LA_WITHOUT_SCHOOL = re.compile(r"^(\d{3})LLLL$")
+# ASCII digits only: ``\d`` would also accept other scripts' digits.
+_LAESTAB = re.compile(r"^([0-9]{3})([0-9]{4})$")
+_LA_WITHOUT_SCHOOL = re.compile(r"^([0-9]{3})LLLL$")
 
 
 class DestinationKind(StrEnum):
@@ -107,7 +109,8 @@ def validate_ctf_destination(code: str, *, refuse_la_without_school: bool = True
             raise ValueError(la_without_school_message(normal))
         return normal
     raise ValueError(
-        f"{normal} is not a CTF destination: use the destination school's LAESTAB (7 digits, "
+        f"{printable(normal, limit=20)} is not a CTF destination: use the destination school's "
+        "LAESTAB (7 digits, "
         f"e.g. 8512001), {SCOTLAND_OR_INDEPENDENT} (Scotland or an independent school), "
         f"702 + the school number or {SERVICE_SCHOOL_NOT_KNOWN} (Service Children's Education), "
         f"or {LOST_PUPIL_DATABASE} (Lost Pupil Database)"

@@ -229,7 +229,7 @@ class CustodialOrder(StrEnum):
 class CaseFacts(BaseModel):
     """What the case knows that bears on deletion. Every field may be missing."""
 
-    school_laestab: str | None = Field(default=None, pattern=r"^\d{7}$")
+    school_laestab: str | None = Field(default=None, pattern=r"^[0-9]{7}$")
     date_of_birth: date | None = None  # the age ground, 2006 8(1)(k) / 2024 9(1)(l)
     absence_kind: AbsenceKind | None = None
     first_day_of_absence: date | None = None  # day 1 for unauthorised absence

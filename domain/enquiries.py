@@ -78,7 +78,7 @@ BY_WORDS: dict[EnquiryBy, str] = {EnquiryBy.SCHOOL: "the school", EnquiryBy.LA: 
 class Enquiry(BaseModel):
     """One enquiry and what came of it."""
 
-    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     by: EnquiryBy
     kind: EnquiryKind

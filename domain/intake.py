@@ -91,6 +91,7 @@ from domain.types import (
     check_laestab,
     check_postcode,
     check_text,
+    printable,
 )
 
 __all__ = [
@@ -442,7 +443,7 @@ class Destination(BaseModel):
             )
         if self.kind is DestinationKind.SERVICE_CHILDREN:
             number = self.service_school_number
-            if number is not None and not re.fullmatch(r"\d{4}", number):
+            if number is not None and not re.fullmatch(r"[0-9]{4}", number):
                 problems.add(
                     ("service_school_number",),
                     "service school number must be 4 digits (the school's number in LA 702), or "
@@ -879,7 +880,10 @@ def _plain(error: ErrorDetails) -> str:
 
 def _problems_of(exc: ValidationError) -> list[FieldProblem]:
     return [
-        FieldProblem(field=".".join(str(part) for part in error["loc"]), message=_plain(error))
+        FieldProblem(
+            field=".".join(printable(str(part), limit=40) for part in error["loc"]),
+            message=_plain(error),
+        )
         for error in exc.errors()
     ]
 

@@ -65,6 +65,7 @@ __all__ = [
     "check_text",
     "check_upn",
     "error_message",
+    "printable",
 ]
 
 EARLIEST_PLAUSIBLE_DATE: Final = date(2000, 1, 1)
@@ -105,6 +106,20 @@ def _control_characters(text: str, *, multiline: bool) -> list[str]:
             )
         }
     )
+
+
+def printable(text: str, *, limit: int = 80) -> str:
+    """``text`` safe to put in a one-line message: control and format characters (escape codes,
+    line breaks, NUL) shown as escapes, cut to ``limit`` characters; empty is ``""``."""
+    if not text:
+        return '""'
+    shown = "".join(
+        ch
+        if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Cn", "Co", "Zl", "Zp")
+        else ascii(ch)[1:-1]
+        for ch in text[:limit]
+    )
+    return shown + ("..." if len(text) > limit else "")
 
 
 def check_text(value: str, *, multiline: bool = False) -> str:
@@ -344,7 +359,14 @@ def _plausible(value: date) -> date:
     return value
 
 
-PlausibleDate = Annotated[date, AfterValidator(_plausible)]
+def _date_text(value: object) -> object:
+    """A date is a date or ``YYYY-MM-DD`` (a number is not: 1795910400 is no date of a form)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("must be a date like 2026-03-02")
+    return value
+
+
+PlausibleDate = Annotated[date, BeforeValidator(_date_text), AfterValidator(_plausible)]
 
 # -- identifiers clients send ----------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ from domain.case.model import Actor, CaseOutcome, CommandResult
 from domain.case.state import CaseState, RequestRecord
 from domain.clock import local_date
 from domain.intake import AnyReferral
+from domain.types import printable
 from settings import Settings
 from starter.cases import case_reference, referral_update, start_operation
 from starter.errors import CliError
@@ -120,7 +121,7 @@ def refusal(exc: WorkflowUpdateFailedError) -> CliError:
     """The case refused the request (its validator, or its handler): the case's reason."""
     cause = exc.cause
     if isinstance(cause, ApplicationError) and cause.type == "Rejected":
-        return CliError(f"rejected: {cause.message}")
+        return CliError(f"rejected: {printable(cause.message, limit=4000)}")
     if isinstance(cause, ApplicationError) and cause.type == "InternalError":
         return CliError(cause.message)
     reason = cause.message if isinstance(cause, FailureError) else str(cause or exc)

@@ -25,6 +25,7 @@ from security.keys import KeyRingError, KeyShredded
 from security.store import KeyStoreUnavailable
 from settings import Settings, settings_problems
 from starter.errors import CliError
+from starter.inspect import one_line_errors
 
 COMMAND_MODULES = (
     "starter.dev",
@@ -47,8 +48,10 @@ BROKEN_PIPE_EXIT = 141
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = argparse.ArgumentParser(
-        prog="cme", description="Children missing education: cases on Temporal."
+    parser = one_line_errors(
+        argparse.ArgumentParser(
+            prog="cme", description="Children missing education: cases on Temporal."
+        )
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -58,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # the command's own parser says so, in one line
+        command_parser = getattr(args, "parser_of_command", parser)
+        command_parser.error(f"unrecognized arguments: {' '.join(extras)}")
     try:
         settings = Settings()
     except ValidationError as exc:

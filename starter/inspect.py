@@ -90,6 +90,7 @@ from domain.types import (
     Reference,
     ShortText,
     error_message,
+    printable,
 )
 from settings import Settings
 from starter.case_client import (
@@ -195,9 +196,12 @@ def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Argument errors as one line (``cme show: error: ...``) and exit code 2, no usage dump."""
 
     def error(message: str) -> NoReturn:
-        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
+        # The message quotes what was typed: escaped, so that it stays one line of text.
+        shown = printable(message, limit=300)
+        parser.exit(2, f"{parser.prog}: error: {shown} (see {parser.prog} --help)\n")
 
     parser.error = error  # type: ignore[method-assign]
+    parser.set_defaults(parser_of_command=parser)
     return parser
 
 

@@ -41,7 +41,7 @@ from pydantic import TypeAdapter, ValidationError
 from domain.calendar import CalendarError
 from domain.case.model import Actor, Role
 from domain.intake import AnyReferral, ProfessionalCMEReferral, ReferralInvalid, parse_referral
-from domain.types import RequestId
+from domain.types import RequestId, printable
 from settings import Settings
 from starter import case_client
 from starter.case_client import Referred
@@ -118,33 +118,38 @@ def _depth(value: object) -> int:
 def read_referral_file(path: Path) -> object:
     """The file's JSON, or one line saying why it cannot be read (exit 2): no such file, over
     1 MB, not UTF-8, not JSON, or JSON nested too deeply to be a referral."""
+    name = printable(str(path), limit=200)  # as typed, escaped: one line of text
     try:
         with path.open("rb") as file:
             raw = file.read(MAX_REFERRAL_BYTES + 1)
     except FileNotFoundError:
-        raise CliError(f"cannot read {path}: no such file", exit_code=2) from None
+        raise CliError(f"cannot read {name}: no such file", exit_code=2) from None
     except IsADirectoryError:
-        raise CliError(f"cannot read {path}: it is a directory", exit_code=2) from None
+        raise CliError(f"cannot read {name}: it is a directory", exit_code=2) from None
     except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror or exc}", exit_code=2) from None
+        raise CliError(f"cannot read {name}: {exc.strerror or exc}", exit_code=2) from None
     if len(raw) > MAX_REFERRAL_BYTES:
         raise CliError(
-            f"cannot read {path}: the file is over 1 MB (a referral is a few kilobytes)",
+            f"cannot read {name}: the file is over 1 MB (a referral is a few kilobytes)",
             exit_code=2,
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise CliError(f"cannot read {path}: not UTF-8 text", exit_code=2) from None
-    too_deep = CliError(f"cannot read {path}: JSON nested too deeply", exit_code=2)
+        raise CliError(f"cannot read {name}: not UTF-8 text", exit_code=2) from None
+    too_deep = CliError(f"cannot read {name}: JSON nested too deeply", exit_code=2)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CliError(
-            f"{path} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", exit_code=2
+            f"{name} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", exit_code=2
         ) from None
     except RecursionError:  # the decoder's own limit, about 1000 levels
         raise too_deep from None
+    except ValueError:  # e.g. a number longer than Python reads (4300 digits)
+        raise CliError(
+            f"{name} is not JSON a referral can be: a number is too long", exit_code=2
+        ) from None
     if _depth(data) > MAX_REFERRAL_DEPTH:
         raise too_deep
     return data

@@ -77,6 +77,7 @@ from domain.case.commands import (
 from domain.case.model import Actor, CommandResult, InvestigationOutcome, Role, Stage
 from domain.deletion import ConsentKind, CustodialOrder, SessionCode
 from domain.enquiries import BY_WORDS, Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
+from domain.types import error_message, printable
 from settings import Settings
 from starter.case_client import send, state_if_answering
 from starter.cases import request_id_for
@@ -148,7 +149,13 @@ def _session_codes(text: str) -> list[SessionCode]:
         )
     day = date_arg(match.group(1))
     sessions = [match.group(2)] if match.group(2) else ["am", "pm"]
-    return [SessionCode(day=day, session=s, code=match.group(3).upper()) for s in sessions]
+    try:
+        return [SessionCode(day=day, session=s, code=match.group(3).upper()) for s in sessions]
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{printable(match.group(3))} is not an attendance code of the register: "
+            + error_message(exc.errors()[0])
+        ) from None
 
 
 def _yes_no(text: str) -> bool:
