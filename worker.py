@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
 from activities.erasure import ErasureActivities
+from activities.redaction import RedactingInterceptor
 from activities.register import make_engine
 from activities.v1.legacy import LegacyActivities
 from security.converter import data_converter
@@ -42,8 +43,17 @@ WORKFLOWS = [CmeCase, CmeCaseWorkflow, RetentionSweep]
 log = logging.getLogger("cme.worker")
 
 
+class WorkerRefused(RuntimeError):
+    """The settings would have the worker do something it must not (e.g. send children's data
+    over the network unencrypted): it does not start. The message is one line."""
+
+
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Run the worker until SIGTERM/SIGINT, or until ``stop`` is set."""
+    """Run the worker until SIGTERM/SIGINT, or until ``stop`` is set. Raises
+    :class:`WorkerRefused` at once when mail would go to another machine without TLS."""
+    refusal = settings.smtp_plain_refusal()
+    if refusal is not None:
+        raise WorkerRefused(refusal)
     if settings.uses_dev_kek:
         log.warning(
             "the DEV ONLY key-encryption key is configured: fine for `cme dev`, never for "
@@ -55,7 +65,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     try:
         client = await Client.connect(
             settings.temporal_address,
-            namespace=settings.temporal_namespace,
+            **settings.temporal_client_options(),  # namespace, TLS / mutual TLS, API key
             data_converter=data_converter(store),
         )
     except BaseException:
@@ -74,6 +84,9 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=[*acts.all(), *legacy.all(), *erasure.all()],
+        # A database error leaves an activity in words, never with the row it refused: the SDK
+        # logs every failed attempt's exception in the clear.
+        interceptors=[RedactingInterceptor()],
     )
 
     shutdown = asyncio.Event()
@@ -118,7 +131,11 @@ def main() -> None:
     except ValidationError as exc:
         log.error("bad settings: %s", settings_problems(exc))
         sys.exit(2)
-    asyncio.run(run_worker(settings))
+    try:
+        asyncio.run(run_worker(settings))
+    except WorkerRefused as exc:
+        log.error("the worker does not start: %s", exc)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

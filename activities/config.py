@@ -3,7 +3,7 @@ and from local servers by the tests."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
@@ -20,7 +20,11 @@ class MailConfig(BaseModel):
     smtp_port: int
     smtp_username: str | None = None
     smtp_password: str | None = Field(default=None, repr=False)
-    start_tls: bool = False
+    # "starttls", "tls" (implicit) or "none"; the server's certificate is always checked, against
+    # the system's CAs and ca_cert's (PEM, a private CA: CME_SMTP_CA_FILE, read with the
+    # settings) when given.
+    tls_mode: Literal["none", "starttls", "tls"] = "none"
+    ca_cert: bytes | None = Field(default=None, repr=False)
     mail_from: str
     mash_email: str
     sat_email: str
@@ -36,7 +40,8 @@ class MailConfig(BaseModel):
             smtp_port=settings.smtp_port,
             smtp_username=settings.smtp_username,
             smtp_password=password.get_secret_value() if password is not None else None,
-            start_tls=settings.smtp_start_tls,
+            tls_mode=settings.smtp_tls,
+            ca_cert=settings.smtp_ca_file.data if settings.smtp_ca_file is not None else None,
             mail_from=settings.mail_from,
             mash_email=settings.mash_email,
             sat_email=settings.sat_email,

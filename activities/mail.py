@@ -44,10 +44,14 @@ Failures
 :class:`DeliveryRefused` (``kind`` ``RecipientRejected`` or ``MessageRejected``) when the mail
 server refuses for good (5xx): every recipient, or some of them (the others have the message and
 are not sent it again), or the message itself (at MAIL FROM or DATA). Each version's activities
-turn it into their own error. Anything else (server down or refusing connections, 4xx, timeouts)
-is raised as it is, to be retried; a temporary refusal of recipients is raised as a retryable
-``RecipientsDeferred`` :class:`ApplicationError`, whose message, unlike the mail library's,
-names no address.
+turn it into their own error. A mail server whose certificate fails the check (STARTTLS or
+implicit TLS, against the system's CAs and ``CME_SMTP_CA_FILE``) gets nothing: a retryable
+``MailServerCertificateRefused`` :class:`ApplicationError`, retried as a server that is down
+is, until the certificate or the CA file is put right (not a problem on the case: every email,
+the team leader's report included, would fail alike). Anything else (server down or refusing
+connections, 4xx, timeouts) is raised as it is, to be retried; a temporary refusal of
+recipients is raised as a retryable ``RecipientsDeferred`` :class:`ApplicationError`, whose
+message, unlike the mail library's, names no address.
 
 Logs and error messages carry case references, episodes, purposes, counts and SMTP codes only:
 never a child's name, an address or the message text.
@@ -58,6 +62,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.policy
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,6 +79,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import register
 from activities.config import MailConfig
+from security.tls import smtp_tls_context
 
 __all__ = [
     "MESSAGE_REJECTED",
@@ -88,6 +94,7 @@ __all__ = [
 RECIPIENT_REJECTED = "RecipientRejected"
 MESSAGE_REJECTED = "MessageRejected"
 RECIPIENTS_DEFERRED = "RecipientsDeferred"
+CERTIFICATE_REFUSED = "MailServerCertificateRefused"
 
 # Seconds for each SMTP step (connect, each command): short, so an attempt against a server that
 # is down fails fast and the retry (at most 10 s apart) finds it as soon as it is back.
@@ -146,6 +153,8 @@ class Mailer:
     def __init__(self, *, mail: MailConfig, engine: Engine) -> None:
         self._mail = mail
         self._engine = engine
+        # Made once (the CA file read once); never one that skips the certificate check.
+        self._tls = smtp_tls_context(mail.ca_cert) if mail.tls_mode != "none" else None
 
     @property
     def mail(self) -> MailConfig:
@@ -287,9 +296,17 @@ class Mailer:
                 port=mail.smtp_port,
                 username=mail.smtp_username,
                 password=mail.smtp_password,
-                start_tls=mail.start_tls,
+                use_tls=mail.tls_mode == "tls",
+                start_tls=mail.tls_mode == "starttls",  # never opportunistic: asked for, or not
+                tls_context=self._tls,
                 timeout=SMTP_TIMEOUT,
             )
+        except ssl.SSLCertVerificationError as exc:  # at STARTTLS
+            raise _certificate_refused(out, exc) from None
+        except aiosmtplib.SMTPConnectError as exc:  # implicit TLS: at the connection
+            if isinstance(exc.__cause__, ssl.SSLCertVerificationError):
+                raise _certificate_refused(out, exc.__cause__) from None
+            raise
         except aiosmtplib.SMTPRecipientsRefused as exc:
             every = sorted({r.code for r in exc.recipients})
             if all(400 <= code < 500 for code in every):
@@ -311,6 +328,19 @@ class Mailer:
         refused_for = {address.lower(): response.code for address, response in refused.items()}
         accepted = [a for a in to if a.lower() not in refused_for]
         return accepted, sorted(refused_for.values())
+
+
+def _certificate_refused(out: Outgoing, exc: ssl.SSLCertVerificationError) -> ApplicationError:
+    """The mail server's certificate failed the check: nothing was sent. Retried, as when the
+    server is down, until the certificate (or CME_SMTP_CA_FILE) is put right: every email would
+    fail alike, the team leader's report of it too."""
+    why = exc.verify_message or exc.reason or "certificate verify failed"
+    return ApplicationError(
+        f"{out.where}: the mail server's certificate failed the check ({why}): nothing sent, "
+        "retried until it passes (check the server's certificate or CME_SMTP_CA_FILE)",
+        type=CERTIFICATE_REFUSED,
+        non_retryable=False,
+    )
 
 
 def _partly_refused(out: Outgoing, sent_to: int, codes: list[int]) -> Exception:

@@ -13,6 +13,9 @@ read model), all in :data:`METADATA`:
 * ``enquiry``, ``task``, ``escalation``, ``problem``: the episode's lists, one row per item, keyed
   by (case, episode, id of the item in the episode);
 * ``decision``: how the episode ended (deletion authorisation or closure decision), once it has;
+* ``case_school``: the schools whose users may see and act on the episode
+  (:func:`domain.case.rules.case_schools`), so that a school user's lists can be filtered in the
+  query (``reports``);
 * ``notification``: the outbox, one row per (case, episode, purpose) with its status
   (``pending``, ``sent``, ``rejected``), see :mod:`activities.mail`. It has no foreign key: an
   email may go out before the episode's first sync, and version 1 cases' emails are episode 1's;
@@ -21,6 +24,10 @@ read model), all in :data:`METADATA`:
   payload, before the case is in the register, and outlives its rows once the case is erased.
 
 * ``erasure``: every case erased (retention rule or request), without personal data.
+* ``account``, ``web_session``, ``auth_event``: the web app's people, their sessions and the
+  audit of sign-ins (:mod:`activities.accounts`).
+* ``api_client``: the JSON API's clients, each with the hash of its bearer token
+  (:mod:`activities.api_clients`).
 
 Erasure (:func:`erase_personal_data`, :func:`expired_cases`, :func:`record_erasure`): an erased
 case keeps its rows with the anonymous facts (dates, stage, kind, outcome, ground, school,
@@ -70,8 +77,18 @@ from sqlalchemy.orm import registry
 from sqlalchemy.pool import NullPool
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from domain.case.model import Actor, EpisodeSummary
+from domain.case import events as ev
+from domain.case.model import (
+    Actor,
+    EpisodeSummary,
+    EscalationKind,
+    InvestigationOutcome,
+    Stage,
+    TaskName,
+)
+from domain.case.rules import case_schools
 from domain.case.state import CaseState, NotificationStatus
+from domain.clock import local_date
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -82,6 +99,7 @@ __all__ = [
     "CaseKeyRow",
     "CasePublic",
     "CaseRow",
+    "CaseSchoolRow",
     "DecisionPublic",
     "DecisionRow",
     "EnquiryPublic",
@@ -142,7 +160,8 @@ METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 """The register's tables (their own metadata: nothing else shares it)."""
 
 MIGRATIONS = "activities:migrations"
-HEAD = "0004"  # the latest revision in activities/migrations/versions (a test keeps them equal)
+# The latest revision in activities/migrations/versions (a test keeps them equal).
+HEAD = "0007"
 
 # -- engine and schema -----------------------------------------------------------------------------
 
@@ -156,12 +175,15 @@ def make_engine(url: str, *, client: bool = False) -> Engine:
     psycopg 3, the driver installed), with a 10 s connect timeout so an unreachable database
     fails fast (and the activity is retried) instead of hanging.
 
-    SQL parameters are never shown in errors or logs (``hide_parameters``). ``client=True``: the
+    SQL parameters are never shown in errors or logs (``hide_parameters``), nor are the rows
+    fetched (SQLAlchemy logs each at DEBUG when its engine logger is turned up: dropped, see
+    :class:`_NoRowsLogged`). ``client=True``: the
     engine of a short-lived client that only reads and writes the cases' keys (the `cme`
     command's key store): it keeps no connection between uses (nothing to dispose of) and never
     creates the SQLite file's directory (a client does not make the register).
     """
     pool: dict[str, Any] = {"poolclass": NullPool} if client else {}
+    _hide_rows()
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url.removeprefix(prefix)
@@ -179,6 +201,26 @@ def make_engine(url: str, *, client: bool = False) -> Engine:
     return create_engine(
         url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args, **pool
     )
+
+
+class _NoRowsLogged(logging.Filter):
+    """Drops SQLAlchemy's DEBUG record of each row fetched (``Row (...)``, logged when the
+    ``sqlalchemy.engine`` logger is set to DEBUG or ``echo="debug"``): the register's rows hold
+    children's personal data, and no logging configuration may write them out. The SQL itself
+    (INFO) stays: it carries no value, its parameters are hidden."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.DEBUG and str(record.msg).startswith("Row "))
+
+
+_NO_ROWS = _NoRowsLogged()
+
+
+def _hide_rows() -> None:
+    """The filter on the engines' logger (one logger for every engine without a logging name)."""
+    engine_log = logging.getLogger("sqlalchemy.engine.Engine")
+    if _NO_ROWS not in engine_log.filters:
+        engine_log.addFilter(_NO_ROWS)
 
 
 def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -357,10 +399,32 @@ class CaseBase(_EpisodeKey):
     updated_at: datetime = Field(sa_type=_tz_column())
     # when the episode's personal data was erased (see :func:`erase_personal_data`)
     erased_at: datetime | None = Field(default=None, sa_type=_tz_column())
+    # The moments the LA's reports measure (from the case's own log; no personal data): when the
+    # case reached the School Attendance Team (its first day at stage la_investigation), when the
+    # officer concluded the investigation (any outcome), the day the child was located (contact
+    # made, or an investigation outcome that finds the child), whether a MASH call is still due
+    # (an open "phone MASH" task) and the day MASH was last phoned.
+    sat_referred_at: datetime | None = Field(default=None, sa_type=_tz_column())
+    concluded_at: datetime | None = Field(default=None, sa_type=_tz_column())
+    located_on: date | None = None
+    mash_call_pending: bool = Field(default=False, index=True)
+    mash_called_on: date | None = None
 
 
 class CaseRow(CaseBase, table=True):
     __tablename__ = "cme_case"
+
+
+class CaseSchoolRow(_Model, table=True):
+    """The schools whose users may see and act on an episode (:func:`domain.case.rules.
+    case_schools`): the school the child is missing from or, for a child on no roll referred by a
+    school's user, that user's schools. What a school user's lists are filtered by."""
+
+    __tablename__ = "case_school"
+    __table_args__ = (_episode_fk(),)
+    case_ref: str = Field(primary_key=True, max_length=40)
+    episode: int = Field(primary_key=True)
+    laestab: str = Field(primary_key=True, index=True, max_length=7)
 
 
 class CasePublic(CaseBase, _UtcTimes):
@@ -594,6 +658,43 @@ def _case_values(state: CaseState) -> dict[str, Any]:
         "earliest_deletion_date": outcome.earliest_deletion_date if outcome else None,
         "ctf_destination": outcome.ctf_destination if outcome else None,
         "closed_at": _utc(outcome.decided_at) if outcome else None,
+        **_milestones(state),
+    }
+
+
+# An investigation outcome that says where the child is (everything but "not located").
+_LOCATING_OUTCOMES = frozenset(InvestigationOutcome) - {InvestigationOutcome.NOT_LOCATED}
+
+
+def _milestones(state: CaseState) -> dict[str, Any]:
+    """The moments the LA's reports measure, from the case's log (falling back on its records
+    for a case converted from version 1, whose log may be shorter)."""
+    sat_referred_at: datetime | None = None
+    located: list[date] = []
+    mash_called_on: date | None = None
+    for event in state.log:
+        if sat_referred_at is None and (
+            (isinstance(event, ev.CaseOpened) and event.stage is Stage.LA_INVESTIGATION)
+            or (isinstance(event, ev.StageChanged) and event.stage_to is Stage.LA_INVESTIGATION)
+        ):
+            sat_referred_at = event.at
+        elif isinstance(event, ev.ContactReported):
+            located.append(event.contact_on)  # contact made: the child is located
+        elif isinstance(event, ev.MashCallRecorded):
+            mash_called_on = event.called_on
+    if sat_referred_at is None:
+        sat_referred_at = next(
+            (e.at for e in state.escalations if e.kind is EscalationKind.SAT_REFERRAL), None
+        )
+    conclusion = state.conclusion
+    if conclusion is not None and conclusion.outcome in _LOCATING_OUTCOMES:
+        located.append(local_date(conclusion.at))
+    return {
+        "sat_referred_at": _utc(sat_referred_at),
+        "concluded_at": _utc(conclusion.at) if conclusion else None,
+        "located_on": min(located, default=None),
+        "mash_call_pending": bool(state.open_tasks(TaskName.PHONE_MASH)),
+        "mash_called_on": mash_called_on,
     }
 
 
@@ -696,6 +797,24 @@ def _mirror_items(
     return changed
 
 
+def _mirror_schools(*, session: Session, case: str, episode: int, schools: tuple[str, ...]) -> bool:
+    """Make ``case_school`` hold exactly ``schools`` for the episode; whether anything changed."""
+    existing = {
+        r.laestab: r
+        for r in session.exec(
+            select(CaseSchoolRow).where(
+                CaseSchoolRow.case_ref == case, CaseSchoolRow.episode == episode
+            )
+        )
+    }
+    wanted = set(schools)
+    for laestab in sorted(wanted - set(existing)):
+        session.add(CaseSchoolRow(case_ref=case, episode=episode, laestab=laestab))
+    for laestab in set(existing) - wanted:
+        session.delete(existing[laestab])
+    return wanted != set(existing)
+
+
 def _reconcile_outbox(*, session: Session, state: CaseState) -> None:
     """Outbox rows of emails the case knows were sent, still pending because the register was
     unreachable when the delivery ended: marked sent now (the case's record is the truth)."""
@@ -749,6 +868,8 @@ def upsert_case(*, session: Session, state: CaseState) -> Synced:
     for table, items in _items(state).items():
         if _mirror_items(session=session, table=table, case=ref, episode=episode, items=items):
             changed = True
+    if _mirror_schools(session=session, case=ref, episode=episode, schools=case_schools(state)):
+        changed = True
 
     decision = session.get(DecisionRow, (ref, episode))
     decision_values = _decision_values(state)
@@ -1257,3 +1378,9 @@ def record_erasure(
             raise
         return ErasurePublic.model_validate(existing), False
     return ErasurePublic.model_validate(row), True
+
+
+# The web app's accounts, sessions and sign-in audit, and the API's clients, are the register's
+# tables too: imported here so that METADATA (and so Alembic) always has them.
+import activities.accounts  # noqa: E402
+import activities.api_clients  # noqa: E402, F401

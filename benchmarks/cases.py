@@ -107,7 +107,7 @@ async def workflows(cases: int) -> None:
             smtp_port=smtp_port,
             smtp_username=None,
             smtp_password=None,
-            start_tls=False,
+            tls_mode="none",
             mail_from="bench@example.invalid",
             mash_email="mash@example.invalid",
             sat_email="sat@example.invalid",

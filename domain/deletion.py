@@ -381,8 +381,8 @@ def _ceases_compulsory_age(
     if check.met:
         return check.earliest or decision_date
     text = (
-        f"the pupil is of compulsory school age until {human_date(check.leaves_on)} (born "
-        f"{human_date(dob)}), and the school meets again on {human_date(check.school_next_meets)}, "
+        f"the pupil is of compulsory school age until {human_date(check.leaves_on)} (from the "
+        f"date of birth), and the school meets again on {human_date(check.school_next_meets)}, "
         "before then"
     )
     if check.earliest is not None:

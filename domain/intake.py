@@ -296,7 +296,7 @@ def _school_age(problems: _Problems, loc: _Loc, dob: date, on: date) -> None:
     if dob >= on:
         problems.add(
             loc,
-            f"the date of birth {human_date(dob)} is not before the referral date {human_date(on)}",
+            f"the date of birth is not before the referral date {human_date(on)}",
         )
         return
     start, end = compulsory_school_age_bounds(dob)
@@ -304,7 +304,7 @@ def _school_age(problems: _Problems, loc: _Loc, dob: date, on: date) -> None:
         problems.add(
             loc,
             f"the child is not of compulsory school age on the referral date {human_date(on)}: "
-            f"a child born on {human_date(dob)} is of compulsory school age from "
+            f"by the date of birth given, the child is of compulsory school age from "
             f"{human_date(start)} to {human_date(end)}",
         )
 
@@ -330,8 +330,8 @@ def _age_ground(
     problems.add(
         ("ground",),
         f"{ground.code} needs the pupil to cease to be of compulsory school age before the school "
-        f"next meets: a pupil born on {human_date(form.pupil.date_of_birth)} is of compulsory "
-        f"school age until {human_date(check.leaves_on)}, and the school meets again on "
+        f"next meets: by the date of birth given, the pupil is of compulsory school age until "
+        f"{human_date(check.leaves_on)}, and the school meets again on "
         f"{human_date(check.school_next_meets)}{when}",
     )
 

@@ -15,3 +15,5 @@ if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
     fi
     touch .venv/.installed
 fi
+# The web app's GOV.UK Design System assets (npm).
+source scripts/_frontend.sh

@@ -440,10 +440,14 @@ async def serve(
     host: str = "127.0.0.1",
     port: int,
     ready_timeout: float = 10.0,
+    name: str = "the codec server",
+    forwarded_allow_ips: str | None = None,
 ) -> RunningCodecServer:
     """Serve ``app`` on ``host:port`` (port 0: any free one) on the running event loop, with no
     access log and uvicorn's own logging left to the process. Raises :class:`OSError` when the
-    address cannot be bound (the port is in use)."""
+    address cannot be bound (the port is in use). ``name`` says what it is in errors (`cme dev`
+    serves its web app with it too). ``forwarded_allow_ips``: the proxies whose X-Forwarded-For and
+    X-Forwarded-Proto are believed (none by default)."""
     family, kind, proto, _name, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
@@ -462,19 +466,21 @@ async def serve(
         access_log=False,  # a request line holds the login token in its query
         lifespan="off",
         server_header=False,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
         timeout_graceful_shutdown=5,
     )
     server = _Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="cme-codec-server")
+    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"cme {name}")
     running = RunningCodecServer(server, task, host, bound_port)
     deadline = time.monotonic() + ready_timeout
     while not server.started:
         if task.done():
             sock.close()
             task.result()  # its exception, if any
-            raise OSError(f"the codec server stopped as it started on {host}:{bound_port}")
+            raise OSError(f"{name} stopped as it started on {host}:{bound_port}")
         if time.monotonic() > deadline:
             await running.stop()
-            raise OSError(f"the codec server did not start on {host}:{bound_port}")
+            raise OSError(f"{name} did not start on {host}:{bound_port}")
         await asyncio.sleep(0.01)
     return running

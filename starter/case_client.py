@@ -24,6 +24,11 @@ opens when the worker runs; the command says exactly that.
 
 Cases still on version 1 (workflow type ``CmeCase``) are refused with a pointer to
 ``cme migrate``: their updates and state are version 1's.
+
+Used by every trusted client (the ``cme`` command, the web app). Every failure is a
+:class:`starter.errors.CaseError` whose class says what happened (refused, not recorded,
+recorded but not answered, no such case, closed, unavailable): the CLI prints its ``message``,
+the web app its ``reason`` (the same without the command line's words).
 """
 
 from __future__ import annotations
@@ -55,14 +60,24 @@ from temporalio.workflow import UpdateMethodMultiParam
 from domain.calendar import human_date
 from domain.case.commands import CaseInput, RegisterReferral, Request
 from domain.case.machine import request_fingerprint
-from domain.case.model import Actor, CaseOutcome, CommandResult
+from domain.case.model import Actor, CaseOutcome, CommandResult, Role
 from domain.case.state import CaseState, RequestRecord
 from domain.clock import local_date
 from domain.intake import AnyReferral
 from domain.types import printable
 from settings import Settings
 from starter.cases import case_reference, referral_update, start_operation
-from starter.errors import CliError
+from starter.errors import (
+    CaseClosed,
+    CaseError,
+    CaseOnVersion1,
+    CaseRefused,
+    CaseUnavailable,
+    CliError,
+    NoSuchCase,
+    NotRecorded,
+    RecordedNotAnswered,
+)
 from workflows import search_attributes as sa
 from workflows.case import WORKFLOW_TYPE, CmeCase
 
@@ -76,7 +91,7 @@ NOT_RECORDED_EXIT = 75
 V1_WORKFLOW_TYPE = "CmeCase"
 CASE_WORKFLOW_TYPES = (V1_WORKFLOW_TYPE, WORKFLOW_TYPE)
 
-CaseHandle = WorkflowHandle[CmeCase, CaseOutcome]
+CaseHandle = WorkflowHandle[CmeCase, CaseOutcome | None]
 
 
 def quote(value: str) -> str:
@@ -87,15 +102,26 @@ def quote(value: str) -> str:
 # -- failures as one line --------------------------------------------------------------------------
 
 
-def rpc_failure(exc: RPCError, case: str | None, settings: Settings) -> CliError:
+# What the web app shows for a case service that does not answer (the CLI names the server).
+UNAVAILABLE_WORDS = (
+    "The case service is not answering just now, so nothing has been recorded. Try again in a "
+    "few minutes."
+)
+
+
+def rpc_failure(exc: RPCError, case: str | None, settings: Settings) -> CaseError:
     """One line for an error answer from the Temporal server."""
     if exc.status is RPCStatusCode.NOT_FOUND and case is not None:
-        return CliError(f"no case {case}")
+        return NoSuchCase(f"no case {case}")
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return CliError(
-            f"lost the connection to Temporal at {settings.temporal_address}: {exc.message}"
+        return CaseUnavailable(
+            f"lost the connection to Temporal at {settings.temporal_address}: {exc.message}",
+            reason=UNAVAILABLE_WORDS,
         )
-    return CliError(f"Temporal refused the request: {exc.message}")
+    return CaseUnavailable(
+        f"Temporal refused the request: {exc.message}",
+        reason=f"The service refused the request: {exc.message}",
+    )
 
 
 def no_answer(case: str, settings: Settings) -> str:
@@ -105,27 +131,33 @@ def no_answer(case: str, settings: Settings) -> str:
     )
 
 
-def not_recorded(case: str, request_id: str, settings: Settings) -> CliError:
+def not_recorded(case: str, request_id: str, settings: Settings) -> NotRecorded:
     """The request was not accepted in time: nothing is recorded yet, and sending it again is
     safe (one line; exit :data:`NOT_RECORDED_EXIT`)."""
-    return CliError(
+    return NotRecorded(
         f"case {case} did not answer within {ANSWER_TIMEOUT_SECONDS:g} s: the worker seems not "
         f"to be running (task queue {settings.task_queue}). Nothing is recorded yet; the request "
         "may still be applied when the worker returns. Running the same command again is safe: "
         f"it is applied once (request id {request_id}).",
+        reason=(
+            "The case did not answer in time, so nothing is recorded yet (it may still be applied "
+            "when the service catches up). Sending the same form again is safe: it is applied "
+            "once."
+        ),
         exit_code=NOT_RECORDED_EXIT,
     )
 
 
-def refusal(exc: WorkflowUpdateFailedError) -> CliError:
+def refusal(exc: WorkflowUpdateFailedError) -> CaseError:
     """The case refused the request (its validator, or its handler): the case's reason."""
     cause = exc.cause
     if isinstance(cause, ApplicationError) and cause.type == "Rejected":
-        return CliError(f"rejected: {printable(cause.message, limit=4000)}")
+        words = printable(cause.message, limit=4000)
+        return CaseRefused(f"rejected: {words}", reason=words)
     if isinstance(cause, ApplicationError) and cause.type == "InternalError":
-        return CliError(cause.message)
+        return CaseError(cause.message)
     reason = cause.message if isinstance(cause, FailureError) else str(cause or exc)
-    return CliError(f"the case could not take the request: {reason}")
+    return CaseError(f"the case could not take the request: {reason}")
 
 
 def _is_not_found(exc: RPCError) -> bool:
@@ -152,9 +184,10 @@ async def describe_if_any(
     try:
         return await within(client.get_workflow_handle(case).describe())
     except (TimeoutError, RPCTimeoutOrCancelledError):
-        raise CliError(
+        raise CaseUnavailable(
             f"Temporal at {settings.temporal_address} did not answer within "
-            f"{ANSWER_TIMEOUT_SECONDS:g} s"
+            f"{ANSWER_TIMEOUT_SECONDS:g} s",
+            reason=UNAVAILABLE_WORDS,
         ) from None
     except RPCError as exc:
         if _is_not_found(exc):
@@ -166,15 +199,17 @@ async def describe(client: Client, case: str, settings: Settings) -> WorkflowExe
     """The case's latest run; ``no case`` when there is none."""
     description = await describe_if_any(client, case, settings)
     if description is None:
-        raise CliError(f"no case {case}")
+        raise NoSuchCase(f"no case {case}")
     return description
 
 
 def refuse_version_1(description: WorkflowExecutionDescription, case: str) -> None:
     if description.workflow_type == V1_WORKFLOW_TYPE:
-        raise CliError(
+        raise CaseOnVersion1(
             f"case {case} is still on version 1 of the service: run `cme migrate` (with the "
-            "worker running) to move it to version 2, then try again"
+            "worker running) to move it to version 2, then try again",
+            reason=f"Case {case} is still on version 1 of the service: ask the service's "
+            "operator to move it to version 2 (cme migrate), then try again.",
         )
 
 
@@ -197,7 +232,7 @@ async def episode_run(client: Client, case: str, episode: int, settings: Setting
         if not runs and episode == 1:
             v1 = f"WorkflowId = {quote(case)} AND WorkflowType = {quote(V1_WORKFLOW_TYPE)}"
             async for _ in client.list_workflows(v1, limit=1):
-                raise CliError(
+                raise CaseOnVersion1(
                     f"episode 1 of case {case} ran on version 1 of the service: its history is "
                     "in the Temporal Web UI (or move a running case to version 2 with "
                     "`cme migrate`)"
@@ -205,7 +240,7 @@ async def episode_run(client: Client, case: str, episode: int, settings: Setting
     except RPCError as exc:
         raise rpc_failure(exc, None, settings) from None
     if not runs:
-        raise CliError(f"case {case} has no episode {episode}")
+        raise NoSuchCase(f"case {case} has no episode {episode}")
     last = max(
         runs,
         key=lambda r: (r.status is not WorkflowExecutionStatus.CONTINUED_AS_NEW, r.start_time),
@@ -220,9 +255,13 @@ async def query_state(handle: CaseHandle, case: str, settings: Settings) -> Case
     try:
         return await within(handle.query(CmeCase.state))
     except (TimeoutError, RPCTimeoutOrCancelledError):
-        raise CliError(no_answer(case, settings)) from None
+        raise CaseUnavailable(
+            no_answer(case, settings),
+            reason=f"Case {case} did not answer in time: the service may be catching up. Try "
+            "again in a few minutes.",
+        ) from None
     except WorkflowQueryFailedError as exc:
-        raise CliError(f"case {case} could not answer: {exc.message}") from None
+        raise CaseUnavailable(f"case {case} could not answer: {exc.message}") from None
     except RPCError as exc:
         raise rpc_failure(exc, case, settings) from None
 
@@ -262,9 +301,12 @@ def stored_answer(state: CaseState, command: Request) -> CommandResult | None:
     if record is None:
         return None
     if record.fingerprint != request_fingerprint(command):
-        raise CliError(
-            f"rejected: request id {command.request_id} was already used on "
-            f"{human_date(local_date(record.at))} for a different request: send a new request id"
+        used = human_date(local_date(record.at))
+        raise CaseRefused(
+            f"rejected: request id {command.request_id} was already used on {used} for a "
+            "different request: send a new request id",
+            reason=f"This form was already sent on {used} with different answers: start the "
+            "form again to send a new request.",
         )
     return record.result.model_copy(update={"duplicate_request": True})
 
@@ -329,14 +371,14 @@ async def closed_answer(
     try:
         state = await query_state(case_handle(client, case, run_id), case, settings)
     except CliError as exc:
-        raise CliError(
+        raise CaseClosed(
             f"case {case} is closed: nothing more can be recorded on it (whether it recorded "
             f"this very request before cannot be checked now: {exc.message})"
         ) from None
     answer = stored_answer(state, command)
     if answer is not None:
         return answer
-    raise CliError(
+    raise CaseClosed(
         f"case {case} is closed (episode {state.episode}): nothing more can be recorded on it"
     )
 
@@ -352,6 +394,7 @@ async def send(
     the case's answer; every other ending is a one-line :class:`CliError`."""
     description = await describe(client, case, settings)
     refuse_version_1(description, case)
+    command = _acting_for_the_case(command, description)
     if not is_running(description):
         return await closed_answer(client, case, description.run_id, command, settings)
     earlier = await earlier_answer(client, case, description.run_id, command.request_id)
@@ -378,6 +421,21 @@ async def send(
     return await _answer(started, case)
 
 
+def _acting_for_the_case(command: Request, description: WorkflowExecutionDescription) -> Request:
+    """A school user named without schools (``--as school`` and no ``--school``) acts for the
+    case's own school, from its search attribute (no personal data)."""
+    by = command.by
+    if by.role is not Role.SCHOOL or by.schools:
+        return command
+    school = description.typed_search_attributes.get(sa.SCHOOL)
+    if not school:
+        raise CliError(
+            "--school: this case has no school of its own; say which school you act for",
+            exit_code=2,
+        )
+    return command.model_copy(update={"by": by.model_copy(update={"schools": (school,)})})
+
+
 async def _answer(started: WorkflowUpdateHandle[CommandResult], case: str) -> CommandResult:
     """The accepted request's answer (the case's refusal is a :class:`CliError`)."""
     try:
@@ -385,12 +443,14 @@ async def _answer(started: WorkflowUpdateHandle[CommandResult], case: str) -> Co
     except WorkflowUpdateFailedError as exc:
         raise refusal(exc) from None
     except (TimeoutError, RPCTimeoutOrCancelledError):
-        raise CliError(
+        raise RecordedNotAnswered(
             f"case {case} accepted the request (it is recorded), but its answer did not arrive "
-            f"within {ANSWER_TIMEOUT_SECONDS:g} s: see `cme show {case}`"
+            f"within {ANSWER_TIMEOUT_SECONDS:g} s: see `cme show {case}`",
+            reason=f"Case {case} recorded the request, but its answer did not arrive in time: "
+            "see the case page.",
         ) from None
     except RPCError as exc:
-        raise CliError(
+        raise RecordedNotAnswered(
             f"case {case} accepted the request (it is recorded): {exc.message}"
         ) from None
 
@@ -434,8 +494,9 @@ async def refer(
     request_id: str | None = None,
 ) -> Referred:
     """Open the child's case with ``referral``, or deliver it to the child's open case."""
-    case = case_reference(referral, settings.case_key_secret.get_secret_value())
-    update = referral_update(referral, by, request_id)
+    secret = settings.case_key_secret.get_secret_value()
+    case = case_reference(referral, secret)
+    update = referral_update(referral, by, request_id, secret=secret)
     assert isinstance(update, RegisterReferral)
     description = await describe_if_any(client, case, settings)
     if description is not None and is_running(description):
@@ -488,10 +549,13 @@ async def _closed_state_for_referral(
     try:
         return await query_state(case_handle(client, case, run_id), case, settings)
     except CliError as exc:
-        raise CliError(
+        raise NotRecorded(
             f"the child's case {case} has a closed episode, and whether it already took this "
             f"referral cannot be checked now ({exc.message}). Nothing is recorded yet; running "
             "the same command again once the worker runs is safe: it is applied once (request "
             f"id {update.request_id}).",
+            reason="The child's case has a closed episode and the service cannot check just now "
+            "whether it already took this referral, so nothing is recorded yet. Sending the same "
+            "referral again in a few minutes is safe: it is applied once.",
             exit_code=NOT_RECORDED_EXIT,
         ) from None

@@ -41,24 +41,31 @@ def case_reference(referral: AnyReferral, secret: str) -> str:
     return CASE_PREFIX + digest[:12].upper()
 
 
-def request_id_for(kind: str, *parts: BaseModel | str) -> str:
-    """A request id derived from the request itself: the same request, the same id."""
-    digest = hashlib.sha256(kind.encode())
+def request_id_for(kind: str, *parts: BaseModel | str, secret: str) -> str:
+    """A request id derived from the request itself: the same request, the same id. Keyed
+    (HMAC-SHA256 with the service's secret, as case references are): an update id is kept in
+    Temporal in the clear, and a plain hash of a referral could be confirmed by whoever guessed
+    the child's details."""
+    digest = hmac.new(secret.encode(), kind.encode(), hashlib.sha256)
     for part in parts:
         text = part if isinstance(part, str) else part.model_dump_json()
         digest.update(b"\x00" + text.encode())
     return f"{kind}-{digest.hexdigest()[:32]}"
 
 
-def referral_request_id(referral: AnyReferral, by: Actor) -> str:
-    return request_id_for("referral", referral, by)
+def referral_request_id(referral: AnyReferral, by: Actor, *, secret: str) -> str:
+    return request_id_for("referral", referral, by, secret=secret)
 
 
 def referral_update(
-    referral: AnyReferral, by: Actor, request_id: str | None = None
+    referral: AnyReferral, by: Actor, request_id: str | None = None, *, secret: str
 ) -> RegisterReferral:
+    """The referral's request: its id ``request_id``, or derived from the referral and its
+    sender (keyed with ``secret``)."""
     return RegisterReferral(
-        by=by, request_id=request_id or referral_request_id(referral, by), referral=referral
+        by=by,
+        request_id=request_id or referral_request_id(referral, by, secret=secret),
+        referral=referral,
     )
 
 
@@ -76,7 +83,7 @@ def case_input(
 
 def start_operation(
     case: str, update: RegisterReferral, *, task_queue: str, policy: CasePolicy | None = None
-) -> WithStartWorkflowOperation[CmeCase, CaseOutcome]:
+) -> WithStartWorkflowOperation[CmeCase, CaseOutcome | None]:
     return WithStartWorkflowOperation(
         CmeCase.run,
         case_input(case, update, policy=policy),
@@ -99,7 +106,7 @@ async def open_case(
 ) -> CommandResult:
     """Open a case for the referral, or deliver it to the child's open case."""
     case = case_reference(referral, secret)
-    update = referral_update(referral, referred_by, request_id)
+    update = referral_update(referral, referred_by, request_id, secret=secret)
     result: CommandResult = await client.execute_update_with_start_workflow(
         CmeCase.register_referral,
         update,

@@ -39,6 +39,9 @@ COMMAND_MODULES = (
     "starter.keys_cli",
     "starter.codec_cli",
     "starter.retention_cli",
+    "starter.web_cli",
+    "starter.users_cli",
+    "starter.api_clients_cli",
 )
 
 # Exit status after a broken pipe: 128 + SIGPIPE, as a shell reports a tool killed by SIGPIPE.

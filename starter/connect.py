@@ -4,7 +4,9 @@ Every payload in Temporal is encrypted with its case's data key (:mod:`security`
 command needs what the worker needs to read and write them: the case register, where the data
 keys are (``CME_DATABASE_URL``, or the local stack's ``register.db``), and the key-encryption
 keys that wrap them (``CME_ENCRYPTION_KEYS``, ``CME_ENCRYPTION_KEY_ID``). On the local stack both
-are there with no configuration; a deployment's `cme` needs the same values as its workers.
+are there with no configuration; a deployment's `cme` needs the same values as its workers, and
+the same Temporal options: TLS or mutual TLS, an API key (:meth:`Settings.temporal_client_options`,
+which every client of the service connects with).
 """
 
 from __future__ import annotations
@@ -31,12 +33,19 @@ async def connect(settings: Settings) -> Client:
     try:
         return await Client.connect(
             settings.temporal_address,
-            namespace=settings.temporal_namespace,
+            **settings.temporal_client_options(),  # namespace, TLS / mutual TLS, API key
             data_converter=client_data_converter(settings),
         )
     except RuntimeError as exc:
+        address, namespace = settings.temporal_address, settings.temporal_namespace
+        where = f"cannot reach Temporal at {address} (namespace {namespace})"
+        if settings.temporal_uses_tls:  # the SDK's words say which check failed
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CliError(
+                f"{where} over TLS: {why[:400]}; check CME_TEMPORAL_ADDRESS and the TLS settings "
+                "(CME_TEMPORAL_TLS_CA_FILE, CME_TEMPORAL_TLS_SERVER_NAME, the client certificate)"
+            ) from exc
         raise CliError(
-            f"cannot reach Temporal at {settings.temporal_address} (namespace "
-            f"{settings.temporal_namespace}): start the local stack with `cme dev` (or "
-            "./scripts/dev), or set CME_TEMPORAL_ADDRESS"
+            f"{where}: start the local stack with `cme dev` (or ./scripts/dev), or set "
+            "CME_TEMPORAL_ADDRESS"
         ) from exc

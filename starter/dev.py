@@ -15,12 +15,19 @@ It runs, under the data directory (``.cme/`` by default):
   (:mod:`starter.mail_folder`);
 * the worker, in this process;
 * the retention rule's daily schedule, ``cme-retention`` (:mod:`starter.retention_cli`), created
-  or updated to the settings.
+  or updated to the settings;
+* the web app (:mod:`web`), in this process, on http://127.0.0.1 (``CME_WEB_PORT``, 8000, or
+  ``--web-port``), its cookies without ``Secure`` (plain http, this machine only: the banner
+  says so). Its session secret is ``CME_WEB_SESSION_SECRET``, else one made on the first run and
+  kept, for the owner only, in ``web-session-secret`` (so that sessions outlive a restart).
+  When the register has no account, a first administrator (``admin@localhost``) is made, its
+  one-time password in ``first-admin-password`` (for the owner only; deleted once changed): the
+  banner prints where.
 
-Ctrl-C (or SIGTERM) stops the worker, then the mail server, then the dev server (SIGTERM, then
-SIGKILL if it does not exit), then the codec server. Everything stays on disk (but this run's
-codec token): the next `cme dev` on the same data directory picks up the open cases, whose timers
-carry on from their history.
+Ctrl-C (or SIGTERM) stops the web app, then the worker, then the mail server, then the dev
+server (SIGTERM, then SIGKILL if it does not exit), then the codec server. Everything stays on
+disk (but this run's codec token): the next `cme dev` on the same data directory picks up the
+open cases, whose timers carry on from their history.
 
 The dev server runs in a session of its own, so a Ctrl-C at the terminal reaches `cme dev` only
 and the worker stops before the server does; on Linux the server is also told to exit if `cme
@@ -47,6 +54,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -76,6 +84,7 @@ SERVER_STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"}
 CODEC_HOST = "127.0.0.1"  # the codec server is for this machine's browser only
+WEB_HOST = "127.0.0.1"  # so is the web app: plain http, cookies without Secure
 
 
 # -- the command -----------------------------------------------------------------------------------
@@ -111,6 +120,9 @@ def register(subparsers: Any) -> None:
         help="port of the codec server the Web UI decodes through (default "
         "CME_CODEC_SERVER_PORT, else the UI port + 1)",
     )
+    parser.add_argument(
+        "--web-port", type=_port, help="port of the web app (default CME_WEB_PORT, 8000)"
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -132,6 +144,7 @@ async def handle(args: argparse.Namespace, settings: Settings) -> int:
         ui_port=args.ui_port,
         smtp_port=args.smtp_port,
         codec_port=args.codec_port,
+        web_port=args.web_port,
     )
     _configure_logging()
     return await DevStack(settings).run()
@@ -145,12 +158,23 @@ def settings_for_run(
     ui_port: int | None = None,
     smtp_port: int | None = None,
     codec_port: int | None = None,
+    web_port: int | None = None,
 ) -> Settings:
     """``settings`` with this run's overrides; the register follows ``data_dir`` unless its URL
     was set (``Settings.register_url``)."""
     host, configured_port = split_address(settings.temporal_address)
     update: dict[str, Any] = {
         "temporal_address": f"{_url_host(host)}:{port or configured_port}",
+        # the local mail folder's server, on this machine, speaks plain SMTP
+        "smtp_tls_mode": "none",
+        "smtp_start_tls": False,
+        # and the local dev server plain gRPC, with no API key
+        "temporal_tls": None,
+        "temporal_tls_ca_file": None,
+        "temporal_tls_cert_file": None,
+        "temporal_tls_key_file": None,
+        "temporal_tls_server_name": None,
+        "temporal_api_key": None,
     }
     if data_dir is not None:
         update["data_dir"] = data_dir
@@ -160,6 +184,8 @@ def settings_for_run(
         update["smtp_port"] = smtp_port
     if codec_port is not None:
         update["codec_server_port"] = codec_port
+    if web_port is not None:
+        update["web_port"] = web_port
     return settings.model_copy(update=update)
 
 
@@ -204,6 +230,7 @@ class _Ports:
     ui: int
     smtp: int
     codec: int
+    web: int
 
 
 class DevStack:
@@ -215,11 +242,19 @@ class DevStack:
         self.data_dir = settings.data_dir.expanduser().resolve()
         self.host, port = split_address(settings.temporal_address)
         self.ports = _Ports(
-            temporal=port, ui=settings.ui_port, smtp=settings.smtp_port, codec=settings.codec_port
+            temporal=port,
+            ui=settings.ui_port,
+            smtp=settings.smtp_port,
+            codec=settings.codec_port,
+            web=settings.web_port,
         )
         self.mail_dir = settings.mail_folder.resolve()  # the worker's erasures delete from it
         self.temporal_log = self.data_dir / "temporal.log"
         self.codec_token_file = self.data_dir / "codec-token"
+        self.web_secret_file = self.data_dir / "web-session-secret"
+        self._web: RunningCodecServer | None = None
+        self._web_app: Any = None
+        self._first_admin: Any = None
         self.stop = asyncio.Event()
         self._codec: RunningCodecServer | None = None
         self._codec_engine: Engine | None = None
@@ -244,6 +279,7 @@ class DevStack:
                 if self.stop.is_set():
                     return 0
                 await self._create_retention_schedule()
+                await self._start_web()
                 self._print_summary()
                 await self._serve()
             finally:
@@ -268,6 +304,7 @@ class DevStack:
             "Temporal Web UI": (self.ports.ui, "--ui-port"),
             "SMTP": (self.ports.smtp, "--smtp-port"),
             "codec server": (self.ports.codec, "--codec-port"),
+            "web app": (self.ports.web, "--web-port"),
         }
         seen: dict[int, str] = {}
         for name, (port, _flag) in ports.items():
@@ -294,7 +331,9 @@ class DevStack:
         return self.settings.smtp_host
 
     def _port_host(self, name: str) -> str:
-        return {"SMTP": self._smtp_host, "codec server": CODEC_HOST}.get(name, self.host)
+        return {"SMTP": self._smtp_host, "codec server": CODEC_HOST, "web app": WEB_HOST}.get(
+            name, self.host
+        )
 
     @property
     def codec_url(self) -> str:
@@ -320,6 +359,64 @@ class DevStack:
         except OSError as exc:
             raise CliError(
                 f"cannot start the codec server on {CODEC_HOST}:{self.ports.codec}: {exc}"
+            ) from exc
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{WEB_HOST}:{self.ports.web}"
+
+    def _web_secret(self) -> str:
+        """``CME_WEB_SESSION_SECRET``, else this data directory's own, made on the first run."""
+        configured = self.settings.web_session_secret
+        if configured is not None:
+            return configured.get_secret_value()
+        try:
+            kept = self.web_secret_file.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            kept = ""
+        if len(kept) >= 32:
+            return kept
+        secret = secrets.token_hex(32)
+        _write_owner_only(self.web_secret_file, secret + "\n")
+        return secret
+
+    def web_settings(self) -> Settings:
+        """The web app's settings in this stack: its session secret, and cookies without
+        ``Secure`` (the app is on plain http, on this machine only)."""
+        return self.settings.model_copy(
+            update={
+                "web_session_secret": SecretStr(self._web_secret()),
+                "web_secure_cookies": False,
+            }
+        )
+
+    async def _start_web(self) -> None:
+        """The web app, on this stack's register and Temporal, once both are up."""
+        from web.app import AssetsMissing, create_app  # here: other commands do not need it
+        from web.users import ensure_first_admin
+
+        settings = self.web_settings()
+        try:
+            self._web_app = create_app(settings)
+        except AssetsMissing as exc:
+            raise CliError(str(exc)) from None
+        web = self._web_app.state.web
+        try:
+            self._first_admin = await asyncio.to_thread(
+                lambda: ensure_first_admin(
+                    engine=web.engine, data_dir=self.data_dir, passwords=web.passwords
+                )
+            )
+        except SQLAlchemyError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CliError(f"cannot make the first administrator: {first}") from exc
+        try:
+            self._web = await serve(
+                self._web_app, host=WEB_HOST, port=self.ports.web, name="the web app"
+            )
+        except OSError as exc:
+            raise CliError(
+                f"cannot start the web app on {WEB_HOST}:{self.ports.web}: {exc}"
             ) from exc
 
     def server_command(self) -> list[str]:
@@ -381,7 +478,7 @@ class DevStack:
                 client = await asyncio.wait_for(
                     Client.connect(
                         address,
-                        namespace=namespace,
+                        **self.settings.temporal_client_options(),
                         data_converter=client_data_converter(self.settings),
                     ),
                     timeout=5,
@@ -456,7 +553,7 @@ class DevStack:
         try:
             client = await Client.connect(
                 self.settings.temporal_address,
-                namespace=self.settings.temporal_namespace,
+                **self.settings.temporal_client_options(),
                 data_converter=client_data_converter(self.settings),
             )
             await ensure_retention_schedule(client, self.settings)
@@ -497,7 +594,19 @@ class DevStack:
             ),
             ("UI login", f"{self.codec_url}/login?token={self._codec_token}"),
             ("Retention", schedule_words(s)),
+            (
+                "Web app",
+                f"{self.web_url}  (cookies without Secure: plain http, on this machine only)",
+            ),
         ]
+        if self._first_admin is not None:
+            rows.append(
+                (
+                    "First admin",
+                    f"{self._first_admin.email}: its one-time password is in "
+                    f"{self._first_admin.password_file} (change it when you first sign in)",
+                )
+            )
         lines = ["CME local stack is running"]
         lines += [f"  {label:<12} {value}" for label, value in rows]
         lines += [
@@ -521,6 +630,8 @@ class DevStack:
         running: list[asyncio.Task[None]] = [self._worker]
         if self._codec is not None:
             running.append(self._codec.task)
+        if self._web is not None:
+            running.append(self._web.task)
         try:
             await asyncio.wait([*running, *watches], return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -535,6 +646,8 @@ class DevStack:
             )
         if self._codec is not None and self._codec.done():
             raise CliError("the codec server stopped while running")
+        if self._web is not None and self._web.done():
+            raise CliError("the web app stopped while running")
         if self._worker.done():
             self._worker_outcome()
 
@@ -544,9 +657,17 @@ class DevStack:
             await asyncio.sleep(0.5)
 
     async def _shutdown(self) -> None:
-        """Worker, then mail server, then dev server; each bounded in time."""
+        """Web app, worker, mail server, then dev server; each bounded in time."""
         self.stop.set()
         self._reclaim_signals()
+        if self._web is not None:
+            await self._web.stop()
+            self._web = None
+        if self._web_app is not None:
+            from web.app import close_app
+
+            close_app(self._web_app)
+            self._web_app = None
         if self._worker is not None and not self._worker.done():
             print("stopping the worker…", flush=True)
             try:

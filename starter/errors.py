@@ -10,3 +10,52 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+
+
+class CaseError(CliError):
+    """A request or a reading that a case did not complete, for any trusted client: the CLI
+    prints :attr:`message` (which may name a command or option), the web app shows
+    :attr:`reason` (the same, in words for anyone). The subclass says what happened:
+
+    * :class:`CaseRefused`: the case refused the request (its own reason); nothing changed;
+    * :class:`NotRecorded`: the case did not take it in time; nothing is recorded yet, and
+      sending the same request again is safe (applied once);
+    * :class:`RecordedNotAnswered`: the case took it, but its answer did not arrive in time;
+    * :class:`NoSuchCase`, :class:`CaseClosed`, :class:`CaseOnVersion1`;
+    * :class:`CaseUnavailable`: Temporal or the worker did not answer (nothing was sent, or
+      nothing could be read);
+    * :class:`CaseError` itself: the case could not process the request (a problem is
+      recorded on the case).
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None, exit_code: int = 1) -> None:
+        super().__init__(message, exit_code)
+        self.reason = reason or message
+
+
+class CaseRefused(CaseError):
+    pass
+
+
+class NotRecorded(CaseError):
+    pass
+
+
+class RecordedNotAnswered(CaseError):
+    pass
+
+
+class NoSuchCase(CaseError):
+    pass
+
+
+class CaseClosed(CaseError):
+    pass
+
+
+class CaseOnVersion1(CaseError):
+    pass
+
+
+class CaseUnavailable(CaseError):
+    pass

@@ -12,7 +12,12 @@ referral; the case reference is printed either way.
 
 ``--by`` (who submits it) defaults to the referrer on a professional referral and to the school
 (``school 8512000``) on a school's form; ``--as`` defaults to ``professional`` or ``school``
-by form.
+by form. A school's user acts for named schools (``--school LAESTAB``, repeatable; on a school's
+form the default is the form's school): a school refers only its own pupils, and a professional
+uses the professional form (:func:`domain.case.rules.check_referrer`). A referral its sender may
+not make is refused before anything is sent (``cme: error: rejected: ...``, exit 1). The CLI is
+the operator's tool: whoever runs it is trusted to say who is acting (the web app takes the
+actor from the signed-in user instead).
 
 Idempotent and truthful (see :mod:`starter.case_client`): a referral's request id is derived from
 its content and sender (or ``--request-id``), so the same referral sent twice is applied once; the
@@ -39,6 +44,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from domain.calendar import CalendarError
+from domain.case import Rejected, rules
 from domain.case.model import Actor, Role
 from domain.intake import AnyReferral, ProfessionalCMEReferral, ReferralInvalid, parse_referral
 from domain.types import RequestId, printable
@@ -49,6 +55,7 @@ from starter.connect import connect
 from starter.errors import CliError
 from starter.inspect import (
     add_json,
+    laestab_arg,
     name_arg,
     one_line_errors,
     print_json,
@@ -83,6 +90,14 @@ def register(subparsers: Any) -> None:
         dest="role",
         choices=[r.value for r in REFERRER_ROLES],
         help="school or professional (default: by form)",
+    )
+    parser.add_argument(
+        "--school",
+        dest="schools",
+        action="append",
+        type=laestab_arg,
+        metavar="LAESTAB",
+        help="a school user: a school they act for (repeatable; default: the form's school)",
     )
     parser.add_argument(
         "--request-id",
@@ -155,7 +170,14 @@ def read_referral_file(path: Path) -> object:
     return data
 
 
-def referred_by(referral: AnyReferral, name: str | None, role: str | None) -> Actor:
+def referred_by(
+    referral: AnyReferral,
+    name: str | None,
+    role: str | None,
+    schools: list[str] | None = None,
+) -> Actor:
+    """Who sends the referral, checked as the case will check it: one line and nothing sent
+    when they may not make it."""
     if isinstance(referral, ProfessionalCMEReferral):
         default_name, default_role = referral.referrer.name, Role.PROFESSIONAL
     else:
@@ -163,7 +185,21 @@ def referred_by(referral: AnyReferral, name: str | None, role: str | None) -> Ac
     chosen = " ".join((name or "").split()) or default_name
     if len(chosen) > 200:
         raise CliError("--by: at most 200 characters", exit_code=2)
-    return Actor(name=chosen, role=Role(role) if role else default_role)
+    acting = Role(role) if role else default_role
+    given = tuple(dict.fromkeys(schools or ()))
+    if acting is Role.SCHOOL and not given:
+        if isinstance(referral, ProfessionalCMEReferral):
+            raise CliError(
+                "--school: say which school you act for (a school user refers for its own schools)",
+                exit_code=2,
+            )
+        given = (referral.school_laestab,)
+    by = Actor(name=chosen, role=acting, schools=given if acting is Role.SCHOOL else ())
+    try:
+        rules.check_referrer(referral, by)
+    except Rejected as refused:
+        raise CliError(f"rejected: {refused.message}") from None
+    return by
 
 
 async def refer(args: argparse.Namespace, settings: Settings) -> int:
@@ -179,7 +215,7 @@ async def refer(args: argparse.Namespace, settings: Settings) -> int:
             line = f"{problem.field}: {problem.message}" if problem.field else problem.message
             print(line, file=sys.stderr)
         return 2
-    by = referred_by(referral, args.by, args.role)
+    by = referred_by(referral, args.by, args.role, args.schools)
     request_id = _request_id(args.request_id)
     client = await connect(settings)
     referred = await case_client.refer(client, settings, referral, by, request_id=request_id)

@@ -25,7 +25,11 @@ arrangements (2006 reg 8(2), 2024 reg 9(4)), and facts such as a school attendan
 the school, a mobile child or a custodial order (2024 reg 9(1)(a), (c), (f), (j)).
 
 Every command needs ``--by NAME`` (who is doing it) and takes ``--as ROLE`` (school, cme_officer,
-team_leader; the default is the role the task is usually for, shown above). Dates default to
+team_leader; the default is the role the task is usually for, shown above). A school's user acts
+for named schools: ``--school LAESTAB`` (repeatable), by default the case's own school (its
+``CmeSchool`` search attribute). The case refuses what the actor may not do (another school's
+case, a school authorising, an officer withdrawing: :mod:`domain.case.rules`); the CLI is the
+operator's tool, trusted to say who is acting. Dates default to
 today (England). Each request is a :mod:`domain.case.commands` model: a bad value exits 2 with
 one line naming the option, before anything is sent.
 
@@ -196,6 +200,14 @@ def _task(
         choices=[r.value for r in TASK_ROLES],
         default=role.value if role else None,
         help=f"in which role{default}",
+    )
+    parser.add_argument(
+        "--school",
+        dest="schools",
+        action="append",
+        type=laestab_arg,
+        metavar="LAESTAB",
+        help="as a school user: a school you act for (repeatable; default: the case's school)",
     )
     parser.add_argument(
         "--request-id",
@@ -446,19 +458,28 @@ def _build(model: type[R], **fields: Any) -> R:
 
 
 def _actor(args: argparse.Namespace, default: Role | None = None) -> Actor:
-    role = args.role or (default.value if default else Role.SCHOOL.value)
-    return _build(Actor, name=_text(args.by), role=Role(role))
+    role = Role(args.role or (default.value if default else Role.SCHOOL.value))
+    schools = tuple(dict.fromkeys(args.schools or ())) if role is Role.SCHOOL else ()
+    return _build(Actor, name=_text(args.by), role=role, schools=schools)
 
 
-def request(args: argparse.Namespace, model: type[R], *context: str, **fields: Any) -> R:
+def request(
+    args: argparse.Namespace, settings: Settings, model: type[R], *context: str, **fields: Any
+) -> R:
     """The request ``model`` for this command: its fields checked, and its request id
     ``--request-id`` or derived from the command, the case, the request's content (and
-    ``context``, what else makes it this request)."""
+    ``context``, what else makes it this request), keyed with the service's secret."""
     given = args.request_id.strip() if args.request_id is not None else None
     command = _build(model, request_id=given or _PENDING_ID, **fields)
     if given is None:
         content = command.model_dump_json(exclude={"request_id"})
-        derived = request_id_for(args.command_name, args.case, content, *context)
+        derived = request_id_for(
+            args.command_name,
+            args.case,
+            content,
+            *context,
+            secret=settings.case_key_secret.get_secret_value(),
+        )
         command = command.model_copy(update={"request_id": derived})
     return command
 
@@ -501,7 +522,7 @@ async def enquiry(args: argparse.Namespace, settings: Settings) -> int:
         outcome=EnquiryOutcome(args.outcome),
         note=_text(args.note),
     )
-    command = request(args, RecordEnquiry, by=by, enquiry=made)
+    command = request(args, settings, RecordEnquiry, by=by, enquiry=made)
     reply = await _send(args, settings, CmeCase.record_enquiry, command)
     return _done(
         args,
@@ -516,6 +537,7 @@ async def enquiry(args: argparse.Namespace, settings: Settings) -> int:
 async def contact(args: argparse.Namespace, settings: Settings) -> int:
     command = request(
         args,
+        settings,
         ReportContact,
         by=_actor(args),
         contact_on=args.on or today(),
@@ -533,6 +555,7 @@ async def contact(args: argparse.Namespace, settings: Settings) -> int:
 async def concern(args: argparse.Namespace, settings: Settings) -> int:
     command = request(
         args,
+        settings,
         RaiseConcern,
         by=_actor(args),
         concern=args.text.strip(),
@@ -559,6 +582,7 @@ async def share(args: argparse.Namespace, settings: Settings) -> int:
     codes = [code for group in args.codes for code in group]
     command = request(
         args,
+        settings,
         ShareInformation,
         by=_actor(args),
         information=args.text.strip(),
@@ -574,6 +598,7 @@ async def share(args: argparse.Namespace, settings: Settings) -> int:
 async def mash_call(args: argparse.Namespace, settings: Settings) -> int:
     command = request(
         args,
+        settings,
         RecordMashCall,
         by=_actor(args),
         called_on=args.on or today(),
@@ -593,6 +618,7 @@ async def mash_call(args: argparse.Namespace, settings: Settings) -> int:
 async def ctf(args: argparse.Namespace, settings: Settings) -> int:
     command = request(
         args,
+        settings,
         ConfirmCtf,
         by=_actor(args),
         destination_code=args.code.strip().upper(),
@@ -612,6 +638,7 @@ async def ctf(args: argparse.Namespace, settings: Settings) -> int:
 async def conclude(args: argparse.Namespace, settings: Settings) -> int:
     command = request(
         args,
+        settings,
         ConcludeInvestigation,
         by=_actor(args),
         outcome=InvestigationOutcome(args.outcome),
@@ -639,6 +666,7 @@ async def conclude(args: argparse.Namespace, settings: Settings) -> int:
 async def authorise(args: argparse.Namespace, settings: Settings) -> int:
     command = request(
         args,
+        settings,
         AuthoriseDeletion,
         by=_actor(args),
         ground=args.ground.strip(),
@@ -667,7 +695,12 @@ async def authorise(args: argparse.Namespace, settings: Settings) -> int:
 
 async def withdraw(args: argparse.Namespace, settings: Settings) -> int:
     command = request(
-        args, Withdraw, by=_actor(args), reason=args.reason.strip(), duplicate_of=args.duplicate_of
+        args,
+        settings,
+        Withdraw,
+        by=_actor(args),
+        reason=args.reason.strip(),
+        duplicate_of=args.duplicate_of,
     )
     reply = await _send(args, settings, CmeCase.withdraw, command)
     return _done(
@@ -679,14 +712,14 @@ async def withdraw(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def reassign(args: argparse.Namespace, settings: Settings) -> int:
-    command = request(args, Reassign, by=_actor(args), officer=_text(args.officer))
+    command = request(args, settings, Reassign, by=_actor(args), officer=_text(args.officer))
     reply = await _send(args, settings, CmeCase.reassign, command)
     return _done(args, command, reply, f"{reply.case}: assigned to {reply.assigned_officer}")
 
 
 async def retry(args: argparse.Namespace, settings: Settings) -> int:
     by = _actor(args)
-    request(args, RetryProblems, by=by)  # bad values: exit 2 before anything is sent
+    request(args, settings, RetryProblems, by=by)  # bad values: exit 2 before anything is sent
     # A retry is the same request while the problems are as they were: once it has been tried
     # (each problem's last attempt moves on), the next `cme retry` is a new request.
     client = await connect(settings)
@@ -694,7 +727,7 @@ async def retry(args: argparse.Namespace, settings: Settings) -> int:
     attempts = (
         [f"{p.id}@{p.last_attempt_at.isoformat()}" for p in state.open_problems] if state else []
     )
-    command = request(args, RetryProblems, ",".join(attempts), by=by)
+    command = request(args, settings, RetryProblems, ",".join(attempts), by=by)
     reply = await send(client, settings, args.case, CmeCase.retry_problems, command)
     retried = _plural(reply.problems_retried, "problem", "problems")
     return _done(
@@ -708,7 +741,7 @@ async def retry(args: argparse.Namespace, settings: Settings) -> int:
 
 async def codes(args: argparse.Namespace, settings: Settings) -> int:
     given = [code for group in args.codes for code in group]
-    command = request(args, ConfirmRegisterCodes, by=_actor(args), codes=given)
+    command = request(args, settings, ConfirmRegisterCodes, by=_actor(args), codes=given)
     reply = await _send(args, settings, CmeCase.confirm_register_codes, command)
     missing = reply.sessions_missing
     left = (
@@ -727,7 +760,7 @@ async def codes(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def confirm_no_sickness(args: argparse.Namespace, settings: Settings) -> int:
-    command = request(args, ConfirmNoSicknessGrounds, by=_actor(args), note=args.note)
+    command = request(args, settings, ConfirmNoSicknessGrounds, by=_actor(args), note=args.note)
     reply = await _send(args, settings, CmeCase.confirm_no_sickness_grounds, command)
     return _done(
         args,
@@ -741,6 +774,7 @@ async def confirm_no_sickness(args: argparse.Namespace, settings: Settings) -> i
 async def consent(args: argparse.Namespace, settings: Settings) -> int:
     command = request(
         args,
+        settings,
         RecordConsent,
         by=_actor(args),
         kind=ConsentKind.SECRETARY_OF_STATE_DIRECTION if args.direction else ConsentKind.LA_CONSENT,
@@ -776,7 +810,7 @@ async def deletion_facts(args: argparse.Namespace, settings: Settings) -> int:
         fields["custodial_order"] = CustodialOrder(args.custodial_order)
     if not fields:
         raise CliError("give at least one fact, e.g. --la-arranged-special-school yes", exit_code=2)
-    command = request(args, RecordDeletionFacts, by=_actor(args), **fields)
+    command = request(args, settings, RecordDeletionFacts, by=_actor(args), **fields)
     reply = await _send(args, settings, CmeCase.record_deletion_facts, command)
     return _done(
         args, command, reply, f"{reply.case}: {_plural(len(fields), 'fact', 'facts')} recorded"

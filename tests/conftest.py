@@ -36,6 +36,11 @@ from security.converter import data_converter
 from security.store import SqlKeyStore
 from tests.keyring import fixed_key_ring
 
+# Fixtures for every test package: a real OpenID provider on loopback (oidc_provider,
+# oidc_provider_factory); the browser-test fixtures (browser, page, new_page, shot, axe...); and
+# pytester, which runs a pytest of its own inside a test (tests/browser/test_machinery.py).
+pytest_plugins = ["tests.oidc.fixtures", "tests.browser.fixtures", "pytester"]
+
 POSTGRES_URL = os.environ.get(
     "CME_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -177,7 +182,7 @@ def mail_config(smtp_server: SmtpServer) -> MailConfig:
         smtp_port=smtp_server.port,
         smtp_username=None,
         smtp_password=None,
-        start_tls=False,
+        tls_mode="none",
         mail_from="cme-service@portsmouth.example.invalid",
         mash_email="mash@portsmouth.example.invalid",
         sat_email="sat@portsmouth.example.invalid",

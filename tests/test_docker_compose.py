@@ -34,6 +34,7 @@ SECRETS = {
     "CME_CASE_KEY_SECRET",
     "CME_ENCRYPTION_KEYS",
     "CME_CODEC_SERVER_TOKEN",
+    "CME_WEB_SESSION_SECRET",
 }
 # Required with no default, like the secrets, but not secret itself.
 REQUIRED = {"CME_ENCRYPTION_KEY_ID"}
@@ -123,6 +124,7 @@ def test_every_service_the_worker_needs_is_there(services: dict[str, dict[str, A
         "worker",
         "register-schema",
         "codec-server",
+        "web",
     } <= set(services)
     search_attribute_setup(services)
     assert services["postgres"]["image"].startswith("postgres:16")
@@ -192,7 +194,7 @@ def test_temporal_runs_on_postgres(services: dict[str, dict[str, Any]]) -> None:
 def test_every_cme_variable_the_worker_gets_is_a_setting(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    for name in ("worker", "register-schema", "codec-server", "retention-schedule"):
+    for name in ("worker", "register-schema", "codec-server", "retention-schedule", "web"):
         env = environment(services[name])
         cme = [key for key in env if key.startswith("CME_")]
         unknown = [
@@ -215,10 +217,20 @@ def test_the_worker_settings_resolve_to_the_stack(services: dict[str, dict[str, 
     settings = Settings.model_validate({k.removeprefix("CME_").lower(): v for k, v in env.items()})
 
     assert settings.temporal_address == "temporal:7233"
+    assert settings.temporal_client_options()["tls"] is False  # the stack's own, plain server
     url = make_url(settings.register_url)
     assert (url.drivername, url.username, url.password) == ("postgresql+psycopg", "cme", "db-pw-1")
     assert (url.host, url.port, url.database) == ("postgres", 5432, "cme")
     assert settings.smtp_host == "mail" and settings.smtp_port == 1025  # the mail catcher's SMTP
+    # plain SMTP to the test mail catcher only: the LA's relay without TLS stops the workers
+    assert (settings.smtp_tls, settings.smtp_plain_refusal()) == ("none", None)
+    relay = {**secrets, "CME_SMTP_HOST": "relay.la.example.org", "CME_SMTP_PORT": "587"}
+    live = {k: interpolate(v, relay) for k, v in environment(services["worker"]).items()}
+    as_settings = {k.removeprefix("CME_").lower(): v for k, v in live.items()}
+    refusal = Settings.model_validate(as_settings).smtp_plain_refusal()
+    assert refusal is not None and refusal.startswith("CME_SMTP_TLS_MODE is none")
+    with_tls = Settings.model_validate({**as_settings, "smtp_tls_mode": "starttls"})
+    assert (with_tls.smtp_tls, with_tls.smtp_plain_refusal()) == ("starttls", None)
     assert settings.case_key_secret.get_secret_value() == "la-secret"
     assert (settings.key_ring.ids, settings.key_ring.active) == (["2026-01"], "2026-01")
     assert not settings.uses_dev_kek
@@ -338,6 +350,62 @@ def test_the_codec_server_serves_the_ui_with_the_registers_keys(
     assert ui_env["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "false"
     [(_, ui_port, _)] = _published(ui)
     assert args.ui_origin == [f"http://localhost:{ui_port}"]
+
+
+# -- the web app -----------------------------------------------------------------------------------
+
+
+def test_the_web_app_serves_on_the_workers_settings_with_its_secret(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    web = services["web"]
+    assert web["image"] == services["worker"]["image"] and web["build"] in (".", {"context": "."})
+    depends = {name: spec["condition"] for name, spec in web["depends_on"].items()}
+    assert depends == {
+        "postgres": "service_healthy",
+        "temporal": "service_healthy",
+        "register-schema": "service_completed_successfully",
+    }
+    # `cme web`, with arguments the command accepts, published on the host's loopback only.
+    command = [interpolate(str(part), {}) for part in web["command"]]
+    assert command[:2] == ["cme", "web"]
+    args = build_parser().parse_args(command[1:])
+    assert args.host == "0.0.0.0"
+    [(address, _host_port, container_port)] = _published(web)
+    assert address == "127.0.0.1" and container_port == args.port
+    # Its health check asks /healthz on that port.
+    check = " ".join(web["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{args.port}/healthz" in check
+    # The workers' settings (the same register and keys), its session secret (required), and
+    # cookies that are Secure unless the deployment says otherwise.
+    secrets = {
+        "CME_DB_PASSWORD": "db-pw-1",
+        "CME_CASE_KEY_SECRET": "la-secret",
+        "CME_ENCRYPTION_KEYS": json.dumps({"2026-01": base64.b64encode(b"k" * 32).decode()}),
+        "CME_ENCRYPTION_KEY_ID": "2026-01",
+    }
+    secret = "w" * 64
+    env = {
+        k: interpolate(v, {**secrets, "CME_WEB_SESSION_SECRET": secret})
+        for k, v in environment(web).items()
+    }
+    worker_env = {k: interpolate(v, secrets) for k, v in environment(services["worker"]).items()}
+    assert {k: v for k, v in env.items() if k in worker_env} == worker_env
+    settings = Settings.model_validate({k.removeprefix("CME_").lower(): v for k, v in env.items()})
+    assert settings.web_session_secret is not None
+    assert settings.web_session_secret.get_secret_value() == secret
+    assert settings.web_secure_cookies is True
+    with pytest.raises(KeyError, match="CME_WEB_SESSION_SECRET"):
+        interpolate(environment(web)["CME_WEB_SESSION_SECRET"], secrets)
+
+
+def test_the_image_builds_the_govuk_assets_before_installing() -> None:
+    runs = [args for op, args in _instructions() if op == "RUN"]
+    frontend = next(i for i, args in enumerate(runs) if "scripts/_frontend.sh" in args)
+    install = next(i for i, args in enumerate(runs) if re.search(r"pip install \.", args))
+    assert frontend < install
+    ignored = (REPO / ".dockerignore").read_text()
+    assert "web/static/govuk/" in ignored and "web/frontend/node_modules/" in ignored
 
 
 # -- the one-shot steps ----------------------------------------------------------------------------

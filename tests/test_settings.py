@@ -3,6 +3,7 @@ register following the data directory unless its URL is set."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from temporalio.service import TLSConfig
 
 from domain.calendar import DEFAULT_CALENDAR_PATH
 from security.keys import KeyRing
@@ -17,6 +19,7 @@ from settings import DEV_KEK_ID, Settings
 from starter.cli import main
 from starter.dev import settings_for_run
 from tests.keyring import random_kek
+from tests.tls import make_pki
 
 
 @pytest.fixture(autouse=True)
@@ -252,3 +255,254 @@ def test_the_mail_folder_follows_the_data_directory(tmp_path: Path) -> None:
     assert settings_for_run(Settings(), data_dir=tmp_path / "dev").mail_folder == (
         tmp_path / "dev" / "mail"
     )
+
+
+# -- SMTP with TLS ---------------------------------------------------------------------------------
+
+
+def test_the_smtp_tls_mode_and_the_older_start_tls_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().smtp_tls == "none"
+    monkeypatch.setenv("CME_SMTP_START_TLS", "true")  # as before: STARTTLS
+    assert Settings().smtp_tls == "starttls"
+    monkeypatch.setenv("CME_SMTP_TLS_MODE", "starttls")
+    assert Settings().smtp_tls == "starttls"
+    monkeypatch.delenv("CME_SMTP_START_TLS")
+    for mode in ("none", "starttls", "tls"):
+        monkeypatch.setenv("CME_SMTP_TLS_MODE", mode)
+        assert Settings().smtp_tls == mode
+    monkeypatch.setenv("CME_SMTP_TLS_MODE", "")  # a compose file's unset value
+    assert Settings().smtp_tls == "none"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"CME_SMTP_TLS_MODE": "ssl"},
+            "cme: error: bad settings: CME_SMTP_TLS_MODE: Input should be 'none', 'starttls' or "
+            "'tls'",
+        ),
+        (
+            {"CME_SMTP_TLS_MODE": "tls", "CME_SMTP_START_TLS": "true"},
+            "cme: error: bad settings: CME_SMTP_START_TLS: true means CME_SMTP_TLS_MODE=starttls, "
+            "but CME_SMTP_TLS_MODE is tls: set CME_SMTP_TLS_MODE alone",
+        ),
+        (
+            {"CME_SMTP_CA_FILE": "/nowhere/ca.pem"},
+            "cme: error: bad settings: CME_SMTP_CA_FILE: no such file: /nowhere/ca.pem",
+        ),
+    ],
+)
+def test_a_bad_smtp_tls_setting_stops_the_command_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    message: str,
+) -> None:
+    monkeypatch.setenv("CME_CALENDAR_FILE", str(DEFAULT_CALENDAR_PATH))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main(["calendar", "is-school-day", "2025-11-03"]) == 2
+    assert capsys.readouterr().err == message + "\n"
+
+
+def test_a_private_cas_certificate_is_read_when_the_settings_are(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pki = make_pki(tmp_path / "pki")
+    monkeypatch.setenv("CME_SMTP_CA_FILE", str(pki.ca))
+    ca = Settings().smtp_ca_file
+    assert ca is not None and (ca.path, ca.data) == (pki.ca, pki.ca.read_bytes())
+    pki.ca.write_text("not a certificate")
+    with pytest.raises(ValidationError, match="not a PEM certificate file"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("host", "mode", "allowed", "refused"),
+    [
+        ("localhost", "none", None, False),  # `cme dev`'s mail folder
+        ("127.0.0.1", "none", None, False),
+        ("127.1.2.3", "none", None, False),
+        ("::1", "none", None, False),
+        ("[::1]", "none", None, False),
+        ("mail", "none", "mail", False),  # the compose stack's test mail catcher
+        ("MAIL", "none", "mail", False),
+        ("mail", "none", None, True),
+        ("relay.portsmouth.example.org", "none", "mail", True),
+        ("10.0.0.5", "none", None, True),
+        ("relay.portsmouth.example.org", "starttls", None, False),
+        ("relay.portsmouth.example.org", "tls", None, False),
+    ],
+)
+def test_plain_smtp_only_to_this_machine_or_the_test_mail_catcher(
+    host: str, mode: str, allowed: str | None, refused: bool
+) -> None:
+    settings = Settings(smtp_host=host, smtp_tls_mode=mode, smtp_allow_plain_to=allowed)
+    refusal = settings.smtp_plain_refusal()
+    assert (refusal is not None) is refused
+    if refusal is not None:
+        assert refusal.startswith(f"CME_SMTP_TLS_MODE is none: mail to {host} would cross ")
+        assert "\n" not in refusal
+
+
+def test_cme_dev_sends_to_its_mail_folder_in_plain(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CME_SMTP_TLS_MODE", "tls")
+    assert settings_for_run(Settings()).smtp_tls == "none"
+
+
+# -- Temporal: TLS, mutual TLS, an API key ---------------------------------------------------------
+
+
+def test_plain_grpc_to_temporal_by_default() -> None:
+    assert Settings().temporal_client_options() == {
+        "namespace": "default",
+        "tls": False,
+        "api_key": None,
+    }
+
+
+def test_tls_to_temporal_from_the_files_read_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pki = make_pki(tmp_path / "pki")
+    monkeypatch.setenv("CME_TEMPORAL_NAMESPACE", "portsmouth-cme.a1b2c")
+    monkeypatch.setenv("CME_TEMPORAL_TLS_CA_FILE", str(pki.ca))
+    monkeypatch.setenv("CME_TEMPORAL_TLS_CERT_FILE", str(pki.client_cert))
+    monkeypatch.setenv("CME_TEMPORAL_TLS_KEY_FILE", str(pki.client_key))
+    monkeypatch.setenv("CME_TEMPORAL_TLS_SERVER_NAME", "temporal.portsmouth.example.invalid")
+    settings = Settings()
+    expected = {name: path.read_bytes() for name, path in vars(pki).items()}
+    for path in vars(pki).values():
+        path.unlink()  # read with the settings, never again
+    options = settings.temporal_client_options()
+    tls = options["tls"]
+    assert isinstance(tls, TLSConfig)
+    assert (tls.server_root_ca_cert, tls.client_cert, tls.client_private_key) == (
+        expected["ca"],
+        expected["client_cert"],
+        expected["client_key"],
+    )
+    assert tls.domain == "temporal.portsmouth.example.invalid"
+    assert (options["namespace"], options["api_key"]) == ("portsmouth-cme.a1b2c", None)
+    assert "-----BEGIN" not in repr(settings)  # no key material in a repr
+
+
+def test_tls_on_alone_or_with_an_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CME_TEMPORAL_TLS", "true")
+    assert Settings().temporal_client_options()["tls"] == TLSConfig()  # the system's CAs
+    monkeypatch.delenv("CME_TEMPORAL_TLS")
+    monkeypatch.setenv("CME_TEMPORAL_API_KEY", "  cloud-key-1  ")
+    settings = Settings()
+    options = settings.temporal_client_options()
+    assert (options["tls"], options["api_key"]) == (TLSConfig(), "cloud-key-1")  # TLS with it
+    assert "cloud-key-1" not in repr(settings)
+    monkeypatch.setenv("CME_TEMPORAL_API_KEY", "")  # a compose file's unset value
+    assert Settings().temporal_client_options()["tls"] is False
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"CME_TEMPORAL_TLS_CERT_FILE": "{client_cert}"},
+            "CME_TEMPORAL_TLS_KEY_FILE: needed with CME_TEMPORAL_TLS_CERT_FILE (mutual TLS takes "
+            "the client's certificate and its private key)",
+        ),
+        (
+            {"CME_TEMPORAL_TLS_KEY_FILE": "{client_key}"},
+            "CME_TEMPORAL_TLS_CERT_FILE: needed with CME_TEMPORAL_TLS_KEY_FILE (mutual TLS takes "
+            "the client's certificate and its private key)",
+        ),
+        (
+            {
+                "CME_TEMPORAL_TLS_CERT_FILE": "{client_cert}",
+                "CME_TEMPORAL_TLS_KEY_FILE": "{server_key}",
+            },
+            "CME_TEMPORAL_TLS_KEY_FILE: {server_key} is not the private key of the certificate "
+            "in {client_cert}",
+        ),
+        (
+            {"CME_TEMPORAL_TLS_CA_FILE": "{dir}/missing.pem"},
+            "CME_TEMPORAL_TLS_CA_FILE: no such file: {dir}/missing.pem",
+        ),
+        (
+            {"CME_TEMPORAL_TLS_CA_FILE": "{dir}"},
+            "CME_TEMPORAL_TLS_CA_FILE: is a directory, not a certificate file: {dir}",
+        ),
+        (
+            {"CME_TEMPORAL_TLS_CA_FILE": "{client_key}"},
+            "CME_TEMPORAL_TLS_CA_FILE: not a usable PEM certificate file: {client_key} (",
+        ),
+        (
+            {"CME_TEMPORAL_TLS_KEY_FILE": "{client_cert}", "CME_TEMPORAL_TLS_CERT_FILE": "{ca}"},
+            "CME_TEMPORAL_TLS_KEY_FILE: not a usable PEM private key file: {client_cert} (",
+        ),
+        (
+            {"CME_TEMPORAL_TLS": "false", "CME_TEMPORAL_API_KEY": "cloud-key-1"},
+            "CME_TEMPORAL_TLS: false, but CME_TEMPORAL_API_KEY is set, which need TLS (unset it, "
+            "or CME_TEMPORAL_TLS)",
+        ),
+    ],
+)
+def test_a_bad_temporal_tls_setting_stops_the_command_in_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    env: dict[str, str],
+    message: str,
+) -> None:
+    pki = make_pki(tmp_path / "pki")
+    names = {name: str(path) for name, path in vars(pki).items()} | {"dir": str(tmp_path)}
+    monkeypatch.setenv("CME_CALENDAR_FILE", str(DEFAULT_CALENDAR_PATH))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value.format(**names))
+    assert main(["calendar", "is-school-day", "2025-11-03"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cme: error: bad settings: " + message.format(**names))
+    assert err.count("\n") == 1
+    assert "-----BEGIN" not in err  # nothing of a key or certificate
+
+
+def test_cme_dev_talks_plain_grpc_to_its_own_dev_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pki = make_pki(tmp_path / "pki")
+    monkeypatch.setenv("CME_TEMPORAL_TLS_CA_FILE", str(pki.ca))
+    monkeypatch.setenv("CME_TEMPORAL_API_KEY", "cloud-key-1")
+    options = settings_for_run(Settings()).temporal_client_options()
+    assert (options["tls"], options["api_key"]) == (False, None)
+
+
+def test_every_client_of_the_service_connects_with_the_settings_options() -> None:
+    """Every ``Client.connect`` of the worker, the `cme` command and `cme dev` is given
+    ``**settings.temporal_client_options()`` (namespace, TLS, API key): none is left plain."""
+    repo = Path(__file__).parents[1]
+    files = [
+        repo / "worker.py",
+        *(repo / "starter").glob("*.py"),
+        *(repo / "security").glob("*.py"),
+    ]
+    files += [*(repo / "activities").rglob("*.py"), *(repo / "workflows").rglob("*.py")]
+    calls = 0
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            func = node.func if isinstance(node, ast.Call) else None
+            if not (
+                isinstance(func, ast.Attribute)
+                and func.attr == "connect"
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "Client"
+            ):
+                continue
+            assert isinstance(node, ast.Call)
+            calls += 1
+            spread = [k.value for k in node.keywords if k.arg is None]
+            assert any(
+                isinstance(v, ast.Call)
+                and isinstance(v.func, ast.Attribute)
+                and v.func.attr == "temporal_client_options"
+                for v in spread
+            ), f"{path.relative_to(repo)}:{node.lineno}: Client.connect without the options"
+            assert not {"namespace", "tls", "api_key"} & {k.arg for k in node.keywords}
+    assert calls >= 4  # worker.py, starter/connect.py, starter/dev.py (two)

@@ -18,6 +18,16 @@ that reaches a closed episode opens the next episode as a new run of the same wo
 
 Cases opened on version 1 (type ``CmeCase``, :mod:`workflows.v1`) continue as new into this
 workflow the next time they wake: see :mod:`workflows.v1.migrate`.
+
+Changes of behaviour since v2 shipped, each behind ``workflow.patched`` so that recorded runs
+replay as they ran:
+
+- ``access-checked``: the case refuses a request whose actor may not make it (a school's user on
+  another school's case, a manager changing anything; :mod:`domain.case.rules`), and a referral
+  from someone who may not refer it opens no case (the run returns ``None``). A run started
+  before this change keeps running without the checks until its next continue-as-new (a new
+  episode, or a long history); its requests come from clients that already send actors with
+  their schools.
 """
 
 from __future__ import annotations
@@ -52,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         next_wakeup,
         open_case,
         record_internal_error,
+        rules,
     )
     from domain.case.commands import (
         AuthoriseDeletion,
@@ -97,6 +108,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.intake import school_of
 
 WORKFLOW_TYPE = "CmeCaseV2"
+# workflow.patched ids, one per change of behaviour (docs: "Changing the case workflow").
+ACCESS_CHECKED = "access-checked"
 
 # Mail is retried often so that queued mail goes out within seconds of the server coming back.
 DELIVERY_RETRY = RetryPolicy(
@@ -129,12 +142,20 @@ class CmeCase:
         self._next_episode: OpenCase | None = None
         self._woken = False
         self._last_search: dict[str, object] = {}
+        self._check_access = True
+        self._refused: str | None = None
 
     # -- the main loop -------------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, input: CaseInput) -> CaseOutcome:
+    async def run(self, input: CaseInput) -> CaseOutcome | None:
+        # Runs recorded before the case checked who may do what replay without the checks.
+        self._check_access = workflow.patched(ACCESS_CHECKED)
         await self._prepare()
+        if self._refused is not None:
+            # The referrer may not make this referral: no case opens (None: nothing decided).
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return None
         while True:
             state = self._case
             idle = not self._tasks
@@ -169,6 +190,7 @@ class CmeCase:
             now=workflow.now(),
             calendar=self._calendar,
             policy=self._input.policy,
+            check_access=self._check_access,
         )
 
     def _history_is_long(self) -> bool:
@@ -200,7 +222,11 @@ class CmeCase:
                         "episodes_problem": prepared.episodes_problem,
                     }
                 )
-            self._take(open_case(self._input.case, opening, self._context()))
+            try:
+                self._take(open_case(self._input.case, opening, self._context()))
+            except Rejected as exc:
+                self._refused = exc.message
+                return
             if prepared.calendar_problem is not None:
                 self._apply(CalendarReloaded(problem=prepared.calendar_problem))
         else:
@@ -258,7 +284,7 @@ class CmeCase:
                 )
             )
             raise ApplicationError(
-                "the case could not process this request: the team leader is told; try again later",
+                rules.CASE_FAILED_REQUEST,
                 type="InternalError",
                 non_retryable=True,
             ) from None
@@ -270,13 +296,13 @@ class CmeCase:
         """An update's validator: refuse (leaving no trace) what the case would refuse."""
         if self._state is None:
             raise ApplicationError(
-                "the case is still opening: send the request again in a moment",
+                rules.CASE_OPENING,
                 type="Rejected",
                 non_retryable=True,
             )
         if self._next_episode is not None:
             raise ApplicationError(
-                "the case's next episode is opening: send the request again in a moment",
+                rules.NEXT_EPISODE_OPENING,
                 type="Rejected",
                 non_retryable=True,
             )
@@ -325,7 +351,7 @@ class CmeCase:
                 self._delivering.discard(purpose)
                 self._apply(
                     NotificationFailed(
-                        purpose=purpose, detail=_failure(exc) or "the delivery failed"
+                        purpose=purpose, detail=_failure(exc) or rules.DELIVERY_FAILED
                     )
                 )
                 return
@@ -352,7 +378,7 @@ class CmeCase:
                     )
                 except ActivityError as exc:
                     self._syncing = False
-                    self._apply(RegisterFailed(detail=_failure(exc) or "the register sync failed"))
+                    self._apply(RegisterFailed(detail=_failure(exc) or rules.REGISTER_SYNC_FAILED))
                     return
                 if self._has_register_problem():
                     self._apply(RegisterSynced())
@@ -379,7 +405,7 @@ class CmeCase:
                 )
             except ActivityError as exc:
                 self._loading_calendar = False
-                self._apply(CalendarReloaded(problem=_failure(exc) or "the calendar did not load"))
+                self._apply(CalendarReloaded(problem=_failure(exc) or rules.CALENDAR_DID_NOT_LOAD))
                 return
             self._loading_calendar = False
             self._calendar = snapshot.to_calendar()
@@ -426,13 +452,22 @@ class CmeCase:
     @workflow.update
     async def register_referral(self, command: RegisterReferral) -> CommandResult:
         # Answer once the case is open, so that the caller sees its deadlines and tasks.
-        await workflow.wait_condition(lambda: self._state is not None)
+        await workflow.wait_condition(lambda: self._state is not None or self._refused is not None)
+        if self._refused is not None:
+            raise ApplicationError(self._refused, type="Rejected", non_retryable=True)
         return self._request(command)
 
     @register_referral.validator
     def _check_register_referral(self, command: RegisterReferral) -> None:
         if self._state is not None:
             self._validate(command)
+            return
+        # The referral that opens the case: refused here, before it is accepted, if its
+        # referrer may not make it (the case then never opens).
+        try:
+            rules.check_referrer(command.referral, command.by)
+        except Rejected as exc:
+            raise ApplicationError(exc.message, type="Rejected", non_retryable=True) from None
 
     @workflow.update
     def record_enquiry(self, command: RecordEnquiry) -> CommandResult:

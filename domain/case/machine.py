@@ -176,6 +176,10 @@ class Context:
     now: datetime
     calendar: SchoolCalendar | None
     policy: CasePolicy = field(default_factory=CasePolicy)
+    # Who may do what (rules.check_referrer, require_school_access) is checked on every request.
+    # Off only while a case recorded before those checks replays its history, whose actors
+    # carried no schools.
+    check_access: bool = True
 
     @property
     def today(self) -> date:
@@ -199,6 +203,8 @@ class Outcome:
 def open_case(case: str, command: OpenCase, ctx: Context) -> Outcome:
     """Open an episode of ``case`` from its referral."""
     referral = command.referral
+    if ctx.check_access:
+        rules.check_referrer(referral, command.referred_by)
     kind = case_kind_of(referral)
     state = CaseState(
         case=case,
@@ -229,6 +235,16 @@ def decide(state: CaseState, command: CaseCommand | Request, ctx: Context) -> Ou
     if isinstance(command, OpenCase):
         raise Rejected("the case is already open")
     if isinstance(command, Request):
+        # Who may touch this case at all, before anything else (a stored answer included). A
+        # referral is judged by the referral alone: another school's referral of the same child
+        # joins the case (the referrer learns only that its referral was added).
+        if not ctx.check_access:
+            pass
+        elif isinstance(command, RegisterReferral):
+            rules.check_referrer(command.referral, command.by)
+        else:
+            rules.require_may_change(command.by)
+            rules.require_school_access(command.by, rules.case_schools(state))
         record = _stored_request(state, command)
         if record is not None and record.answered:
             answer = record.result.model_copy(update={"duplicate_request": True})

@@ -69,20 +69,25 @@ class Stage(StrEnum):
 
 
 class Role(StrEnum):
-    SCHOOL = "school"
-    PROFESSIONAL = "professional"
+    SCHOOL = "school"  # a school's user: acts only on its own schools' cases
+    PROFESSIONAL = "professional"  # refers a child who may not be on a roll
     CME_OFFICER = "cme_officer"
-    TEAM_LEADER = "team_leader"
+    TEAM_LEADER = "team_leader"  # SAT team leader: withdraws, reassigns
+    MASH = "mash"  # reads child-protection cases
+    MANAGER = "manager"  # reads every case, changes none
+    ADMIN = "admin"  # manages users only
     SERVICE = "service"  # the case itself: deadlines, deliveries
 
 
 class Actor(BaseModel):
-    """Who did something: a named person acting in a role."""
+    """Who did something: a named person acting in a role (and, for a school's user, the schools
+    they act for). Set by a trusted client from its signed-in user, never typed by that user."""
 
     model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     name: PersonName
     role: Role
+    schools: tuple[Laestab, ...] = ()
 
 
 class TaskName(StrEnum):

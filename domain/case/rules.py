@@ -31,15 +31,25 @@ from domain.intake import (
 
 __all__ = [
     "ABSENCE_GROUND_DAYS",
+    "CALENDAR_DID_NOT_LOAD",
+    "CASE_FAILED_REQUEST",
+    "CASE_OPENING",
+    "CHANGERS",
+    "DELIVERY_FAILED",
+    "NEXT_EPISODE_OPENING",
     "NOT_ON_ROLL_OUTCOMES",
     "NOT_VERIFIED_OUTCOMES",
     "OFFICERS",
+    "REGISTER_SYNC_FAILED",
     "Rejected",
     "absence_began",
     "absence_ground_key",
+    "can_view",
     "case_facts",
+    "case_schools",
     "check_conclusion",
     "check_enquiry",
+    "check_referrer",
     "child_details",
     "ctf_deadline_binds_case",
     "ctf_destination_of",
@@ -48,9 +58,24 @@ __all__ = [
     "mash_caller",
     "referrer_details",
     "require_in_case_period",
+    "require_may_change",
     "require_open",
     "require_role",
+    "require_school_access",
 ]
+
+
+# What the workflow answers when it cannot put a request to the case (the words live here, with
+# the rest of the case's refusals).
+CASE_OPENING = "the case is still opening: send the request again in a moment"
+NEXT_EPISODE_OPENING = "the case's next episode is opening: send the request again in a moment"
+CASE_FAILED_REQUEST = (
+    "the case could not process this request: the team leader is told; try again later"
+)
+# An activity that failed for good without saying why.
+DELIVERY_FAILED = "the delivery failed"
+REGISTER_SYNC_FAILED = "the register sync failed"
+CALENDAR_DID_NOT_LOAD = "the calendar did not load"
 
 
 class Rejected(Exception):
@@ -86,6 +111,74 @@ def _words(value: str) -> str:
 
 
 # -- who may do what, and when ---------------------------------------------------------------------
+
+
+# Who may change a case at all (each request's own rule then says who may make it).
+CHANGERS = frozenset({Role.SCHOOL, Role.PROFESSIONAL, Role.CME_OFFICER, Role.TEAM_LEADER})
+_READ_ONLY_WORDS = {
+    Role.MASH: "MASH reads child-protection cases and changes none",
+    Role.MANAGER: "a manager reads cases and changes none",
+    Role.ADMIN: "an administrator manages users and changes no case",
+    Role.SERVICE: "the service changes a case only on its own",
+}
+
+
+def require_may_change(by: Actor) -> None:
+    """Only schools, professionals, CME officers and team leaders change cases."""
+    if by.role not in CHANGERS:
+        raise Rejected(_READ_ONLY_WORDS[by.role])
+
+
+def case_schools(state: CaseState) -> tuple[str, ...]:
+    """The schools whose users may act on a case: the school it is missing from or, for a child
+    on no roll referred by a school's user, that user's schools."""
+    if state.school_laestab is not None:
+        return (state.school_laestab,)
+    if state.referred_by.role is Role.SCHOOL:
+        return state.referred_by.schools
+    return ()
+
+
+def require_school_access(by: Actor, schools: tuple[str, ...]) -> None:
+    """A school's user acts only on the cases of the schools they act for."""
+    if by.role is not Role.SCHOOL:
+        return
+    if not by.schools:
+        raise Rejected("a school user acts for named schools: none is given")
+    if not set(schools) & set(by.schools):
+        raise Rejected(
+            "this case is not one of your schools': a school user acts only on the cases of "
+            + ", ".join(by.schools)
+        )
+
+
+def check_referrer(referral: AnyReferral, by: Actor) -> None:
+    """Who may refer: a school's user for its own schools' pupils (or a child on no roll), a
+    professional (a child on no roll), a CME officer or team leader (any form)."""
+    require_may_change(by)
+    if by.role is Role.PROFESSIONAL and not isinstance(referral, ProfessionalCMEReferral):
+        raise Rejected(
+            "a professional refers a child who may not be on a roll (the professional form); the "
+            "school's forms are for its staff"
+        )
+    if by.role is Role.SCHOOL and not isinstance(referral, ProfessionalCMEReferral):
+        require_school_access(by, (referral.school_laestab,))
+    elif by.role is Role.SCHOOL and not by.schools:
+        raise Rejected("a school user acts for named schools: none is given")
+
+
+def can_view(by: Actor, *, schools: tuple[str, ...], child_protection: bool) -> bool:
+    """Whether ``by`` may read a case (pages, API): officers, team leaders and managers read
+    every case; MASH the child-protection ones; a school's user its own schools' cases
+    (:func:`case_schools`)."""
+    match by.role:
+        case Role.CME_OFFICER | Role.TEAM_LEADER | Role.MANAGER:
+            return True
+        case Role.MASH:
+            return child_protection
+        case Role.SCHOOL:
+            return bool(set(schools) & set(by.schools))
+    return False
 
 
 def require_open(state: CaseState) -> None:

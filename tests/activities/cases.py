@@ -44,7 +44,7 @@ CASE = "CME-7F3A9C21D0B4"
 SCHOOL = "8512000"
 OTHER_SCHOOL = "8512001"
 FIRST_NAME, LAST_NAME, UPN = "Jacob", "Samplefield", "Z851200018002"
-SCHOOL_LEAD = Actor(name="Pat Example", role=Role.SCHOOL)
+SCHOOL_LEAD = Actor(name="Pat Example", role=Role.SCHOOL, schools=(SCHOOL,))
 OFFICER = Actor(name="Sam Officer", role=Role.CME_OFFICER)
 SERVICE = Actor(name="CME service", role=Role.SERVICE)
 

@@ -25,7 +25,7 @@ CASE = "CME-7F3A9C21D0B4"
 SCHOOL = "8512000"
 FIRST, LAST = "Jacob", "Samplefield"
 OFFICER = Actor(name="Sam Officer", role=Role.CME_OFFICER)
-SCHOOL_LEAD = Actor(name="Pat Example", role=Role.SCHOOL)
+SCHOOL_LEAD = Actor(name="Pat Example", role=Role.SCHOOL, schools=(SCHOOL,))
 REFERRER_EMAIL = "chris.demo@example.invalid"
 
 CHILD = n.ChildDetails(

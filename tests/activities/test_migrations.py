@@ -14,16 +14,18 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
-from sqlmodel import Session
+from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
 from activities import register
+from activities.api_clients import ApiClientDetails, add_api_client
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
 from activities.register import METADATA, register_revision, upgrade_register
 from domain.calendar import DEFAULT_CALENDAR_PATH
 from domain.case import episode_summary
 from domain.case.effects import PrepareCaseInput, SyncCaseInput
+from domain.case.model import Role
 from tests.activities.cases import investigating_state
 
 CASE = "CME-ABCDEF012345"
@@ -37,6 +39,11 @@ TABLES = {
     "notification",
     "case_key",
     "erasure",
+    "case_school",
+    "account",
+    "web_session",
+    "auth_event",
+    "api_client",
 }
 
 # A version 1 case closed with a deletion, and two of its emails (one sent, one not), written
@@ -76,6 +83,8 @@ V1_ROWS = [
         (:case, 'outcome_to_school', 'outcome_to_school', '[CME x] Written outcome',
         :recipients, '<outcome@x>', :closed, NULL, 2, 'Jacob Samplefield ...')""",
 ]
+# The tables of 0005 (activities.accounts) and 0007 (activities.api_clients).
+ACCOUNT_TABLES = {"account", "web_session", "auth_event", "api_client"}
 OPENED = datetime(2025, 10, 8, 9, tzinfo=UTC)
 CLOSED = datetime(2025, 11, 20, 11, tzinfo=UTC)
 
@@ -104,18 +113,26 @@ def test_an_empty_database_is_upgraded_to_the_latest_revision(
     engine = empty_register_engine
     assert register_revision(engine) is None
     assert upgrade_register(engine) is None  # it was empty
-    assert register_revision(engine) == register.HEAD == "0004"
+    assert register_revision(engine) == register.HEAD == "0007"
     assert set(inspect(engine).get_table_names()) >= TABLES
     assert differences(engine) == []
     # Again: nothing to do.
-    assert upgrade_register(engine) == "0004"
-    assert register_revision(engine) == "0004"
+    assert upgrade_register(engine) == "0007"
+    assert register_revision(engine) == "0007"
 
 
 def test_head_names_the_latest_revision() -> None:
     script = ScriptDirectory.from_config(register.alembic_config())
     assert script.get_heads() == [register.HEAD]
-    assert [r.revision for r in script.walk_revisions()] == ["0004", "0003", "0002", "0001"]
+    assert [r.revision for r in script.walk_revisions()] == [
+        "0007",
+        "0006",
+        "0005",
+        "0004",
+        "0003",
+        "0002",
+        "0001",
+    ]
 
 
 def test_the_models_match_the_latest_revision(register_engine: Engine) -> None:
@@ -309,5 +326,112 @@ def _row_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as connection:
         return {
             table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
-            for table in sorted(TABLES - {"erasure", "case_key"})  # the tables of 0002
+            # the tables of 0002
+            for table in sorted(TABLES - {"erasure", "case_key", "case_school", *ACCOUNT_TABLES})
         }
+
+
+NOT_ON_ROLL = "CME-0123456789AB"
+# A child on no roll at revision 0004: placed on roll (the investigation task done on 27 Apr),
+# and a MASH call still due.
+NOT_ON_ROLL_ROWS = [
+    """INSERT INTO cme_case (case_ref, episode, repeat, kind, stage, school_laestab,
+        child_protection, opened_at, overdue, referrals_received, open_problems, first_name,
+        last_name, date_of_birth, decision, investigation_outcome, closed_at, updated_at)
+    VALUES (:case, 1, :no, 'not_on_roll', 'closed', NULL, :yes, :opened, :no, 1, 0, 'Maya',
+        'Placeholder', '2017-04-21', 'closed', 'placed_on_roll', :closed, :closed)""",
+    """INSERT INTO task (case_ref, episode, id, name, assignee, status, opened_at, overdue,
+        done_at)
+    VALUES (:case, 1, 1, 'investigate', 'cme_officer', 'done', :opened, :no, :closed),
+        (:case, 1, 2, 'phone_mash', 'cme_officer', 'open', :opened, :yes, NULL)""",
+]
+
+
+def test_0005_fills_the_reports_columns_from_what_the_register_holds(
+    empty_register_engine: Engine,
+) -> None:
+    """Closed episodes are never synced again: revision 0005_reports fills their schools and
+    moments from the rows of 0004, so last term's figures count them."""
+    engine = empty_register_engine
+    upgrade_register(engine, "0001")
+    write_v1_case(engine)  # not located; SAT referral escalated when it opened
+    upgrade_register(engine, "0004")
+    closed = datetime(2026, 4, 26, 23, 30, tzinfo=UTC)  # 00:30 on Mon 27 Apr in London
+    with engine.begin() as connection:
+        for statement in NOT_ON_ROLL_ROWS:
+            connection.execute(
+                text(statement),
+                {"case": NOT_ON_ROLL, "no": False, "yes": True, "opened": OPENED, "closed": closed},
+            )
+
+    upgrade_register(engine)
+    assert register_revision(engine) == register.HEAD
+    assert differences(engine) == []
+    with Session(engine) as session:
+        missing = register.get_case(session=session, case=CASE)
+        assert missing is not None
+        assert (missing.sat_referred_at, missing.concluded_at) == (OPENED, CLOSED)
+        assert (missing.located_on, missing.mash_call_pending) == (None, False)
+        on_no_roll = register.get_case(session=session, case=NOT_ON_ROLL)
+        assert on_no_roll is not None
+        assert (on_no_roll.sat_referred_at, on_no_roll.concluded_at) == (OPENED, closed)
+        assert on_no_roll.located_on == date(2026, 4, 27)  # the local day
+        assert on_no_roll.mash_call_pending is True
+    with engine.connect() as connection:
+        assert connection.execute(
+            text("SELECT case_ref, episode, laestab FROM case_school")
+        ).all() == [(CASE, 1, "8512000")]
+
+
+async def test_0005_goes_back_to_0004_and_up_again(
+    register_engine: Engine, mail_config: MailConfig
+) -> None:
+    """In place, on SQLite too: no table is copied, so no case loses its items (with foreign
+    keys on, dropping a copied cme_case would delete them)."""
+    acts = CaseActivities(
+        mail=mail_config, engine=register_engine, calendar_path=DEFAULT_CALENDAR_PATH
+    )
+    await ActivityEnvironment().run(
+        acts.sync_register, SyncCaseInput(state=investigating_state(CASE))
+    )
+    before = _row_counts(register_engine)
+    assert before["enquiry"] == 2 and before["task"] == 2
+    config = register.alembic_config()
+    with register_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+    assert register_revision(register_engine) == "0004"
+    assert not inspect(register_engine).has_table("case_school")
+    assert "located_on" not in {c["name"] for c in inspect(register_engine).get_columns("cme_case")}
+    assert _row_counts(register_engine) == before
+    upgrade_register(register_engine)
+    assert register_revision(register_engine) == register.HEAD
+    assert differences(register_engine) == []
+    assert _row_counts(register_engine) == before
+    with Session(register_engine) as session:
+        assert register.get_case(session=session, case=CASE) is not None
+        [school] = list(session.exec(select(register.CaseSchoolRow)))
+        assert school.laestab == "8512000"  # filled again from the episode's school
+
+
+def test_0007_goes_back_only_while_no_api_client_would_be_lost(register_engine: Engine) -> None:
+    config = register.alembic_config()
+    with register_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006")
+    assert not inspect(register_engine).has_table("api_client")
+    upgrade_register(register_engine)
+    with Session(register_engine) as session:
+        add_api_client(
+            session=session,
+            details=ApiClientDetails(name="LA case system", role=Role.CME_OFFICER),
+            by="test",
+        )
+    with (
+        pytest.raises(RuntimeError, match="the register holds 1 API clients"),
+        register_engine.begin() as connection,
+    ):
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006")
+    assert register_revision(register_engine) == register.HEAD
+    assert inspect(register_engine).has_table("api_client")

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+import worker
 from security.converter import data_converter
 from security.keys import MemoryKeyStore
 from settings import Settings
 from tests.conftest import SmtpServer
 from tests.keyring import TEST_KEK, TEST_KEK_ID, fixed_key_ring
-from worker import run_worker
+from worker import WorkerRefused, run_worker
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
@@ -90,3 +91,29 @@ async def test_the_worker_stops_cleanly_on_sigterm(
     await asyncio.wait_for(task, timeout=30)
     assert any("worker stopped" in r.getMessage() for r in caplog.records)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler removed again
+
+
+def test_the_worker_refuses_to_send_mail_across_the_network_unencrypted(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`python worker.py` with the LA's relay and no TLS: one line naming CME_SMTP_TLS_MODE,
+    exit 2, before it connects to anything."""
+    for key in list(os.environ):
+        if key.startswith("CME_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("CME_SMTP_HOST", "relay.portsmouth.example.org")
+    monkeypatch.setenv("CME_TEMPORAL_ADDRESS", "127.0.0.1:1")  # never reached
+    with pytest.raises(SystemExit) as exited:
+        worker.main()
+    assert exited.value.code == 2
+    [record] = [r for r in caplog.records if r.name == "cme.worker"]
+    assert record.getMessage().startswith(
+        "the worker does not start: CME_SMTP_TLS_MODE is none: mail to "
+        "relay.portsmouth.example.org would cross the network unencrypted"
+    )
+
+
+async def test_run_worker_refuses_too(tmp_path: Path) -> None:
+    settings = Settings(smtp_host="relay.portsmouth.example.org", smtp_start_tls=False)
+    with pytest.raises(WorkerRefused, match=r"^CME_SMTP_TLS_MODE is none"):
+        await run_worker(settings)

@@ -1085,17 +1085,17 @@ def test_reg_9_1_l_refused_for_a_year_10_pupil() -> None:
     result = assess_deletion("9(1)(l)", EARLIEST, facts, LA_CALENDAR)
     assert result.permitted is False
     assert result.reasons == [
-        "the pupil is of compulsory school age until 25 Jun 2027 (born 15 Jan 2011), and the "
-        "school meets again on 18 Nov 2025, before then: deletion is permitted from 25 Jun 2027 "
-        "at the earliest"
+        "the pupil is of compulsory school age until 25 Jun 2027 (from the date of birth), and "
+        "the school meets again on 18 Nov 2025, before then: deletion is permitted from "
+        "25 Jun 2027 at the earliest"
     ]
     assert result.earliest_date == date(2027, 6, 25)
     # With a calendar ending in July 2026 the date cannot be given; the refusal stands.
     short = assess_deletion("9(1)(l)", EARLIEST, facts, PORTSMOUTH)
     assert short.earliest_date is None
     assert short.reasons == [
-        "the pupil is of compulsory school age until 25 Jun 2027 (born 15 Jan 2011), and the "
-        "school meets again on 18 Nov 2025, before then"
+        "the pupil is of compulsory school age until 25 Jun 2027 (from the date of birth), and "
+        "the school meets again on 18 Nov 2025, before then"
     ]
 
 
@@ -1104,9 +1104,9 @@ def test_reg_9_1_l_year_11_from_the_last_friday_in_june() -> None:
     facts = CaseFacts(evidence=AGE_EVIDENCE, date_of_birth=LEAVER_2026)
     thursday = assess_deletion("9(1)(l)", date(2026, 6, 25), facts, LA_CALENDAR)
     assert thursday.reasons == [
-        "the pupil is of compulsory school age until 26 Jun 2026 (born 15 Jan 2010), and the "
-        "school meets again on 26 Jun 2026, before then: deletion is permitted from 26 Jun 2026 "
-        "at the earliest"
+        "the pupil is of compulsory school age until 26 Jun 2026 (from the date of birth), and "
+        "the school meets again on 26 Jun 2026, before then: deletion is permitted from "
+        "26 Jun 2026 at the earliest"
     ]
     friday = assess_deletion("9(1)(l)", LEAVING_DAY_2026, facts, LA_CALENDAR)
     assert friday.permitted is True  # the school next meets on Mon 29 Jun 2026

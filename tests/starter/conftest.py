@@ -54,6 +54,7 @@ from temporalio.worker import Worker
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
 from activities.erasure import ErasureActivities
+from activities.redaction import RedactingInterceptor
 from domain.clock import local_date
 from security.converter import data_converter
 from security.keys import KeyStore, MemoryKeyStore
@@ -168,6 +169,7 @@ class CaseWorker:
             task_queue=self.task_queue,
             workflows=[CmeCase, RetentionSweep],
             activities=[*activities.all(), *erasure.all()],
+            interceptors=[RedactingInterceptor()],
         )
         self._running = asyncio.create_task(self._worker.run())
 

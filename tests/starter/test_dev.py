@@ -59,6 +59,7 @@ class Env:
     ui_port: int
     smtp_port: int
     codec_port: int
+    web_port: int
     env: dict[str, str]
 
     def dev_args(self) -> list[str]:
@@ -74,6 +75,8 @@ class Env:
             str(self.smtp_port),
             "--codec-port",
             str(self.codec_port),
+            "--web-port",
+            str(self.web_port),
         ]
 
     def cme(self, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -152,10 +155,10 @@ def _processes_mentioning(text: str) -> list[int]:
 def env(tmp_path: Path) -> Iterator[Env]:
     today = local_date(datetime.now(UTC))
     calendar = harness.TestCalendar.write(tmp_path, today)
-    ports = {_free_port() for _ in range(4)}
-    while len(ports) < 4:
+    ports = {_free_port() for _ in range(5)}
+    while len(ports) < 5:
         ports.add(_free_port())
-    port, ui_port, smtp_port, codec_port = sorted(ports)
+    port, ui_port, smtp_port, codec_port, web_port = sorted(ports)
     environment = {
         **os.environ,
         "PYTHONPATH": str(REPO),
@@ -165,7 +168,9 @@ def env(tmp_path: Path) -> Iterator[Env]:
         "CME_TEMPORAL_ADDRESS": f"localhost:{port}",
         "CME_CASE_KEY_SECRET": SECRET,
     }
-    yield Env(tmp_path, tmp_path / "cme", port, ui_port, smtp_port, codec_port, environment)
+    yield Env(
+        tmp_path, tmp_path / "cme", port, ui_port, smtp_port, codec_port, web_port, environment
+    )
     for pid in _processes_mentioning(str(tmp_path / "cme" / "temporal.db")):  # a failed test's
         os.kill(pid, signal.SIGKILL)
 
@@ -188,6 +193,7 @@ def test_cme_dev_runs_the_stack_stops_on_ctrl_c_and_resumes_open_cases(env: Env)
     assert str(env.data_dir / "mail") in summary
     assert str(env.tmp / "register.db") in summary
     _check_codec_server(env, summary)
+    _check_web_app(env, summary)
     assert "schedule cme-retention: every day at 02:00 Europe/London" in summary
 
     # The retention rule's schedule is there, as `temporal schedule list` shows it (from
@@ -238,6 +244,9 @@ def test_cme_dev_runs_the_stack_stops_on_ctrl_c_and_resumes_open_cases(env: Env)
     # Started again on the same data directory, the case is still open.
     again = env.start("again")
     server_pid = env.wait_ready(again)
+    # The first administrator's password was changed: no file, nothing in the banner.
+    assert "First admin" not in again.output()
+    assert not (env.data_dir / "first-admin-password").exists()
     try:
         show = env.cme_ok("show", case, "--json")
         state = json.loads(show.stdout)
@@ -294,6 +303,57 @@ def _check_codec_server(env: Env, summary: str) -> None:
         # The login link, opened as a browser would: its session then decodes.
         assert http.get(f"/login?token={token}").status_code == 200
         assert http.post("/decode", json=plain, headers=headers).json() == plain
+
+
+def _check_web_app(env: Env, summary: str) -> None:
+    """The banner gives the web app's URL and says its cookies are not Secure (plain http); it
+    answers there, with the GOV.UK pages, and keeps its session secret for the owner only."""
+    web = f"http://127.0.0.1:{env.web_port}"
+    assert f"Web app      {web}  (cookies without Secure: plain http" in summary
+    assert httpx.get(f"{web}/healthz", timeout=10).text == "ok"
+    page = httpx.get(f"{web}/no-such-page", timeout=10)
+    assert page.status_code == 404 and "Children missing education" in page.text
+    assert "strict-transport-security" not in page.headers
+    secret = env.data_dir / "web-session-secret"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert len(secret.read_text().strip()) >= 32
+
+    # The first administrator: its one-time password in a file for the owner only, which signs
+    # in and must be changed first; once changed, the file goes.
+    password_file = env.data_dir / "first-admin-password"
+    assert (
+        f"First admin  admin@localhost: its one-time password is in {password_file} "
+        "(change it when you first sign in)"
+    ) in summary
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    email, password = password_file.read_text().splitlines()[:2]
+    assert email == "admin@localhost"
+    with httpx.Client(base_url=web, headers={"Origin": web}, timeout=10) as browser:
+        token = _csrf(browser.get("/sign-in").text)
+        answer = browser.post(
+            "/sign-in", data={"csrf_token": token, "email": email, "password": password}
+        )
+        assert (answer.status_code, answer.headers["location"]) == (303, "/change-password")
+        cookie = answer.headers["set-cookie"]
+        assert cookie.startswith("cme_session=") and "secure" not in cookie.lower()
+        new = "the first administrator's own password"
+        changed = browser.post(
+            "/change-password",
+            data={
+                "csrf_token": _csrf(browser.get("/change-password").text),
+                "current_password": password,
+                "new_password": new,
+                "confirm_password": new,
+            },
+        )
+        assert (changed.status_code, changed.headers["location"]) == (303, "/")
+        assert "First Administrator, administrator" in browser.get("/").text
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
 
 
 def _wait_for_mail(folder: Path, case: str, timeout: float = 30) -> Path:

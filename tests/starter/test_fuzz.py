@@ -575,7 +575,8 @@ class Inputs:
         args = self.parser.parse_args(argv)
         by = referrals.referred_by(referral, args.by, args.role)
         self.run.expected_ids.add(
-            referrals._request_id(args.request_id) or referral_request_id(referral, by)
+            referrals._request_id(args.request_id)
+            or referral_request_id(referral, by, secret=SECRET)
         )
         if child not in self.run.cases:
             self.run.cases.append(child)

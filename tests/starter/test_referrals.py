@@ -101,12 +101,56 @@ async def test_professional_referral_opens_a_case_by_the_referrer(cli: Cli) -> N
 
 
 async def test_by_and_as_name_who_submitted_it(cli: Cli) -> None:
-    referral = school_referral(
-        today=cli.today, day1=cli.calendar.first_school_day_on_or_before(cli.today)
-    )
-    case = await cli.open("school.json", referral, "--by", "Dr Who", "--as", "professional")
+    referral = professional_referral(today=cli.today)
+    case = await cli.open("professional.json", referral, "--by", "Dr Who", "--as", "professional")
     history = (await cli.ok("history", case, "--json")).json()
     assert history[0]["actor"] == "Dr Who (professional)"
+
+
+async def test_a_referral_its_sender_may_not_make_is_refused_and_starts_no_case(cli: Cli) -> None:
+    school_form = school_referral(
+        today=cli.today, day1=cli.calendar.first_school_day_on_or_before(cli.today)
+    )
+    path = str(cli.write("school.json", school_form))
+    refusals = [
+        await cli("refer", path, "--by", "Dr Who", "--as", "professional"),
+        await cli("refer", path, "--by", "Mr Other", "--school", "8512001"),
+        await cli(
+            "refer",
+            str(cli.write("p.json", professional_referral(today=cli.today))),
+            "--as",
+            "school",
+        ),
+    ]
+    assert [(r.code, r.err_lines) for r in refusals] == [
+        (
+            1,
+            [
+                "cme: error: rejected: a professional refers a child who may not be on a roll "
+                "(the professional form); the school's forms are for its staff"
+            ],
+        ),
+        (
+            1,
+            [
+                "cme: error: rejected: this case is not one of your schools': a school user acts "
+                "only on the cases of 8512001"
+            ],
+        ),
+        (
+            2,
+            [
+                "cme: error: --school: say which school you act for (a school user refers for "
+                "its own schools)"
+            ],
+        ),
+    ]
+    count = await cli.client.count_workflows(f"TaskQueue = '{cli.task_queue}'")
+    assert count.count == 0
+    # A school user for several schools refers a pupil of one of them.
+    case = await cli.open("school.json", school_form, "--school", "8512001", "--school", "8512000")
+    history = (await cli.ok("history", case, "--json")).json()
+    assert history[0]["actor"] == "school 8512000 (school)"
 
 
 async def test_a_bad_request_id_is_one_line_and_sends_nothing(cli: Cli) -> None:

@@ -259,6 +259,29 @@ async def test_a_task_in_the_wrong_role_is_rejected_then_done_in_the_right_one(c
     ]
 
 
+async def test_a_school_user_acts_only_on_its_own_schools_case(cli: Cli) -> None:
+    referral = school_referral(
+        today=cli.today, day1=cli.calendar.first_school_day_on_or_before(cli.today)
+    )
+    case = await cli.open("school.json", referral)
+    other = await cli(
+        "share", case, "Sibling seen elsewhere", "--by", "Mr Other", "--school", OTHER_SCHOOL
+    )
+    assert (other.code, other.err_lines) == (
+        1,
+        [
+            "cme: error: rejected: this case is not one of your schools': a school user acts "
+            f"only on the cases of {OTHER_SCHOOL}"
+        ],
+    )
+    # Without --school, a school user acts for the case's own school.
+    own = await cli.ok("share", case, "Sibling seen elsewhere", "--by", "Ms A")
+    assert own.out_lines[0].startswith(f"{case}: information ")
+    assert own.out_lines[0].endswith(" shared")
+    history = (await cli.ok("history", case, "--json")).json()
+    assert history[-1]["actor"] == "Ms A (school)"
+
+
 async def test_moved_away_tells_the_other_la_and_is_deleted_on_its_ground(cli: Cli) -> None:
     case = await _at_la_investigation(cli)
     run = await cli.ok(

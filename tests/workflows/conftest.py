@@ -26,6 +26,7 @@ from temporalio.worker import Worker
 
 from activities.case_activities import CaseActivities
 from activities.erasure import ErasureActivities
+from activities.redaction import RedactingInterceptor
 from activities.register import CaseKeyRow
 from activities.v1.legacy import LegacyActivities
 from domain.clock import local_date
@@ -73,7 +74,11 @@ async def harness(  # type: ignore[no-untyped-def]
     activities = [*CaseActivities(**deps).all(), *LegacyActivities(**deps).all(), *erasure.all()]
     task_queue = f"cme-test-{uuid.uuid4()}"
     async with Worker(
-        env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities
+        env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities,
+        interceptors=[RedactingInterceptor()],
     ):
         harness = Harness(
             env=env, client=env.client, task_queue=task_queue, calendar=calendar, today=today
@@ -118,6 +123,10 @@ async def record_histories(harness: Harness, test_name: str, store: SqlKeyStore)
             suffix = f"-run{r}" if len(runs) > 1 else ""
             (HISTORIES / f"{name}-{n}{suffix}.json").write_text(history.to_json(), encoding="utf-8")
             used |= {k for _, p in history_payloads(history) if (k := key_id(p)) is not None}
+    for n, (case, run_id) in enumerate(harness.runs, 1):
+        history = await harness.client.get_workflow_handle(case, run_id=run_id).fetch_history()
+        (HISTORIES / f"{name}-run-{n}.json").write_text(history.to_json(), encoding="utf-8")
+        used |= {k for _, p in history_payloads(history) if (k := key_id(p)) is not None}
     save_history_keys(store, used)
 
 

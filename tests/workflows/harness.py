@@ -42,7 +42,7 @@ SCHOOL = "8512000"
 OTHER_SCHOOL = "8512001"
 SECRET = "test-secret"
 
-SCHOOL_OFFICE = Actor(name="Ms Attendance (school)", role=Role.SCHOOL)
+SCHOOL_OFFICE = Actor(name="Ms Attendance (school)", role=Role.SCHOOL, schools=(SCHOOL,))
 OFFICER = Actor(name="Officer Example", role=Role.CME_OFFICER)
 TEAM_LEADER = Actor(name="Leader Example", role=Role.TEAM_LEADER)
 PROFESSIONAL = Actor(name="Chris Demo", role=Role.PROFESSIONAL)
@@ -227,6 +227,8 @@ class Harness:
     calendar: TestCalendar
     today: date
     opened: list[str] = field(default_factory=list)
+    # Runs other than a case's latest to record for the replay test (case, run id).
+    runs: list[tuple[str, str]] = field(default_factory=list)
 
     async def open(self, referral: AnyReferral, by: Actor) -> CommandResult:
         result = await open_case(

@@ -21,7 +21,7 @@ async def test_a_long_case_continues_as_new_with_its_state(harness: Harness) -> 
     case = case_reference(referral, SECRET)
     handle = await h.client.start_workflow(
         CmeCase.run,
-        case_input(case, referral_update(referral, SCHOOL_OFFICE)).model_copy(
+        case_input(case, referral_update(referral, SCHOOL_OFFICE, secret=SECRET)).model_copy(
             update={"max_history_events": 100}
         ),
         id=case,

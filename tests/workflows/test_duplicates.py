@@ -9,7 +9,7 @@ from domain.case.commands import Withdraw
 from domain.case.model import Actor, EscalationKind, Role
 from tests.conftest import SmtpServer
 from tests.workflows.harness import (
-    PROFESSIONAL,
+    SCHOOL,
     SCHOOL_OFFICE,
     TEAM_LEADER,
     Harness,
@@ -32,7 +32,7 @@ async def test_duplicate_referral_returns_the_open_case(
     assert opened.case.startswith("CME-") and len(opened.case) == 16
     assert first.pupil.last_name not in opened.case and str(first.pupil.upn) not in opened.case
 
-    matched = await h.open(again, PROFESSIONAL)
+    matched = await h.open(again, SCHOOL_OFFICE)
     assert matched.existing and matched.case == opened.case
     assert matched.referrals_received == 2
     state = await h.state(opened.case)
@@ -47,7 +47,7 @@ async def test_racing_referrals_for_one_child_open_one_case(harness: Harness) ->
     day1 = h.calendar.first_school_day_on_or_before(h.today)
     referral = school_referral(today=h.today, day1=day1, serial=777)
     # Four members of staff send the same child's referral at once: four requests.
-    staff = [Actor(name=f"Office {n}", role=Role.SCHOOL) for n in range(4)]
+    staff = [Actor(name=f"Office {n}", role=Role.SCHOOL, schools=(SCHOOL,)) for n in range(4)]
     results = await asyncio.gather(*(h.open(referral, by) for by in staff))
     assert len({r.case for r in results}) == 1
     assert sorted(r.existing for r in results) == [False, True, True, True]

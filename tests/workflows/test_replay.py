@@ -38,6 +38,8 @@ SCENARIOS = (
     "calendar",  # a deadline past the calendar, the weekly re-read
     "refuses",  # problems: a refused address, a register refusal
     "continues-as-new",  # the run that ends in ContinuedAsNew
+    "forbidden-actions",  # who may do what: refusals leave no trace, a team leader reassigns
+    "another-schools-pupil-opens-no-case",  # a referral its sender may not make
 )
 
 # The synthetic children's names (tests/workflows/harness.py): Testchild Synthetic<hex>.

@@ -78,7 +78,7 @@ OTHER_SCHOOL = "8512001"
 CASE = "CME-0123456789AB"
 OTHER_CASE = "CME-BA9876543210"
 
-SCHOOL_OFFICE = Actor(name="Ms Attendance", role=Role.SCHOOL)
+SCHOOL_OFFICE = Actor(name="Ms Attendance", role=Role.SCHOOL, schools=(SCHOOL,))
 OFFICER = Actor(name="Officer Example", role=Role.CME_OFFICER)
 TEAM_LEADER = Actor(name="Leader Example", role=Role.TEAM_LEADER)
 PROFESSIONAL = Actor(name="Chris Demo", role=Role.PROFESSIONAL)

@@ -34,6 +34,7 @@ from .support import (
     CALENDAR,
     CASE,
     OFFICER,
+    PROFESSIONAL,
     SCHOOL_OFFICE,
     SHORT_CALENDAR,
     TEAM_LEADER,
@@ -196,8 +197,8 @@ def test_an_officer_retries_the_problems_at_once() -> None:
 
 def test_retrying_problems_is_for_officers_and_only_when_there_are_some() -> None:
     case = failed_referral_email()
-    assert case.refuse(RetryProblems(by=SCHOOL_OFFICE, request_id=rid())) == (
-        "retrying a case's problems is for a cme officer or team leader, not a school"
+    assert case.refuse(RetryProblems(by=PROFESSIONAL, request_id=rid())) == (
+        "retrying a case's problems is for a cme officer or team leader, not a professional"
     )
     case, _ = not_on_roll()
     assert case.refuse(RetryProblems(by=TEAM_LEADER, request_id=rid())) == (

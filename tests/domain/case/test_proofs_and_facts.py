@@ -169,7 +169,7 @@ def test_register_codes_are_refused_from_a_professional() -> None:
 )
 def test_register_codes_are_for_a_missing_pupils_case_only(build: Callable[[], Case]) -> None:
     case = build()
-    assert case.refuse(codes(SCHOOL_OFFICE, absence_codes(date(2026, 2, 9), date(2026, 2, 9)))) == (
+    assert case.refuse(codes(OFFICER, absence_codes(date(2026, 2, 9), date(2026, 2, 9)))) == (
         "register codes are for a missing pupil's absence"
     )
 
