@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlmodel import Session
 
-from activities.register import get_case
+from activities.register import erase_personal_data, get_case
 from domain.calendar import SchoolCalendar
 from domain.case import events as ev
 from domain.case.commands import RecordEnquiry
@@ -337,3 +337,36 @@ async def test_school_days_are_counted_on_the_schools_calendar_and_never_guessed
     assert school_days_away(calendar, date(2026, 3, 9), monday, None) == "5 school days ago"
     assert school_days_away(calendar, monday, date(2026, 4, 1), None) is None  # past its end
     assert school_days_away(None, monday, date(2026, 3, 9), None) is None
+
+
+async def test_a_case_that_does_not_answer_says_so_and_an_erased_case_shows_no_child(
+    case_service: CaseService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = case_service
+    day1 = service.calendar.first_school_day_on_or_before(service.today)
+    referral = school_referral(today=service.today, day1=day1)
+    case = await opened(service, referral, SCHOOL_ACTOR)
+    service.answer_within(monkeypatch, 1.0)
+    async with person(service, SCHOOL_USER, Role.SCHOOL, "Ms Attendance", SCHOOL) as http:
+        await service.worker.down()
+        try:
+            silent = await http.get(f"/cases/{case}")
+        finally:
+            await service.worker.up()
+        assert silent.status_code == 503
+        text = text_of(silent.text)
+        assert "The case cannot be shown just now" in text
+        assert f"Case {case} did not answer in time" in text
+        assert referral.pupil.last_name not in silent.text
+
+        # Erased (the retention rule's erasure of the register): the case is not asked, and its
+        # page keeps only the anonymous facts.
+        with Session(service.engine) as session:
+            erase_personal_data(session=session, case=case)
+        erased = await http.get(f"/cases/{case}")
+    assert erased.status_code == 200
+    text = text_of(erased.text)
+    assert "This case's personal data has been erased" in text
+    assert "Stage School enquiries" in text
+    assert referral.pupil.last_name not in erased.text
+    assert referral.pupil.first_name not in erased.text
