@@ -17,7 +17,8 @@ may not read it. Administrators manage users and read no case (the 403 page).
 :func:`starter.case_client.case_state`, as ``cme show`` and ``cme history`` read it), since the
 register holds no log. An erased case is not asked (its data key is gone): its page says it was
 erased, from the register's anonymous facts. A case that does not answer (no worker) is a 503
-page that says so.
+page that says so, to a person who may read it: one not yet in the register cannot say whose it
+is, so a school's user or MASH gets the 404 (a 503 would say that it exists) until it answers.
 
 **Words.** The case's vocabulary is the one ``cme show`` and ``cme history`` use
 (:mod:`starter.words`, :func:`starter.history.event_words`) and the reports' labels
@@ -392,6 +393,10 @@ async def case_page(request: Request, case_ref: str, user: Viewer, db: Db) -> Re
         raise _not_found() from None
     except CaseError as exc:
         log.warning("case %s could not be read: %s", ref, exc.message)
+        if found is None and not rules.can_view(viewer, schools=(), child_protection=False):
+            # Not in the register yet, and the case cannot say whose it is: to a school's user
+            # or MASH, "it does not answer" would say that it exists.
+            raise _not_found() from None
         return render(
             request,
             "cases/not_answering.html",

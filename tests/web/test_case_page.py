@@ -370,3 +370,47 @@ async def test_a_case_that_does_not_answer_says_so_and_an_erased_case_shows_no_c
     assert "Stage School enquiries" in text
     assert referral.pupil.last_name not in erased.text
     assert referral.pupil.first_name not in erased.text
+
+
+async def test_a_case_not_yet_in_the_register_that_does_not_answer_is_no_schools_business(
+    case_service: CaseService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opened while no worker runs: the case is not in the register, and cannot say whose it is.
+    An officer is told it does not answer; a school's user gets the 404 of no case (saying that
+    it does not answer would say that it exists); once the worker is back, its school reads it."""
+    service = case_service
+    service.answer_within(monkeypatch, 1.0)
+    day1 = service.calendar.first_school_day_on_or_before(service.today)
+    referral = school_referral(today=service.today, day1=day1)
+    await service.worker.down()
+    try:
+        referred = await case_client.refer(service.client, service.settings, referral, SCHOOL_ACTOR)
+        assert referred.result is None  # recorded, not answered: no worker
+        case = referred.case
+        with Session(service.engine) as session:
+            assert get_case(session=session, case=case) is None
+        async with person(
+            service, "office@other.example.org", Role.SCHOOL, "Mr Other", OTHER_SCHOOL
+        ) as http:
+            other = await http.get(f"/cases/{case}")
+            unknown = await http.get(f"/cases/{UNKNOWN_CASE}")
+        assert other.status_code == 404
+        assert text_of(other.text) == text_of(unknown.text)
+        async with person(
+            service, "officer@la.example.gov.uk", Role.CME_OFFICER, "Officer A"
+        ) as http:
+            silent = await http.get(f"/cases/{case}")
+        assert silent.status_code == 503
+        assert f"Case {case} did not answer in time" in text_of(silent.text)
+    finally:
+        await service.worker.up()
+
+    async def synced() -> None:
+        with Session(service.engine) as session:
+            assert get_case(session=session, case=case) is not None
+
+    await eventually(synced, timeout=20)
+    async with person(service, SCHOOL_USER, Role.SCHOOL, "Ms Attendance", SCHOOL) as http:
+        page = await http.get(f"/cases/{case}")
+    assert page.status_code == 200
+    assert referral.pupil.last_name in page.text
