@@ -3,6 +3,8 @@
 and the DfE's termly return. Every function is keyword-only and takes a SQLModel session on the
 register; nothing here writes.
 
+* :func:`readable_case` (:mod:`reports.case`): one case, if the person may read it (the case
+  page's and the API's);
 * :func:`open_tasks` (:mod:`reports.tasks`): a person's open tasks, overdue first;
 * :func:`case_page`, :func:`list_cases`, :func:`cases_csv` (:mod:`reports.cases`): the case
   list, narrowed by a :class:`CaseFilter` (:mod:`reports.filters`), a page at a time or as CSV;
@@ -16,6 +18,7 @@ written by :func:`activities.register.upsert_case`.
 """
 
 from reports._query import NotPermitted
+from reports.case import ReadableCase, readable_case
 from reports.cases import CaseItemPublic, CasePagePublic, case_page, cases_csv, list_cases
 from reports.dashboard import (
     DashboardPublic,
@@ -42,6 +45,7 @@ __all__ = [
     "FigurePublic",
     "MedianPublic",
     "NotPermitted",
+    "ReadableCase",
     "Status",
     "TaskItemPublic",
     "TermComparisonPublic",
@@ -54,5 +58,6 @@ __all__ = [
     "dfe_cme_return_csv",
     "list_cases",
     "open_tasks",
+    "readable_case",
     "referrals_chart",
 ]

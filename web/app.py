@@ -58,6 +58,7 @@ ROUTERS: list[str] = [
     "web.refer",
     "web.dashboard",
     "web.case_list",
+    "web.case_page",
     "web.dfe",
     "web.admin_api_clients",
 ]

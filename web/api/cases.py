@@ -27,15 +27,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.responses import JSONResponse, Response
 from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.register import (
-    CaseSchoolRow,
     EnquiryPublic,
     TaskPublic,
-    get_case,
     list_enquiries,
     list_tasks,
 )
@@ -62,7 +60,7 @@ from domain.case.commands import (
 )
 from domain.case.model import CaseKind, CommandResult, Role, Stage
 from domain.types import CaseRef
-from reports import BadFilter, CaseFilter, CaseItemPublic, Status, case_page
+from reports import BadFilter, CaseFilter, CaseItemPublic, Status, case_page, readable_case
 from reports.cases import MAX_PAGE_SIZE
 from starter import case_client
 from starter.cases import request_id_for
@@ -229,20 +227,10 @@ class CaseDetail(BaseModel):
 )
 def case(case_ref: CaseRefPath, caller: Caller, db: Db) -> CaseDetail:
     ref = _case_ref(case_ref)
-    row = get_case(session=db, case=ref)
-    if row is None:
+    found = readable_case(session=db, viewer=caller.actor, case_ref=ref)
+    if found is None:
         raise no_case(ref)
-    schools = list(
-        db.exec(
-            select(CaseSchoolRow.laestab)
-            .where(CaseSchoolRow.case_ref == ref, CaseSchoolRow.episode == row.episode)
-            .order_by(col(CaseSchoolRow.laestab))
-        )
-    )
-    if not rules.can_view(
-        caller.actor, schools=tuple(schools), child_protection=row.child_protection
-    ):
-        raise no_case(ref)
+    row, schools = found.row, list(found.schools)
     tasks: list[TaskPublic] = list_tasks(session=db, case=ref, episode=row.episode)
     enquiries: list[EnquiryPublic] = list_enquiries(session=db, case=ref, episode=row.episode)
     return CaseDetail(
