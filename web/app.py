@@ -60,6 +60,7 @@ ROUTERS: list[str] = [
     "web.case_list",
     "web.dfe",
     "web.admin_api_clients",
+    "web.tasks",
 ]
 
 
