@@ -757,11 +757,12 @@ def _page(
 ) -> Response:
     found = context.found
     base = f"/cases/{found.case.case_ref}/tasks/{found.task.id}"
-    dates = {
-        name: read_date(values, name, DATE_LABELS[name])
-        for name in action.fields
-        if name in DATE_LABELS
-    }
+    dates: dict[str, DateField] = {}
+    for name in (n for n in action.fields if n in DATE_LABELS):
+        typed = read_date(values, name, DATE_LABELS[name])
+        if errors is None or name not in errors:
+            typed.error_parts = ()  # red boxes only beside the error that names them
+        dates[name] = typed
     by = _enquiry_by(context.actor)
     kinds = SCHOOL_ENQUIRY_KINDS if by is EnquiryBy.SCHOOL else LA_ENQUIRY_KINDS
     outcomes = (
