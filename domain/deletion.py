@@ -421,7 +421,7 @@ def _check_registration_exceptions(ground: Ground, facts: CaseFacts, reasons: li
         then = " or ".join(dict.fromkeys(order_grounds))
         reasons.append(
             f"a school attendance order naming this school is in force: ground {ground.code} does "
-            f"not apply while it is; once the local authority amends or revokes the order, the "
+            f"not apply while it is: once the local authority amends or revokes the order, the "
             f"ground is {then}"
         )
     if facts.mobile_child_main_school and ground.key in _NOT_FOR_MOBILE_MAIN_SCHOOL:

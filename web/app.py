@@ -61,6 +61,7 @@ ROUTERS: list[str] = [
     "web.case_page",
     "web.dfe",
     "web.admin_api_clients",
+    "web.tasks",
 ]
 
 

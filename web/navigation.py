@@ -26,6 +26,14 @@ class NavItem:
 
 NAVIGATION: list[NavItem] = [
     NavItem(
+        label="My tasks",
+        path="/tasks",
+        roles=frozenset({Role.SCHOOL, Role.CME_OFFICER, Role.TEAM_LEADER}),
+        description="Your open tasks on cases, overdue first, then by due date: record an "
+        "enquiry or a home visit, contact, a concern, the call to MASH or the CTF, conclude an "
+        "investigation, authorise a deletion.",
+    ),
+    NavItem(
         label="Refer a child",
         path="/refer",
         roles=frozenset({Role.SCHOOL, Role.CME_OFFICER, Role.TEAM_LEADER}),

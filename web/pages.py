@@ -26,6 +26,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, P
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from domain.calendar import human_date
 from web.context import ServiceUnavailable, web_context
 from web.navigation import navigation_for
 
@@ -84,6 +85,7 @@ def make_templates(extra: list[Path] | None = None) -> Jinja2Templates:
     )
     environment = Environment(loader=loader, autoescape=True)
     environment.globals["service_name"] = SERVICE_NAME
+    environment.filters["human_date"] = human_date  # 2 Mar 2026, as the case words dates
     # GOV.UK's 2025 brand refresh is for services on GOV.UK: this one keeps the classic look.
     environment.globals["govukRebrand"] = False
     return Jinja2Templates(env=environment)

@@ -832,10 +832,7 @@ class _Step:
         except CalendarError as exc:
             raise Rejected(str(exc)) from None
         if not assessment.permitted:
-            raise Rejected(
-                f"deletion on {ground.code} not permitted on {human_date(decision_date)}: "
-                + "; ".join(assessment.reasons)
-            )
+            raise Rejected(rules.deletion_refused(ground.code, decision_date, assessment.reasons))
         return assessment
 
     def deletion_from(self, earliest: date) -> date:

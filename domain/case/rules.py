@@ -6,6 +6,8 @@ Each refusal is a :class:`Rejected` whose message is the reason, for the person 
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date
 
 from domain.calendar import SchoolCalendar, human_date
@@ -41,6 +43,7 @@ __all__ = [
     "NOT_VERIFIED_OUTCOMES",
     "OFFICERS",
     "REGISTER_SYNC_FAILED",
+    "DeletionRefusal",
     "Rejected",
     "absence_began",
     "absence_ground_key",
@@ -54,6 +57,8 @@ __all__ = [
     "ctf_deadline_binds_case",
     "ctf_destination_of",
     "day1_of",
+    "deletion_refusal",
+    "deletion_refused",
     "expected_ground_key",
     "mash_caller",
     "referrer_details",
@@ -84,6 +89,46 @@ class Rejected(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+# A refused deletion: the ground, the decision date, then every reason the law's conditions are
+# not met (domain.deletion.assess_deletion), each once, joined by the separator (which no reason
+# contains), so that a client can list them one by one.
+_REASONS_SEPARATOR = "; "
+_DELETION_REFUSED = re.compile(
+    r"deletion on (?P<ground>\S+) not permitted on (?P<on>[^:]+): (?P<reasons>.+)", re.S
+)
+
+
+@dataclass(frozen=True)
+class DeletionRefusal:
+    """A refused deletion, read back from the case's refusal (:func:`deletion_refusal`)."""
+
+    ground: str
+    on: str  # the decision date, as the refusal words it
+    reasons: list[str]
+
+
+def deletion_refused(ground: str, decision_date: date, reasons: list[str]) -> str:
+    """The case's refusal of a deletion: every reason, for the officer to put right at once."""
+    assert reasons and not any(_REASONS_SEPARATOR in r for r in reasons), reasons
+    return (
+        f"deletion on {ground} not permitted on {human_date(decision_date)}: "
+        + _REASONS_SEPARATOR.join(reasons)
+    )
+
+
+def deletion_refusal(message: str) -> DeletionRefusal | None:
+    """The ground, date and reasons of a refusal made by :func:`deletion_refused`; ``None`` for
+    any other refusal."""
+    found = _DELETION_REFUSED.fullmatch(message)
+    if found is None:
+        return None
+    return DeletionRefusal(
+        ground=found["ground"],
+        on=found["on"],
+        reasons=found["reasons"].split(_REASONS_SEPARATOR),
+    )
 
 
 NOT_VERIFIED_OUTCOMES = frozenset(

@@ -1145,7 +1145,7 @@ def test_reg_8_1_a_covers_revocation_and_names_the_2024_ground_its_evidence_show
 
 ORDER_IN_FORCE_2024 = (
     "a school attendance order naming this school is in force: ground {code} does not apply "
-    "while it is; once the local authority amends or revokes the order, the ground is 9(1)(d) or "
+    "while it is: once the local authority amends or revokes the order, the ground is 9(1)(d) or "
     "9(1)(e)"
 )
 MOBILE = "the pupil is a mobile child and this is their main school: ground {code} does not apply"
@@ -1186,7 +1186,7 @@ def test_reg_8_1_b_c_d_2006_exceptions() -> None:
     decision = date(2024, 7, 2)
     order_2006 = (
         "a school attendance order naming this school is in force: ground {code} does not apply "
-        "while it is; once the local authority amends or revokes the order, the ground is 8(1)(a)"
+        "while it is: once the local authority amends or revokes the order, the ground is 8(1)(a)"
     )
     elsewhere = CaseFacts(
         evidence={REGISTERED_ELSEWHERE_CONFIRMED: "Admissions email"},

@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlmodel import Session
 from starlette.responses import JSONResponse, Response
-from temporalio.workflow import UpdateMethodMultiParam
 
 from activities.register import (
     EnquiryPublic,
@@ -37,27 +35,7 @@ from activities.register import (
     list_enquiries,
     list_tasks,
 )
-from domain.case import rules
-from domain.case.commands import (
-    AuthoriseDeletion,
-    ConcludeInvestigation,
-    ConfirmCtf,
-    ConfirmNoSicknessGrounds,
-    ConfirmRegisterCodes,
-    RaiseConcern,
-    Reassign,
-    RecordConsent,
-    RecordDeletionFacts,
-    RecordEnquiry,
-    RecordMashCall,
-    ReportContact,
-    RetryProblems,
-    ShareInformation,
-    Withdraw,
-)
-from domain.case.commands import (
-    Request as CaseRequest,
-)
+from domain.case.commands import RetryProblems
 from domain.case.model import CaseKind, CommandResult, Role, Stage
 from domain.types import CaseRef
 from reports import BadFilter, CaseFilter, CaseItemPublic, Status, case_page, readable_case
@@ -68,8 +46,8 @@ from starter.errors import CliError, RecordedNotAnswered
 from web.api.answers import IdempotencyKey, case_problem, no_case, request_id_of_key
 from web.api.auth import ApiCaller, Caller, require_client_role
 from web.api.problems import ApiProblem, FieldError, field_errors, problem_responses
+from web.case_requests import PENDING_ID, REQUESTS, RequestSpec, school_may_act
 from web.context import register_session, web_context
-from workflows.case import CmeCase
 
 __all__ = ["REQUESTS", "CaseDetail", "CaseList", "RequestAnswer", "RequestSpec", "router"]
 
@@ -249,77 +227,6 @@ def case(case_ref: CaseRefPath, caller: Caller, db: Db) -> CaseDetail:
 # -- requests --------------------------------------------------------------------------------------
 
 
-Update = UpdateMethodMultiParam[[CmeCase, Any], CommandResult]
-_NOT_THE_CLIENTS = frozenset({"by", "request_id", "type"})
-_PENDING_ID = "request-id-pending"
-
-
-@dataclass(frozen=True)
-class RequestSpec:
-    """A task request: its path (the `cme` command's name), its command and the case's update."""
-
-    path: str
-    command: type[CaseRequest]
-    update: Update
-    summary: str
-    body: type[BaseModel]
-
-
-def _body_model(command: type[CaseRequest]) -> type[BaseModel]:
-    """The request's body: the command's own fields (with their types and checks), but who acts
-    and the request id, which are the API's."""
-    fields: dict[str, Any] = {
-        name: (field.annotation, field)
-        for name, field in command.model_fields.items()
-        if name not in _NOT_THE_CLIENTS
-    }
-    model: type[BaseModel] = create_model(
-        f"{command.__name__}Body",
-        __config__=ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True),
-        __doc__=command.__doc__,
-        **fields,
-    )
-    return model
-
-
-def _spec(path: str, command: type[CaseRequest], update: Update, summary: str) -> RequestSpec:
-    return RequestSpec(path, command, update, summary, _body_model(command))
-
-
-REQUESTS: tuple[RequestSpec, ...] = (
-    _spec("enquiry", RecordEnquiry, CmeCase.record_enquiry, "Record an enquiry"),
-    _spec("contact", ReportContact, CmeCase.report_contact, "Report contact with the family"),
-    _spec("concern", RaiseConcern, CmeCase.raise_concern, "Raise a safeguarding concern"),
-    _spec("share", ShareInformation, CmeCase.share_information, "Share new information"),
-    _spec("mash-call", RecordMashCall, CmeCase.record_mash_call, "Record the call to MASH"),
-    _spec("ctf", ConfirmCtf, CmeCase.confirm_ctf, "Confirm the Common Transfer File was sent"),
-    _spec(
-        "conclude",
-        ConcludeInvestigation,
-        CmeCase.conclude_investigation,
-        "Conclude the LA's investigation",
-    ),
-    _spec("authorise", AuthoriseDeletion, CmeCase.authorise_deletion, "Authorise deletion"),
-    _spec("withdraw", Withdraw, CmeCase.withdraw, "Withdraw the case (team leader)"),
-    _spec("reassign", Reassign, CmeCase.reassign, "Assign the case to a CME officer"),
-    _spec(
-        "codes",
-        ConfirmRegisterCodes,
-        CmeCase.confirm_register_codes,
-        "Record the register codes of the absent sessions",
-    ),
-    _spec(
-        "confirm-no-sickness",
-        ConfirmNoSicknessGrounds,
-        CmeCase.confirm_no_sickness_grounds,
-        "Confirm no sickness or unavoidable cause",
-    ),
-    _spec("consent", RecordConsent, CmeCase.record_consent, "Record the placing LA's consent"),
-    _spec("facts", RecordDeletionFacts, CmeCase.record_deletion_facts, "Record facts for deletion"),
-    _spec("retry", RetryProblems, CmeCase.retry_problems, "Retry what failed on the case"),
-)
-
-
 class RequestAnswer(CommandResult):
     """The case's answer, with the request id it was sent with."""
 
@@ -348,18 +255,6 @@ def _command(spec: RequestSpec, body: BaseModel, caller: ApiCaller, request_id: 
         ) from None
 
 
-async def _visible_to_school(client: Any, settings: Any, caller: ApiCaller, ref: str) -> None:
-    """A school client acts only on its own schools' cases: any other is a 404, as no case is
-    (the case would refuse it too, but its refusal would say that the case exists). Read from
-    the case itself, which is the authority on its schools."""
-    if caller.actor.role is not Role.SCHOOL:
-        return
-    state = await case_client.case_state(client, ref, settings)
-    schools = rules.case_schools(state)
-    if not rules.can_view(caller.actor, schools=schools, child_protection=state.child_protection):
-        raise no_case(ref)
-
-
 async def _send(
     request: Request,
     spec: RequestSpec,
@@ -379,10 +274,11 @@ async def _send(
         if idempotency_key is not None
         else None
     )
-    command = _command(spec, body, caller, given or _PENDING_ID)
+    command = _command(spec, body, caller, given or PENDING_ID)
     client = await web.temporal.client()
     try:
-        await _visible_to_school(client, web.settings, caller, ref)
+        if not await school_may_act(client, web.settings, caller.actor, ref):
+            raise no_case(ref)
         if given is None:
             # As the `cme` command derives it: the same request, the same id. A retry is the same
             # request while the problems are as they were (each attempt moves them on).

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.case import SERVICE, Outcome, next_wakeup
+from domain.case import SERVICE, Outcome, next_wakeup, rules
 from domain.case import events as ev
 from domain.case import notifications as n
 from domain.case.commands import (
@@ -526,7 +526,7 @@ def test_recording_facts_needs_a_fact_an_officer_and_an_open_case() -> None:
         (
             "attendance_order_names_school",
             "a school attendance order naming this school is in force: ground 9(1)(a) does not "
-            "apply while it is; once the local authority amends or revokes the order, the ground "
+            "apply while it is: once the local authority amends or revokes the order, the ground "
             "is 9(1)(d) or 9(1)(e)",
         ),
         (
@@ -594,3 +594,17 @@ def test_the_custodial_ground_needs_a_final_order_or_a_recall_not_a_remand(
         "XXXXXXX",
     )
     assert case.state.stage is Stage.AWAITING_CTF  # the CTF is still due
+
+
+def test_a_refused_deletion_reads_back_as_its_ground_date_and_every_reason() -> None:
+    reasons = [
+        "no LA enquiry recorded",
+        "a school attendance order naming this school is in force: ground 9(1)(f) does not "
+        "apply while it is: once the local authority amends or revokes the order, the ground "
+        "is 9(1)(d) or 9(1)(e)",
+    ]
+    message = rules.deletion_refused("9(1)(f)", date(2026, 3, 4), reasons)
+    assert message.startswith("deletion on 9(1)(f) not permitted on 4 Mar 2026: ")
+    refusal = rules.deletion_refusal(message)
+    assert refusal == rules.DeletionRefusal(ground="9(1)(f)", on="4 Mar 2026", reasons=reasons)
+    assert rules.deletion_refusal("authorising deletion is for a cme officer") is None
