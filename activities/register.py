@@ -877,14 +877,9 @@ def upsert_case(*, session: Session, state: CaseState) -> Synced:
         set_={name: statement.excluded[name] for name in [*values, "updated_at", "sync_digest"]},
         where=(table.c.erased_at.is_(None) & table.c.sync_digest.is_distinct_from(digest)),
     ).returning(table.c.case_ref)
-    written = session.execute(statement).first() is not None
-    if not written:
-        erased = session.scalar(
-            select(CaseRow.erased_at).where(CaseRow.case_ref == ref, CaseRow.episode == episode)
-        )
+    if session.execute(statement).first() is None:
+        # The same digest (nothing changed), or an erased episode: nothing is written.
         session.rollback()
-        if erased is not None:
-            log.warning("case %s, episode %d is erased: not synced again", ref, episode)
         return Synced(case_ref=ref, episode=episode, stage=state.stage.value, changed=False)
 
     for item_table, rows in items.items():
