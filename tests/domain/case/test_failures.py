@@ -174,9 +174,7 @@ def test_a_delivery_the_outbox_recorded_asks_for_no_register_sync() -> None:
     assert case.state.notifications[0].status is NotificationStatus.SENT
     assert effect_types(recorded) == []
     unrecorded, _ = not_on_roll()
-    assert effect_types(unrecorded.do(NotificationDelivered(purpose=purpose))) == [
-        "sync_register"
-    ]
+    assert effect_types(unrecorded.do(NotificationDelivered(purpose=purpose))) == ["sync_register"]
     failed = failed_referral_email()
     cleared = failed.do(NotificationDelivered(purpose=purpose, recorded=True))
     assert failed.state.open_problems == []
