@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     ] = None
     temporal_tls_server_name: str | None = None
     temporal_api_key: SecretStr | None = None
+    # The worker's capacity (docs/deploy.md sizes them). Cached workflows: open cases kept in
+    # memory between their steps (each about 100 KB), so that a case's next step does not
+    # replay its history; a case not in the cache is replayed when it next wakes. Slots: how
+    # many workflow tasks and activities the worker runs at once.
+    max_cached_workflows: int = 1000
+    max_concurrent_workflow_tasks: int = 100
+    max_concurrent_activities: int = 100
 
     # The case register by URL, e.g. postgresql+psycopg://cme:secret@db:5432/cme; when not set,
     # the SQLite file register.db in data_dir. Read it as register_url.
@@ -377,6 +384,25 @@ class Settings(BaseSettings):
             "api_key": key.get_secret_value() if key is not None else None,
         }
 
+    @field_validator(
+        "max_cached_workflows", "max_concurrent_workflow_tasks", "max_concurrent_activities"
+    )
+    @classmethod
+    def _capacity(cls, value: int, info: ValidationInfo) -> int:
+        # A cache of none is allowed (every step replays); the slots need one at least.
+        least = 0 if info.field_name == "max_cached_workflows" else 1
+        if not least <= value <= 100_000:
+            raise ValueError(f"must be a whole number from {least} to 100000, not {value}")
+        return value
+
+    def worker_options(self) -> WorkerOptions:
+        """The worker's capacity, as ``Worker``'s keyword arguments."""
+        return {
+            "max_cached_workflows": self.max_cached_workflows,
+            "max_concurrent_workflow_tasks": self.max_concurrent_workflow_tasks,
+            "max_concurrent_activities": self.max_concurrent_activities,
+        }
+
     @field_validator("retention_years")
     @classmethod
     def _retention(cls, years: int) -> int:
@@ -632,6 +658,14 @@ class Settings(BaseSettings):
     @cached_property
     def calendar(self) -> SchoolCalendar:
         return SchoolCalendar.load(self.calendar_file)
+
+
+class WorkerOptions(TypedDict):
+    """``Worker``'s keyword arguments from the settings (see :meth:`Settings.worker_options`)."""
+
+    max_cached_workflows: int
+    max_concurrent_workflow_tasks: int
+    max_concurrent_activities: int
 
 
 class TemporalClientOptions(TypedDict):

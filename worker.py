@@ -8,19 +8,34 @@ not created here: that is the explicit step :func:`activities.register.create_re
 Every payload the worker writes to Temporal is encrypted with its case's data key, and every one
 it reads decrypted (:mod:`security`): the keys are in the register (``case_key``), wrapped by the
 settings' key-encryption keys (``CME_ENCRYPTION_KEYS``).
+
+The workflow sandbox (:func:`workflow_runner`) runs each workflow in a fresh copy of its own
+module, so that no case can leak state into another or call anything non-deterministic; the
+project's pure, deterministic modules (the case's state machine in ``domain``, the models and
+contracts the workflows share with the activities) are passed through, imported once per process
+rather than once per case. The capacity (cached workflows, slots) is the settings'
+(``CME_MAX_CACHED_WORKFLOWS``, ``CME_MAX_CONCURRENT_WORKFLOW_TASKS``,
+``CME_MAX_CONCURRENT_ACTIVITIES``; docs/deploy.md sizes them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import importlib.util
 import logging
+import py_compile
+import shutil
 import signal
 import sys
+import tempfile
+from pathlib import Path
 
 from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
@@ -42,6 +57,58 @@ WORKFLOWS = [CmeCase, CmeCaseWorkflow, RetentionSweep]
 
 log = logging.getLogger("cme.worker")
 
+# Passed through the sandbox: imported once per process, shared by every case. Each is pure and
+# deterministic (no clock, no randomness, no I/O when a workflow calls it; module-level state only
+# constants): the case's state machine and its models (domain), the contracts and activity
+# classes the workflows name (their methods run as activities, never in a workflow), version 1's
+# models and rules, the search attribute keys, and the libraries domain.types validates with
+# (email_validator imports idna when called). The workflow modules themselves (workflows.case,
+# workflows.v1.case, workflows.retention) and version 1's workflow mixins are not: the sandbox
+# loads them afresh for every run and refuses them anything non-deterministic
+# (tests/workflows/test_sandbox.py).
+PASSTHROUGH_MODULES = (
+    "domain",
+    "activities",
+    "workflows.search_attributes",
+    "workflows.v1.models",
+    "workflows.v1.search_attributes",
+    "workflows.v1.case_rules",
+    "workflows.v1.deletion",
+    "email_validator",
+    "idna",
+)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every workflow runs in: Temporal's default restrictions, with the project's
+    deterministic modules passed through (:data:`PASSTHROUGH_MODULES`)."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
+def keep_workflow_bytecode() -> None:
+    """Give the sandbox the workflow modules' bytecode. It executes each workflow module afresh
+    for every new run (a new case, a case back in the cache); without bytecode on disk
+    (``PYTHONDONTWRITEBYTECODE``, a read-only image without ``compileall``) that is a compile of
+    the source each time. When a module has none beside it, its bytecode goes to a private
+    directory of this process (``sys.pycache_prefix``), removed when the process ends."""
+    missing = []
+    for workflow_class in WORKFLOWS:
+        module = sys.modules[workflow_class.__module__]
+        source = getattr(module, "__file__", None)
+        if source and not Path(importlib.util.cache_from_source(source)).is_file():
+            missing.append(source)
+    if not missing:
+        return
+    if sys.pycache_prefix is None:
+        prefix = tempfile.mkdtemp(prefix="cme-worker-bytecode-")
+        atexit.register(shutil.rmtree, prefix, ignore_errors=True)
+        sys.pycache_prefix = prefix
+    for source in missing:
+        with contextlib.suppress(OSError, py_compile.PyCompileError):
+            py_compile.compile(source, doraise=True)
+
 
 class WorkerRefused(RuntimeError):
     """The settings would have the worker do something it must not (e.g. send children's data
@@ -59,6 +126,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             "the DEV ONLY key-encryption key is configured: fine for `cme dev`, never for "
             "children's data (set CME_ENCRYPTION_KEYS and CME_ENCRYPTION_KEY_ID)"
         )
+    keep_workflow_bytecode()
     engine = make_engine(settings.register_url)
     # One store for the codec and the erasures, so that a key shredded here is gone at once.
     store = SqlKeyStore(engine, settings.key_ring)
@@ -87,6 +155,8 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         # A database error leaves an activity in words, never with the row it refused: the SDK
         # logs every failed attempt's exception in the clear.
         interceptors=[RedactingInterceptor()],
+        workflow_runner=workflow_runner(),
+        **settings.worker_options(),
     )
 
     shutdown = asyncio.Event()

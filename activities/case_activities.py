@@ -282,6 +282,7 @@ class CaseActivities:
             message_id=delivered.message_id,
             already_sent=delivered.already_sent,
             recipients=delivered.recipients,
+            recorded=delivered.recorded,
         )
 
     # -- the register ----------------------------------------------------------------------------

@@ -141,6 +141,7 @@ class Delivered:
     message_id: str
     already_sent: bool  # sent by an earlier attempt: nothing sent this time
     recipients: list[str]
+    recorded: bool = False  # the outbox row says sent (else the register was unreachable)
 
 
 def _deferred(message: str) -> ApplicationError:
@@ -197,8 +198,9 @@ class Mailer:
         except OperationalError:
             return None
 
-    async def _mark_sent(self, out: Outgoing, accepted: list[str]) -> None:
-        with contextlib.suppress(OperationalError):
+    async def _mark_sent(self, out: Outgoing, accepted: list[str]) -> bool:
+        """Whether the outbox row is marked sent."""
+        try:
             await self._outbox(
                 out,
                 "the send is not recorded (the case's next sync records it)",
@@ -209,6 +211,9 @@ class Mailer:
                 at=datetime.now(UTC),
                 delivered_to=accepted,
             )
+        except OperationalError:
+            return False
+        return True
 
     async def _mark_rejected(self, out: Outgoing, detail: str) -> None:
         with contextlib.suppress(OperationalError):
@@ -235,7 +240,10 @@ class Mailer:
             if outbox.status == register.OutboxStatus.SENT:
                 activity.logger.info("%s: already sent, not sending again", out.where)
                 return Delivered(
-                    message_id=outbox.message_id, already_sent=True, recipients=outbox.recipients
+                    message_id=outbox.message_id,
+                    already_sent=True,
+                    recipients=outbox.recipients,
+                    recorded=True,
                 )
             message_id, subject, body = outbox.message_id, outbox.subject, outbox.body
             to_send = outbox.undelivered
@@ -247,6 +255,7 @@ class Mailer:
                     len(to_send),
                 )
         recorded = outbox is not None  # else the register is unreachable: not touched again
+        marked = False
         recipients = outbox.recipients if outbox is not None else list(out.recipients)
         if to_send:
             email_message = self._email(out, message_id, subject, body, recipients)
@@ -256,17 +265,19 @@ class Mailer:
                 if recorded:
                     await self._mark_rejected(out, refusal.message)
                 raise
-            if recorded:
-                await self._mark_sent(out, accepted)  # those have it: not sent to them again
+            if recorded:  # those have it: not sent to them again
+                marked = await self._mark_sent(out, accepted)
             if refused:
                 problem = _partly_refused(out, len(to_send), refused)
                 if recorded and isinstance(problem, DeliveryRefused):
                     await self._mark_rejected(out, problem.message)
                 raise problem
         elif recorded:
-            await self._mark_sent(out, [])
+            marked = await self._mark_sent(out, [])
         activity.logger.info("%s: sent to %d recipient(s)", out.where, len(to_send))
-        return Delivered(message_id=message_id, already_sent=False, recipients=recipients)
+        return Delivered(
+            message_id=message_id, already_sent=False, recipients=recipients, recorded=marked
+        )
 
     def _email(
         self, out: Outgoing, message_id: str, subject: str, body: str, recipients: list[str]

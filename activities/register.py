@@ -48,6 +48,7 @@ personal data and must never reach an error message or a log.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import sqlite3
 from dataclasses import dataclass
@@ -67,10 +68,16 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Text,
+    and_,
+    delete,
+    false,
     func,
     inspect,
+    true,
+    update,
 )
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import registry
@@ -161,7 +168,7 @@ METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 
 MIGRATIONS = "activities:migrations"
 # The latest revision in activities/migrations/versions (a test keeps them equal).
-HEAD = "0007"
+HEAD = "0008"
 
 # -- engine and schema -----------------------------------------------------------------------------
 
@@ -322,22 +329,6 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, datetime) and isinstance(b, datetime):
-        return _utc(a) == _utc(b)
-    return bool(a == b)
-
-
-def _assign(row: SQLModel, values: dict[str, Any]) -> bool:
-    """Set ``values`` on ``row``; whether anything changed."""
-    changed = False
-    for name, value in values.items():
-        if not _same(getattr(row, name), value):
-            setattr(row, name, value)
-            changed = True
-    return changed
-
-
 def _tz_column() -> Any:
     return DateTime(timezone=True)
 
@@ -413,6 +404,9 @@ class CaseBase(_EpisodeKey):
 
 class CaseRow(CaseBase, table=True):
     __tablename__ = "cme_case"
+    # The SHA-256 of what the last sync wrote of the episode (:func:`upsert_case`): a sync of the
+    # same state writes nothing.
+    sync_digest: str | None = Field(default=None, max_length=64)
 
 
 class CaseSchoolRow(_Model, table=True):
@@ -775,120 +769,156 @@ def _decision_values(state: CaseState) -> dict[str, Any] | None:
     }
 
 
-def _mirror_items(
-    *, session: Session, table: Any, case: str, episode: int, items: dict[int, dict[str, Any]]
-) -> bool:
-    """Make ``table`` hold exactly ``items`` (by id) of the episode; whether anything changed."""
-    changed = False
-    existing = {
-        r.id: r
-        for r in session.exec(select(table).where(table.case_ref == case, table.episode == episode))
-    }
-    for item_id, values in items.items():
-        row = existing.pop(item_id, None)
-        if row is None:
-            session.add(table(case_ref=case, episode=episode, id=item_id, **values))
-            changed = True
-        elif _assign(row, values):
-            changed = True
-    for stale in existing.values():
-        session.delete(stale)
-        changed = True
-    return changed
+def _insert(session: Session, table: Any) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` for the session's database (SQLite or PostgreSQL)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"the register runs on SQLite or PostgreSQL, not {dialect}")
 
 
-def _mirror_schools(*, session: Session, case: str, episode: int, schools: tuple[str, ...]) -> bool:
-    """Make ``case_school`` hold exactly ``schools`` for the episode; whether anything changed."""
-    existing = {
-        r.laestab: r
-        for r in session.exec(
-            select(CaseSchoolRow).where(
-                CaseSchoolRow.case_ref == case, CaseSchoolRow.episode == episode
+def _upsert_all(
+    session: Session, table: Any, key: list[str], rows: list[dict[str, Any]], keep: Any
+) -> None:
+    """Make the episode's rows of ``table`` exactly ``rows``: each inserted or overwritten by its
+    ``key``, and the episode's other rows (``keep`` false for them) deleted."""
+    if rows:
+        statement = _insert(session, table.__table__)
+        names = [name for name in rows[0] if name not in key]
+        if names:
+            statement = statement.on_conflict_do_update(
+                index_elements=key, set_={name: statement.excluded[name] for name in names}
             )
-        )
-    }
-    wanted = set(schools)
-    for laestab in sorted(wanted - set(existing)):
-        session.add(CaseSchoolRow(case_ref=case, episode=episode, laestab=laestab))
-    for laestab in set(existing) - wanted:
-        session.delete(existing[laestab])
-    return wanted != set(existing)
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=key)
+        session.execute(statement, rows)
+    session.execute(delete(table).where(keep))
 
 
-def _reconcile_outbox(*, session: Session, state: CaseState) -> None:
+def _json_value(value: Any) -> str:
+    return _utc(value).isoformat() if isinstance(value, datetime) else str(value)  # type: ignore[union-attr]
+
+
+def _digest(
+    values: dict[str, Any],
+    items: dict[Any, dict[int, dict[str, Any]]],
+    schools: tuple[str, ...],
+    decision: dict[str, Any] | None,
+    sent: dict[str, datetime],
+) -> str:
+    """What the register holds of an episode, hashed: the same state, the same digest."""
+    text = json.dumps(
+        {
+            "case": values,
+            "items": {table.__tablename__: rows for table, rows in items.items()},
+            "schools": sorted(schools),
+            "decision": decision,
+            "sent": sent,
+        },
+        sort_keys=True,
+        default=_json_value,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _reconcile_outbox(*, session: Session, state: CaseState, sent: dict[str, datetime]) -> None:
     """Outbox rows of emails the case knows were sent, still pending because the register was
     unreachable when the delivery ended: marked sent now (the case's record is the truth)."""
-    sent = {
-        r.purpose: r.sent_at
-        for r in state.notifications
-        if r.status is NotificationStatus.SENT and r.sent_at is not None
-    }
-    if not sent:
-        return
-    rows = session.exec(
-        select(NotificationRow).where(
-            NotificationRow.case_ref == state.case,
-            NotificationRow.episode == state.episode,
-            NotificationRow.status != OutboxStatus.SENT.value,
-            col(NotificationRow.purpose).in_(list(sent)),
+    for purpose, sent_at in sent.items():
+        session.execute(
+            update(NotificationRow)
+            .where(
+                col(NotificationRow.case_ref) == state.case,
+                col(NotificationRow.episode) == state.episode,
+                col(NotificationRow.purpose) == purpose,
+                col(NotificationRow.status) != OutboxStatus.SENT.value,
+            )
+            .values(
+                status=OutboxStatus.SENT.value,
+                sent_at=_utc(sent_at),
+                delivered_to=NotificationRow.recipients,
+            )
         )
-    )
-    for row in rows:
-        row.status = OutboxStatus.SENT.value
-        row.sent_at = _utc(sent[row.purpose])
-        row.delivered_to = list(row.recipients)
 
 
 def upsert_case(*, session: Session, state: CaseState) -> Synced:
     """Make the register hold the episode ``state``: the case row, its items, its problems and
     its decision. Idempotent: the same state twice leaves the same rows, and ``updated_at`` moves
-    only when something changed. Nothing is read back after the commit.
+    only when something changed.
+
+    One statement when nothing changed; otherwise an upsert (``INSERT .. ON CONFLICT``) per
+    table and a delete of the items no longer in the state, in one transaction. Nothing is read
+    first and nothing read back: the case row keeps a digest of what was last written
+    (``sync_digest``), and only a different digest writes the rest.
 
     An erased episode is never written again (its personal data would come back): the sync
     changes nothing."""
     ref, episode = state.case, state.episode
     now = datetime.now(UTC)
-    changed = False
-
-    row = session.get(CaseRow, (ref, episode))
-    if row is not None and row.erased_at is not None:
-        log.warning("case %s, episode %d is erased: not synced again", ref, episode)
-        stage = row.stage
-        session.rollback()
-        return Synced(case_ref=ref, episode=episode, stage=stage, changed=False)
     values = _case_values(state)
-    if row is None:
-        row = CaseRow(case_ref=ref, episode=episode, updated_at=now, **values)
-        session.add(row)
-        session.flush()  # the items' foreign key needs the case row
-        changed = True
-    else:
-        changed = _assign(row, values)
+    items = _items(state)
+    schools = case_schools(state)
+    decision = _decision_values(state)
+    sent = {
+        r.purpose: r.sent_at
+        for r in state.notifications
+        if r.status is NotificationStatus.SENT and r.sent_at is not None
+    }
+    digest = _digest(values, items, schools, decision, sent)
 
-    for table, items in _items(state).items():
-        if _mirror_items(session=session, table=table, case=ref, episode=episode, items=items):
-            changed = True
-    if _mirror_schools(session=session, case=ref, episode=episode, schools=case_schools(state)):
-        changed = True
+    table = CaseRow.__table__  # type: ignore[attr-defined]
+    statement = _insert(session, table).values(
+        case_ref=ref, episode=episode, updated_at=now, sync_digest=digest, **values
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["case_ref", "episode"],
+        set_={name: statement.excluded[name] for name in [*values, "updated_at", "sync_digest"]},
+        where=(table.c.erased_at.is_(None) & table.c.sync_digest.is_distinct_from(digest)),
+    ).returning(table.c.case_ref)
+    if session.execute(statement).first() is None:
+        # The same digest (nothing changed), or an erased episode: nothing is written.
+        session.rollback()
+        return Synced(case_ref=ref, episode=episode, stage=state.stage.value, changed=False)
 
-    decision = session.get(DecisionRow, (ref, episode))
-    decision_values = _decision_values(state)
-    if decision_values is None:
-        if decision is not None:
-            session.delete(decision)
-            changed = True
-    elif decision is None:
-        session.add(DecisionRow(case_ref=ref, episode=episode, **decision_values))
-        changed = True
-    elif _assign(decision, decision_values):
-        changed = True
-
-    if changed:
-        row.updated_at = now
-    _reconcile_outbox(session=session, state=state)
-    stage = row.stage
+    for item_table, rows in items.items():
+        _upsert_all(
+            session,
+            item_table,
+            ["case_ref", "episode", "id"],
+            [{"case_ref": ref, "episode": episode, "id": i, **v} for i, v in rows.items()],
+            and_(
+                col(item_table.case_ref) == ref,
+                col(item_table.episode) == episode,
+                col(item_table.id).not_in(list(rows)),
+            ),
+        )
+    _upsert_all(
+        session,
+        CaseSchoolRow,
+        ["case_ref", "episode", "laestab"],
+        [{"case_ref": ref, "episode": episode, "laestab": laestab} for laestab in schools],
+        and_(
+            col(CaseSchoolRow.case_ref) == ref,
+            col(CaseSchoolRow.episode) == episode,
+            col(CaseSchoolRow.laestab).not_in(list(schools)),
+        ),
+    )
+    _upsert_all(
+        session,
+        DecisionRow,
+        ["case_ref", "episode"],
+        [] if decision is None else [{"case_ref": ref, "episode": episode, **decision}],
+        and_(
+            col(DecisionRow.case_ref) == ref,
+            col(DecisionRow.episode) == episode,
+            true() if decision is None else false(),
+        ),
+    )
+    _reconcile_outbox(session=session, state=state, sent=sent)
     session.commit()
-    return Synced(case_ref=ref, episode=episode, stage=stage, changed=changed)
+    return Synced(case_ref=ref, episode=episode, stage=state.stage.value, changed=True)
 
 
 # -- the outbox ------------------------------------------------------------------------------------

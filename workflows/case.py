@@ -28,10 +28,13 @@ replay as they ran:
   before this change keeps running without the checks until its next continue-as-new (a new
   episode, or a long history); its requests come from clients that already send actors with
   their schools.
+- ``sync-register-changes``: a delivery that the register's outbox recorded itself asks for no
+  register sync (the register holds nothing else of it), so a case's last email is not followed
+  by a sync that writes nothing. Runs started before it sync after every delivery, as they did.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the sandbox defines this class afresh for every run,
+# and temporalio would compile and evaluate string annotations each time (the handlers' types).
 import asyncio
 import contextlib
 from datetime import timedelta
@@ -110,6 +113,7 @@ with workflow.unsafe.imports_passed_through():
 WORKFLOW_TYPE = "CmeCaseV2"
 # workflow.patched ids, one per change of behaviour (docs: "Changing the case workflow").
 ACCESS_CHECKED = "access-checked"
+SYNC_REGISTER_CHANGES = "sync-register-changes"
 
 # Mail is retried often so that queued mail goes out within seconds of the server coming back.
 DELIVERY_RETRY = RetryPolicy(
@@ -143,6 +147,7 @@ class CmeCase:
         self._woken = False
         self._last_search: dict[str, object] = {}
         self._check_access = True
+        self._sync_register_changes = True
         self._refused: str | None = None
 
     # -- the main loop -------------------------------------------------------------------------
@@ -151,6 +156,8 @@ class CmeCase:
     async def run(self, input: CaseInput) -> CaseOutcome | None:
         # Runs recorded before the case checked who may do what replay without the checks.
         self._check_access = workflow.patched(ACCESS_CHECKED)
+        # Runs recorded before it sync after every delivery.
+        self._sync_register_changes = workflow.patched(SYNC_REGISTER_CHANGES)
         await self._prepare()
         if self._refused is not None:
             # The referrer may not make this referral: no case opens (None: nothing decided).
@@ -341,7 +348,7 @@ class CmeCase:
 
         async def deliver() -> None:
             try:
-                await workflow.execute_activity_method(
+                delivered = await workflow.execute_activity_method(
                     CaseActivities.deliver_notification,
                     DeliverNotificationInput(notification=message),
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
@@ -356,7 +363,8 @@ class CmeCase:
                 )
                 return
             self._delivering.discard(purpose)
-            self._apply(NotificationDelivered(purpose=purpose))
+            recorded = delivered.recorded and self._sync_register_changes
+            self._apply(NotificationDelivered(purpose=purpose, recorded=recorded))
 
         self._spawn(deliver())
 

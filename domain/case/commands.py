@@ -257,6 +257,9 @@ class NotificationDelivered(BaseModel):
     model_config = _CONFIG
     type: Literal["notification_delivered"] = "notification_delivered"
     purpose: str
+    # The delivery marked the email sent in the register's outbox itself: no register sync is
+    # needed for it (the register holds nothing else of a delivery).
+    recorded: bool = False
 
 
 class NotificationFailed(BaseModel):

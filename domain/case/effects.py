@@ -91,6 +91,9 @@ class DeliverNotificationResult(BaseModel):
     message_id: str
     already_sent: bool  # sent by an earlier attempt: nothing sent this time
     recipients: list[str]
+    # The register's outbox says it was sent (else the register was unreachable: the case's next
+    # sync marks it).
+    recorded: bool = False
 
 
 class SyncCaseInput(BaseModel):

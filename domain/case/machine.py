@@ -1525,7 +1525,12 @@ def _notification_delivered(step: _Step, command: NotificationDelivered) -> None
         return
     record.status, record.sent_at, record.message = NotificationStatus.SENT, step.now, None
     step.record(ev.NotificationSent, SERVICE, purpose=record.purpose, kind=record.kind)
+    problem = step.open_problem(ProblemKind.NOTIFICATION_UNDELIVERABLE, record.purpose)
     step.clear_problem(ProblemKind.NOTIFICATION_UNDELIVERABLE, record.purpose)
+    # The register holds a delivery only in its outbox, which the delivery marked itself: unless
+    # a problem (which the register lists) was cleared, nothing here is for the register.
+    if command.recorded and problem is None:
+        step.sync = False
 
 
 def _notification_failed(step: _Step, command: NotificationFailed) -> None:

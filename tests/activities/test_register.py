@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, select
 from temporalio.exceptions import ApplicationError
@@ -150,6 +151,34 @@ async def test_syncing_the_same_state_twice_leaves_the_same_rows(
         case_ref=CASE, episode=1, stage="la_investigation", changed=False
     )
     assert counts(register_engine)["cme_case"] == 1
+
+
+def test_a_sync_reads_nothing_and_an_unchanged_state_is_one_statement(
+    register_engine: Engine,
+) -> None:
+    """The register keeps up with many cases: a sync writes without reading first or after (no
+    SELECT when the state changed), and a sync of the same state is a single statement."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    sa_event.listen(register_engine, "before_cursor_execute", seen)
+    try:
+        with Session(register_engine) as session:
+            assert register.upsert_case(session=session, state=investigating_state()).changed
+        assert statements and "SELECT" not in statements, statements
+        statements.clear()
+        with Session(register_engine) as session:
+            assert register.upsert_case(session=session, state=authorised_state()).changed
+        assert statements and "SELECT" not in statements, statements
+        statements.clear()
+        with Session(register_engine) as session:
+            assert not register.upsert_case(session=session, state=authorised_state()).changed
+        assert statements == ["INSERT"]
+    finally:
+        sa_event.remove(register_engine, "before_cursor_execute", seen)
+    assert counts(register_engine)["decision"] == 1
 
 
 async def test_a_later_state_updates_the_episode_and_records_the_decision(

@@ -163,6 +163,24 @@ def test_an_email_delivered_after_all_clears_its_problem() -> None:
     )
 
 
+def test_a_delivery_the_outbox_recorded_asks_for_no_register_sync() -> None:
+    """The register holds a delivery only in its outbox: when the delivery marked it there, the
+    case has nothing more for the register, unless a problem (which it lists) was cleared."""
+    case, _ = not_on_roll()
+    purpose = case.state.notifications[0].purpose
+
+    recorded = case.do(NotificationDelivered(purpose=purpose, recorded=True))
+
+    assert case.state.notifications[0].status is NotificationStatus.SENT
+    assert effect_types(recorded) == []
+    unrecorded, _ = not_on_roll()
+    assert effect_types(unrecorded.do(NotificationDelivered(purpose=purpose))) == ["sync_register"]
+    failed = failed_referral_email()
+    cleared = failed.do(NotificationDelivered(purpose=purpose, recorded=True))
+    assert failed.state.open_problems == []
+    assert effect_types(cleared) == ["sync_register"]
+
+
 def test_a_refused_email_is_retried_daily_and_counts_its_attempts() -> None:
     case = failed_referral_email()
 

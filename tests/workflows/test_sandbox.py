@@ -1,0 +1,58 @@
+"""The worker's sandbox (worker.workflow_runner): the project's deterministic modules are passed
+through (imported once per process, not once per case), and workflow code is still refused what
+would make it non-deterministic."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+import domain.case.machine
+from tests.workflows.sandbox_probe import NamesTheMachine, ReadsTheClock
+from worker import PASSTHROUGH_MODULES, workflow_runner
+
+
+async def run_probe(env: WorkflowEnvironment, runner: WorkflowRunner, probe: object) -> object:
+    queue = f"sandbox-{uuid.uuid4()}"
+    async with Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[ReadsTheClock, NamesTheMachine],
+        workflow_runner=runner,
+        # A refused call fails the run (rather than retrying its task for ever) so it can be seen.
+        workflow_failure_exception_types=[Exception],
+    ):
+        return await env.client.execute_workflow(
+            probe.run,  # type: ignore[attr-defined]
+            id=f"probe-{uuid.uuid4()}",
+            task_queue=queue,
+        )
+
+
+async def test_the_sandbox_still_refuses_reading_the_clock_in_workflow_code(
+    env: WorkflowEnvironment,
+) -> None:
+    with pytest.raises(WorkflowFailureError) as refused:
+        await run_probe(env, workflow_runner(), ReadsTheClock)
+    assert "RestrictedWorkflowAccessError" in repr(refused.value.cause)
+    assert "datetime.datetime.now" in str(refused.value.cause)
+    # The control: without the sandbox the same code runs.
+    assert await run_probe(env, UnsandboxedWorkflowRunner(), ReadsTheClock)
+
+
+async def test_the_case_state_machine_is_passed_through_not_imported_again(
+    env: WorkflowEnvironment,
+) -> None:
+    assert "domain" in PASSTHROUGH_MODULES
+    assert await run_probe(env, workflow_runner(), NamesTheMachine) == id(
+        domain.case.machine.decide
+    )
+    # The control: Temporal's default sandbox imports it again for the run.
+    assert await run_probe(env, SandboxedWorkflowRunner(), NamesTheMachine) != id(
+        domain.case.machine.decide
+    )
