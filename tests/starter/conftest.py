@@ -64,6 +64,7 @@ from starter.cli import main
 from tests.conftest import SmtpServer
 from tests.keyring import TEST_KEY_SETTINGS, fixed_key_ring
 from tests.workflows.harness import SECRET, TestCalendar, memory_key_store
+from worker import workflow_runner
 from workflows import search_attributes as sa
 from workflows.case import CmeCase
 from workflows.retention import RetentionSweep
@@ -170,6 +171,7 @@ class CaseWorker:
             workflows=[CmeCase, RetentionSweep],
             activities=[*activities.all(), *erasure.all()],
             interceptors=[RedactingInterceptor()],
+            workflow_runner=workflow_runner(),
         )
         self._running = asyncio.create_task(self._worker.run())
 

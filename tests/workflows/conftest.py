@@ -36,7 +36,7 @@ from starter.admin import register_search_attributes
 from tests.keyring import TEST_KEK_ID, fixed_key_ring
 from tests.payloads import history_payloads, key_id
 from tests.workflows.harness import Harness, TestCalendar
-from worker import WORKFLOWS
+from worker import WORKFLOWS, workflow_runner
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 HISTORIES = Path(__file__).parent / "histories"
@@ -79,6 +79,7 @@ async def harness(  # type: ignore[no-untyped-def]
         workflows=WORKFLOWS,
         activities=activities,
         interceptors=[RedactingInterceptor()],
+        workflow_runner=workflow_runner(),
     ):
         harness = Harness(
             env=env, client=env.client, task_queue=task_queue, calendar=calendar, today=today

@@ -20,7 +20,7 @@ from security.codec import ENCODING, EnvelopeCodec
 from security.converter import data_converter
 from tests.payloads import encrypted_payloads, history_payloads, key_id
 from tests.workflows.conftest import history_files, recorded_key_store
-from worker import WORKFLOWS
+from worker import WORKFLOWS, workflow_runner
 
 HISTORIES = history_files()
 
@@ -62,7 +62,11 @@ def test_histories_are_recorded() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path) -> None:
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(recorded_key_store()))
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=data_converter(recorded_key_store()),
+        workflow_runner=workflow_runner(),
+    )
     await replayer.replay_workflow(load(path))
 
 

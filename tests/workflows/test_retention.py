@@ -55,7 +55,7 @@ from tests.workflows.harness import (
     rid,
     school_referral,
 )
-from worker import WORKFLOWS
+from worker import WORKFLOWS, workflow_runner
 from workflows.case import CmeCase
 from workflows.retention import RetentionSweep
 
@@ -132,6 +132,7 @@ async def harness(
             *LegacyActivities(**deps).all(),
             *erasure.all(),
         ],
+        workflow_runner=workflow_runner(),
     ):
         yield Harness(
             env=env, client=env.client, task_queue=task_queue, calendar=calendar, today=today

@@ -4,6 +4,7 @@ would make it non-deterministic."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 
 import pytest
@@ -12,7 +13,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+import domain.case
 import domain.case.machine
+import domain.case.rules
+from tests.workflows.harness import SCHOOL_OFFICE, Harness, school_referral
 from tests.workflows.sandbox_probe import NamesTheMachine, ReadsTheClock
 from worker import PASSTHROUGH_MODULES, workflow_runner
 
@@ -56,3 +60,16 @@ async def test_the_case_state_machine_is_passed_through_not_imported_again(
     assert await run_probe(env, SandboxedWorkflowRunner(), NamesTheMachine) != id(
         domain.case.machine.decide
     )
+
+
+async def test_a_case_leaves_the_processs_own_modules_as_they_were(harness: Harness) -> None:
+    """A module the sandbox imports afresh is set as an attribute of its parent package: were
+    ``domain.case`` passed through but ``domain.case.rules`` not, a case run in this process would
+    leave the real ``domain.case.rules`` pointing at the sandbox's copy, whose ``Rejected`` is
+    another class (the web app then failed to catch a refusal, in one process with a worker)."""
+    h = harness
+    day1 = h.calendar.first_school_day_on_or_before(h.today)
+    await h.open(school_referral(today=h.today, day1=day1), SCHOOL_OFFICE)
+    assert domain.case.rules is sys.modules["domain.case.rules"]
+    assert domain.case.Rejected is domain.case.rules.Rejected
+    assert domain.case.machine is sys.modules["domain.case.machine"]
