@@ -106,10 +106,10 @@ from domain.intake import Pupil, ReferralInvalid, parse_referral
 from settings import Settings
 from starter import case_client, referrals, tasks
 from starter import cli as cli_module
+from starter.args import today as cli_today
 from starter.cases import case_reference, referral_request_id
 from starter.connect import connect as real_connect
 from starter.errors import CliError
-from starter.inspect import today as cli_today
 from tests.starter.conftest import Cli, run_main
 from tests.starter.fuzz_inputs import (
     ReferralInput,
