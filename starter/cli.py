@@ -128,6 +128,11 @@ COMMANDS = (
         "retry what failed on a case (an email, the register, the calendar) once its cause is "
         "fixed; each problem clears when its retry succeeds",
     ),
+    Command(
+        "import",
+        "starter.import_cli",
+        "import an LA's open caseload (CSV or JSON lines of referrals and their enquiries)",
+    ),
     Command("calendar", "starter.calendar_cli", "school-day questions from the calendar"),
     Command("register", "starter.register_cli", "the case register's schema (migrations)"),
     Command(
