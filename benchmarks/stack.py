@@ -10,7 +10,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -34,9 +34,8 @@ SERVER_MODES = ("file", "file+pragmas", "memory")
 
 @dataclass
 class BenchServer(PersistentServer):
-    """:class:`tests.starter.conftest.PersistentServer` with extra arguments, or in memory."""
+    """:class:`tests.starter.conftest.PersistentServer`, or in memory."""
 
-    extra: list[str] = field(default_factory=list)
     in_memory: bool = False
 
     def command(self) -> list[str]:
@@ -44,7 +43,7 @@ class BenchServer(PersistentServer):
         if self.in_memory:
             at = command.index("--db-filename")
             del command[at : at + 2]
-        return command + self.extra
+        return command
 
 
 def server_for(mode: str, directory: Path, converter: object) -> BenchServer:
@@ -56,7 +55,7 @@ def server_for(mode: str, directory: Path, converter: object) -> BenchServer:
         db=directory / "temporal.db",
         log=directory / "temporal.log",
         data_converter=converter,  # type: ignore[arg-type]
-        extra=sqlite_pragma_args() if mode == "file+pragmas" else [],
+        extra_args=sqlite_pragma_args() if mode == "file+pragmas" else [],
         in_memory=mode == "memory",
     )
 
