@@ -26,9 +26,12 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from starter.errors import CliError, one_line_errors
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 
 class Command(NamedTuple):
@@ -218,10 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         command_parser.error(f"unrecognized arguments: {' '.join(extras)}")
     from pydantic import ValidationError
 
-    from settings import Settings, settings_problems
+    from settings import settings_problems
 
     try:
-        settings = Settings()
+        settings = read_settings()
     except ValidationError as exc:
         print(f"cme: error: bad settings: {settings_problems(exc)}", file=sys.stderr)
         return 2
@@ -242,6 +245,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cme: error: {message}", file=sys.stderr)
         return 1
     return code
+
+
+def read_settings() -> Settings:
+    """The settings (``CME_*``, ``.env``), read when a command runs: `cme --help` reads none."""
+    from settings import Settings
+
+    return Settings()
 
 
 def _key_failure(exc: Exception) -> str | None:
