@@ -256,3 +256,23 @@ async def test_an_import_stopped_with_ctrl_c_resumes(cli: Cli) -> None:
     for referral in referrals:
         shown = (await cli.ok("show", case_reference(referral, SECRET), "--json")).json()
         assert shown["referrals_received"] == 1
+
+
+async def test_with_no_worker_the_import_stops_and_running_it_again_finishes(cli: Cli) -> None:
+    records, cases = caseload(cli)
+    path = write_jsonl(cli, "caseload.jsonl", records)
+    await cli.worker.down()
+    cli.answer_within(1.0)
+
+    stopped = await cli("import", str(path), "--concurrency", "1")
+
+    assert stopped.code == 75, stopped.err
+    assert "running the same command again resumes" in stopped.err_lines[-1]
+    await cli.worker.up()
+    cli.answer_within(30.0)
+    rest = await cli("import", str(path))
+    assert rest.code == 0, rest.err
+    for case in cases:
+        shown = (await cli.ok("show", case, "--json")).json()
+        assert shown["referrals_received"] == 1
+    assert len((await cli.ok("show", cases[0], "--json")).json()["enquiries"]) == 3
