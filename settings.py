@@ -32,7 +32,7 @@ import json
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypedDict
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -45,14 +45,21 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from temporalio.service import TLSConfig
 
-from domain.calendar import LA_CALENDAR_PATH, SchoolCalendar
-from domain.case.commands import CasePolicy
+from domain.calendar import LA_CALENDAR_PATH
 from domain.retention import DEFAULT_RETENTION_YEARS
 from domain.types import EmailAddress, ShortText, check_email, error_message
-from security.keys import KeyRing, KeyRingError, decode_kek
+from security.keys import KeyRingError, decode_kek
 from security.tls import PemFile, check_key_pair, pem_file, temporal_tls_config
+
+if TYPE_CHECKING:
+    # Imported where they are used: every `cme` command reads the settings, and one that talks
+    # to no case (`cme calendar`) starts without the case model or the Temporal SDK (issue 11).
+    from temporalio.service import TLSConfig
+
+    from domain.calendar import SchoolCalendar
+    from domain.case.commands import CasePolicy
+    from security.keys import KeyRing
 
 # The LAESTAB a school mailbox pattern is tried with.
 _SAMPLE_LAESTAB = "8512000"
@@ -88,8 +95,16 @@ _TENANT_ID = re.compile(
 
 class Settings(BaseSettings):
     # hide_input_in_errors: a ValidationError's text never repeats a value (a key, a password).
+    # validate_default off (pydantic-settings turns it on): the defaults below are good values,
+    # and checking them again (the email addresses with email-validator) cost every `cme`
+    # command a few hundredths of a second at start-up (issue 11); a field whose check looks at
+    # another field's value (the active KEK, OpenID Connect's three) still checks its default.
     model_config = SettingsConfigDict(
-        env_prefix="CME_", env_file=".env", extra="ignore", hide_input_in_errors=True
+        env_prefix="CME_",
+        env_file=".env",
+        extra="ignore",
+        hide_input_in_errors=True,
+        validate_default=False,
     )
 
     # Temporal
@@ -165,7 +180,7 @@ class Settings(BaseSettings):
     encryption_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(
         default_factory=lambda: {DEV_KEK_ID: SecretStr(DEV_KEK)}
     )
-    encryption_key_id: str = DEV_KEK_ID
+    encryption_key_id: str = Field(default=DEV_KEK_ID, validate_default=True)
 
     # Children's Wellbeing and Schools Act 2026 s.37 (new s.434A Education Act 1996): LA consent
     # before home-education deregistration of a child at an LA-arranged independent special
@@ -181,6 +196,8 @@ class Settings(BaseSettings):
     @property
     def case_policy(self) -> CasePolicy:
         """The LA's choices every case carries from its opening (so that it replays the same)."""
+        from domain.case.commands import CasePolicy
+
         return CasePolicy(
             s37_consent_rule=self.s37_consent_rule,
             refuse_la_without_school=self.ctf_refuse_la_without_school,
@@ -489,6 +506,8 @@ class Settings(BaseSettings):
     @property
     def key_ring(self) -> KeyRing:
         """The key-encryption keys, the active one wrapping new data keys."""
+        from security.keys import KeyRing
+
         return KeyRing(
             {k: decode_kek(k, v.get_secret_value()) for k, v in self.encryption_keys.items()},
             self.encryption_key_id,
@@ -657,6 +676,8 @@ class Settings(BaseSettings):
 
     @cached_property
     def calendar(self) -> SchoolCalendar:
+        from domain.calendar import SchoolCalendar
+
         return SchoolCalendar.load(self.calendar_file)
 
 

@@ -21,8 +21,11 @@ The calendar file is TOML::
 from __future__ import annotations
 
 import bisect
+import functools
+import importlib.util
 import itertools
 import re
+import sys
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +87,37 @@ class Term:
         return any(start <= d <= end for start, end in self.closures)
 
 
+def england_bank_holidays(years: Iterable[int]) -> Iterable[date]:
+    """England's bank holidays in ``years``, from `holidays`' United Kingdom calendar."""
+    days: Iterable[date] = _united_kingdom()(subdiv="ENG", years=years)
+    return days
+
+
+def _united_kingdom() -> Any:
+    """`holidays`' United Kingdom class. ``holidays.country_holidays`` first imports the package
+    of every country (about 280 modules: a tenth of a second, most of ``cme calendar``'s start-up,
+    issue 11), so when that package is not imported yet, this one module is loaded from its file
+    on its own: the same class, the same days. Should `holidays` ever move it, the documented way
+    is taken."""
+    name = "holidays.countries.united_kingdom"
+    module = sys.modules.get(name)
+    if module is None and "holidays.countries" not in sys.modules:
+        path = Path(holidays.__file__).parent / "countries" / "united_kingdom.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if path.is_file() and spec is not None and spec.loader is not None:
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            try:
+                spec.loader.exec_module(module)
+            except Exception:
+                del sys.modules[name]
+                module = None
+    uk = getattr(module, "UnitedKingdom", None)
+    if uk is None:
+        return functools.partial(holidays.country_holidays, "GB")
+    return uk
+
+
 @dataclass
 class SchoolCalendar:
     la_code: int
@@ -103,7 +137,7 @@ class SchoolCalendar:
         self.terms = tuple(sorted(self.terms, key=lambda t: t.first_day))
         if self.bank_holidays is None:
             years = range(self.first_day.year, self.last_day.year + 1)
-            england = holidays.country_holidays("GB", subdiv="ENG", years=years)
+            england = england_bank_holidays(years)
             self.bank_holidays = frozenset(
                 d for d in england if self.first_day <= d <= self.last_day
             )

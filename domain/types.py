@@ -35,7 +35,6 @@ import unicodedata
 from datetime import date
 from typing import Annotated, Final
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 from pydantic_core import ErrorDetails
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength
@@ -213,6 +212,10 @@ def check_email(value: str) -> str:
     # email-validator refuses reserved names outright; check the rest of such an address by
     # standing a public suffix in for the reserved one.
     candidate = f"{local}@{domain.rstrip('.')}.org" if reserved else text
+    # Imported here: it compiles its patterns on import, which a `cme` command that checks no
+    # address (`cme calendar`) need not wait for.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         checked = validate_email(candidate, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:

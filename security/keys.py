@@ -22,11 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from cryptography.hazmat.primitives.keywrap import (
-    InvalidUnwrap,
-    aes_key_unwrap,
-    aes_key_wrap,
-)
+# cryptography's key wrap is imported where a key is wrapped: the settings import this module
+# to check the KEKs, and a `cme` command that reads no case (`cme calendar`) starts without it.
 
 __all__ = [
     "GENERATION_MARK",
@@ -129,6 +126,8 @@ class KeyRing:
         return sorted(self._keks)
 
     def wrap(self, key: bytes) -> WrappedKey:
+        from cryptography.hazmat.primitives.keywrap import aes_key_wrap
+
         return WrappedKey(self.active, aes_key_wrap(self._keks[self.active], key))
 
     def unwrap(self, wrapped: WrappedKey) -> bytes:
@@ -138,6 +137,8 @@ class KeyRing:
                 f"a data key is wrapped with key-encryption key {wrapped.kek_id!r}, which is not "
                 "configured: add it back to the settings (rotate before removing a KEK)"
             )
+        from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
+
         try:
             return aes_key_unwrap(kek, wrapped.wrapped)
         except (InvalidUnwrap, ValueError):  # ValueError: not a wrapped key's length at all

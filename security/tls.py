@@ -10,14 +10,17 @@ else the system's (:func:`temporal_tls_config`).
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from temporalio.service import TLSConfig
+if TYPE_CHECKING:
+    import ssl
+
+    from temporalio.service import TLSConfig
+
+# cryptography, ssl and temporalio are imported where they are used: the settings import this
+# module, and a `cme` command that reads no PEM file (most do not) starts without them.
 
 __all__ = ["PemFile", "check_key_pair", "pem_file", "smtp_tls_context", "temporal_tls_config"]
 
@@ -54,6 +57,9 @@ def read_pem(path: Path, kind: str = "certificate") -> bytes:
         raise ValueError(f"cannot be read: {path} ({_first_line(exc)})") from None
     if b"-----BEGIN " not in data:
         raise ValueError(f"not a PEM {kind} file (no -----BEGIN line): {path}")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     try:
         if kind == "private key":
             serialization.load_pem_private_key(data, password=None)
@@ -85,6 +91,9 @@ def pem_file(kind: str = "certificate") -> Any:
 
 def check_key_pair(cert: PemFile, key: PemFile) -> None:
     """That ``key`` is the private key of ``cert``'s (first) certificate: one line if not."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     certificate = x509.load_pem_x509_certificates(cert.data)[0]
     private = serialization.load_pem_private_key(key.data, password=None)
     public = serialization.PublicFormat.SubjectPublicKeyInfo
@@ -99,6 +108,8 @@ def smtp_tls_context(ca: PemFile | bytes | None = None) -> ssl.SSLContext:
     """The mail client's TLS context, as aiosmtplib makes it by default (the system's CAs, the
     server's certificate and name checked, never skipped) with ``ca``'s certificates (a private
     CA) trusted too."""
+    import ssl
+
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     if ca is not None:
         data = ca.data if isinstance(ca, PemFile) else ca
@@ -116,6 +127,8 @@ def temporal_tls_config(
     """The Temporal client's TLS: the server's certificate checked against ``ca`` (else the
     system's CAs), for ``server_name`` when given (else the address's host), and this client's
     certificate and key for mutual TLS."""
+    from temporalio.service import TLSConfig
+
     return TLSConfig(
         server_root_ca_cert=ca.data if ca is not None else None,
         domain=server_name or None,

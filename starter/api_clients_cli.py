@@ -38,9 +38,9 @@ from activities.register import make_engine
 from domain.case.model import Role
 from domain.types import error_message
 from settings import Settings
+from starter.args import one_line_errors
 from starter.dev import _shown
 from starter.errors import CliError
-from starter.inspect import one_line_errors
 
 ROLES = [r.value for r in API_CLIENT_ROLES]
 BY_CLI = "cli"

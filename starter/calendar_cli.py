@@ -16,8 +16,8 @@ from typing import Any
 
 from domain.calendar import CalendarError, SchoolCalendar, human_date
 from settings import Settings
+from starter.args import laestab_arg
 from starter.errors import CliError
-from starter.inspect import laestab_arg
 
 
 def _date(text: str) -> date:

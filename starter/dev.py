@@ -233,6 +233,21 @@ class _Ports:
     web: int
 
 
+# The dev server's SQLite file (issue 11, target 3; `python -m benchmarks.dev_server`): a
+# write-ahead log instead of a rollback journal, and synchronous=NORMAL, which in WAL mode
+# syncs the log at each checkpoint instead of at each commit. A commit is then atomic and
+# survives the server being killed (`kill -9`: what it wrote is in the log, which the next start
+# replays; tests/starter/test_dev_durability.py); only a power cut or an OS crash can lose the
+# last commits before a checkpoint, which a local stack may.
+SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": "normal"}
+
+
+def sqlite_pragma_args(pragmas: dict[str, str] | None = None) -> list[str]:
+    """``--sqlite-pragma NAME=VALUE`` for each of ``pragmas`` (default :data:`SQLITE_PRAGMAS`)."""
+    chosen = SQLITE_PRAGMAS if pragmas is None else pragmas
+    return [arg for name, value in chosen.items() for arg in ("--sqlite-pragma", f"{name}={value}")]
+
+
 class DevStack:
     """The dev server, the register, the mail folder and the worker, started and stopped in
     order. :meth:`run` returns 0 after a clean stop and raises :class:`CliError` otherwise."""
@@ -427,6 +442,7 @@ class DevStack:
             "start-dev",
             "--db-filename",
             str(self.data_dir / "temporal.db"),
+            *sqlite_pragma_args(),
             "--ip",
             self.host,
             "--port",

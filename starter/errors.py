@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+from typing import NoReturn
+
 
 class CliError(Exception):
     """A failure to report to the person at the terminal; ``exit_code`` 2 means bad input."""
@@ -59,3 +62,19 @@ class CaseOnVersion1(CaseError):
 
 class CaseUnavailable(CaseError):
     pass
+
+
+def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Argument errors as one line (``cme show: error: ...``) and exit code 2, no usage dump."""
+
+    def error(message: str) -> NoReturn:
+        # The message quotes what was typed: escaped, so that it stays one line of text. (Imported
+        # here: `cme --help` needs none of the domain's types.)
+        from domain.types import printable
+
+        shown = printable(message, limit=300)
+        parser.exit(2, f"{parser.prog}: error: {shown} (see {parser.prog} --help)\n")
+
+    parser.error = error  # type: ignore[method-assign]
+    parser.set_defaults(parser_of_command=parser)
+    return parser

@@ -32,9 +32,9 @@ from domain.case.state import CaseState
 from domain.clock import LONDON
 from domain.enquiries import BY_WORDS, Enquiry
 from settings import Settings
+from starter.args import add_json, case_arg, episode_arg, one_line_errors, print_json
 from starter.case_client import case_state
 from starter.connect import connect
-from starter.inspect import add_json, case_arg, episode_arg, one_line_errors, print_json
 from starter.output import emit
 from starter.words import (
     ESCALATION_WORDS,

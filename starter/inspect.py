@@ -57,11 +57,9 @@ them) and one-line argument errors.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, NoReturn, TypeVar
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
 from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError
 
@@ -75,24 +73,12 @@ from domain.case.model import (
     TaskStatus,
 )
 from domain.case.state import CaseState
-from domain.clock import LONDON, local_date
+from domain.clock import LONDON
 from domain.enquiries import BY_WORDS
 from domain.grounds import RULEBOOK_CITATIONS, UnknownGroundError, find_ground, rulebook_for
 from domain.intake import PupilMigrationReturn
-from domain.types import (
-    CaseRef,
-    EmailAddress,
-    FreeText,
-    Laestab,
-    Note,
-    PersonName,
-    PlausibleDate,
-    Reference,
-    ShortText,
-    error_message,
-    printable,
-)
 from settings import Settings
+from starter.args import add_json, case_arg, episode_arg, laestab_arg, one_line_errors, print_json
 from starter.case_client import (
     CASE_WORKFLOW_TYPES,
     V1_WORKFLOW_TYPE,
@@ -101,7 +87,7 @@ from starter.case_client import (
     rpc_failure,
 )
 from starter.connect import connect
-from starter.output import emit, emit_json
+from starter.output import emit
 from starter.words import (
     ESCALATION_WORDS,
     ROLE_WORDS,
@@ -118,106 +104,6 @@ from starter.words import (
     stage_words,
 )
 from workflows import search_attributes as sa
-
-T = TypeVar("T")
-
-# -- shared by the case commands ---------------------------------------------------------------
-
-
-def today() -> date:
-    """Today in England."""
-    return local_date(datetime.now(UTC))
-
-
-def _shown(text: str) -> str:
-    """The value as typed, quoted and escaped (control characters show as ``\\x1b``), cut short."""
-    return repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
-
-
-def typed_arg(adapter: TypeAdapter[T], what: str) -> Callable[[str], T]:
-    """An argparse ``type=`` checking the value with a type of :mod:`domain.types`: a bad value is
-    one line naming the option and saying why (``cme reassign: error: argument --by: '  ' is not
-    a name: must not be empty``), exit 2, before anything is sent."""
-
-    def parse(text: str) -> T:
-        try:
-            return adapter.validate_python(text)
-        except ValidationError as exc:
-            why = "; ".join(error_message(e) for e in exc.errors())
-            raise argparse.ArgumentTypeError(f"{_shown(text)} is not {what}: {why}") from None
-
-    parse.__name__ = what  # argparse's own messages name the type
-    return parse
-
-
-_CASE_REF: TypeAdapter[str] = TypeAdapter(CaseRef)
-_PERSON_NAME: TypeAdapter[str] = TypeAdapter(PersonName)
-_SHORT_TEXT: TypeAdapter[str] = TypeAdapter(ShortText)
-_FREE_TEXT: TypeAdapter[str] = TypeAdapter(FreeText)
-_NOTE: TypeAdapter[str] = TypeAdapter(Note)
-_REFERENCE: TypeAdapter[str] = TypeAdapter(Reference)
-_EMAIL: TypeAdapter[str] = TypeAdapter(EmailAddress)
-_LAESTAB: TypeAdapter[str] = TypeAdapter(Laestab)
-_PLAUSIBLE_DATE: TypeAdapter[date] = TypeAdapter(PlausibleDate)
-
-# A case reference as typed (``cme-7f3a…`` is fine): upper case, no spaces.
-case_arg = typed_arg(_CASE_REF, "a case reference")
-# A person's name (--by, an officer): one line, at most 100 characters.
-name_arg = typed_arg(_PERSON_NAME, "a name")
-# A short line of text (another LA's name).
-short_text_arg = typed_arg(_SHORT_TEXT, "usable text")
-# Free text (a concern, information, a reason): line breaks kept, no control characters.
-text_arg = typed_arg(_FREE_TEXT, "usable text")
-# Optional free text (--note, --advice): blank is "".
-note_arg = typed_arg(_NOTE, "a usable note")
-# A reference number or code (MASH's reference, the EHE letter's).
-reference_arg = typed_arg(_REFERENCE, "a reference")
-email_arg = typed_arg(_EMAIL, "an email address")
-laestab_arg = typed_arg(_LAESTAB, "a LAESTAB")
-
-
-def date_arg(text: str) -> date:
-    value = text.strip().lower()
-    if value == "today":
-        return today()
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-03-02, or today"
-        ) from None
-    try:
-        return _PLAUSIBLE_DATE.validate_python(day)
-    except ValidationError as exc:
-        raise argparse.ArgumentTypeError(error_message(exc.errors()[0])) from None
-
-
-def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Argument errors as one line (``cme show: error: ...``) and exit code 2, no usage dump."""
-
-    def error(message: str) -> NoReturn:
-        # The message quotes what was typed: escaped, so that it stays one line of text.
-        shown = printable(message, limit=300)
-        parser.exit(2, f"{parser.prog}: error: {shown} (see {parser.prog} --help)\n")
-
-    parser.error = error  # type: ignore[method-assign]
-    parser.set_defaults(parser_of_command=parser)
-    return parser
-
-
-def add_json(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
-
-
-def print_json(value: Any) -> None:
-    emit_json(value)
-
-
-def episode_arg(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an episode number: 1, 2, ...")
-    return int(text)
-
 
 # -- cme show ----------------------------------------------------------------------------------
 

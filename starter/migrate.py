@@ -20,9 +20,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from settings import Settings
+from starter.args import add_json, one_line_errors, print_json
 from starter.case_client import V1_WORKFLOW_TYPE, quote, rpc_failure
 from starter.connect import connect
-from starter.inspect import add_json, one_line_errors, print_json
 from starter.output import emit
 from workflows.v1.case import CmeCaseWorkflow
 

@@ -50,10 +50,7 @@ from domain.intake import AnyReferral, ProfessionalCMEReferral, ReferralInvalid,
 from domain.types import RequestId, printable
 from settings import Settings
 from starter import case_client
-from starter.case_client import Referred
-from starter.connect import connect
-from starter.errors import CliError
-from starter.inspect import (
+from starter.args import (
     add_json,
     laestab_arg,
     name_arg,
@@ -61,6 +58,9 @@ from starter.inspect import (
     print_json,
     today,
 )
+from starter.case_client import Referred
+from starter.connect import connect
+from starter.errors import CliError
 from starter.output import emit
 from starter.words import stage_words
 

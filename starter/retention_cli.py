@@ -60,10 +60,10 @@ from domain.retention import (
     RetentionResult,
 )
 from settings import Settings
+from starter.args import add_json, case_arg, name_arg, one_line_errors, print_json
 from starter.case_client import NOT_RECORDED_EXIT, describe_if_any, is_running
 from starter.connect import connect
 from starter.errors import CliError
-from starter.inspect import add_json, case_arg, name_arg, one_line_errors, print_json
 from starter.output import emit
 from starter.words import ROLE_WORDS, local_time, stage_words
 from workflows import search_attributes as sa

@@ -83,11 +83,7 @@ from domain.deletion import ConsentKind, CustodialOrder, SessionCode
 from domain.enquiries import BY_WORDS, Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
 from domain.types import error_message, printable
 from settings import Settings
-from starter.case_client import send, state_if_answering
-from starter.cases import request_id_for
-from starter.connect import connect
-from starter.errors import CliError
-from starter.inspect import (
+from starter.args import (
     add_json,
     case_arg,
     date_arg,
@@ -102,6 +98,10 @@ from starter.inspect import (
     text_arg,
     today,
 )
+from starter.case_client import send, state_if_answering
+from starter.cases import request_id_for
+from starter.connect import connect
+from starter.errors import CliError
 from starter.output import emit
 from starter.words import investigation_words, outcome_words, stage_words
 from workflows.case import CmeCase

@@ -35,9 +35,9 @@ from activities.accounts import (
 from activities.register import make_engine
 from domain.case.model import Role
 from settings import Settings
+from starter.args import one_line_errors
 from starter.dev import _shown
 from starter.errors import CliError
-from starter.inspect import one_line_errors
 
 ROLES = [r.value for r in ACCOUNT_ROLES]
 

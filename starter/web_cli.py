@@ -21,10 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from activities.register import HEAD, make_engine, register_revision
 from security.codec_server import serve
 from settings import Settings
+from starter.args import one_line_errors
 from starter.codec_cli import _configure_logging, _stopped_by_signals
 from starter.dev import _port, _shown
 from starter.errors import CliError
-from starter.inspect import one_line_errors
 
 
 def register(subparsers: Any) -> None:

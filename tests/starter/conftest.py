@@ -369,6 +369,7 @@ class PersistentServer:
     data_converter: DataConverter
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    extra_args: list[str] = field(default_factory=list)  # e.g. --sqlite-pragma ...
 
     @property
     def address(self) -> str:
@@ -393,7 +394,7 @@ class PersistentServer:
         ]
         for name, kind in sa.CLI_TYPES.items():
             command += ["--search-attribute", f"{name}={kind}"]
-        return command
+        return command + self.extra_args
 
     async def start(self, attempts: int = 3) -> Client:
         """Start the server; a client of it once its namespace answers. The dev server picks
@@ -429,6 +430,13 @@ class PersistentServer:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.2)
+
+    def kill(self) -> None:
+        """``kill -9``: the server stops at once, whatever it was doing."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
 
     def stop(self) -> None:
         process, self.process = self.process, None

@@ -106,10 +106,10 @@ from domain.intake import Pupil, ReferralInvalid, parse_referral
 from settings import Settings
 from starter import case_client, referrals, tasks
 from starter import cli as cli_module
+from starter.args import today as cli_today
 from starter.cases import case_reference, referral_request_id
 from starter.connect import connect as real_connect
 from starter.errors import CliError
-from starter.inspect import today as cli_today
 from tests.starter.conftest import Cli, run_main
 from tests.starter.fuzz_inputs import (
     ReferralInput,
@@ -888,8 +888,8 @@ def make_inputs(run: Run, calendar: TestCalendar, queue: Queue[Any]) -> None:
         parser = cli_module.build_parser()
         cli_settings = Settings()
         patch = pytest.MonkeyPatch()  # in this process, until it ends
-        patch.setattr(cli_module, "build_parser", lambda: parser)
-        patch.setattr(cli_module, "Settings", lambda: cli_settings)
+        patch.setattr(cli_module, "build_parser", lambda only=None: parser)
+        patch.setattr(cli_module, "read_settings", lambda: cli_settings)
         patch.setattr(referrals, "connect", gated_connect)
         patch.setattr(tasks, "connect", gated_connect)
         bases = make_bases(run.today, calendar)
@@ -928,8 +928,8 @@ async def test_fuzz_the_cli(
     parser = cli_module.build_parser()
     cli_settings = Settings()
     calendar = cli_settings.calendar  # loaded once, before the threads share it
-    monkeypatch.setattr(cli_module, "build_parser", lambda: parser)
-    monkeypatch.setattr(cli_module, "Settings", lambda: cli_settings)
+    monkeypatch.setattr(cli_module, "build_parser", lambda only=None: parser)
+    monkeypatch.setattr(cli_module, "read_settings", lambda: cli_settings)
     monkeypatch.setattr(referrals, "connect", gated_connect)
     monkeypatch.setattr(tasks, "connect", gated_connect)
     monkeypatch.setattr(case_client, "ANSWER_TIMEOUT_SECONDS", ANSWER_TIMEOUT)

@@ -1,0 +1,85 @@
+"""The `cme` command starts lazily (issue 11, target 7): `cme --help` imports no command's module,
+`cme calendar` neither the Temporal SDK nor the case model, and the lazy parser says exactly what
+the full one says. The start-up time itself is measured by ``python -m benchmarks.cli_startup``."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from starter import cli
+
+REPO = Path(__file__).parents[2]
+
+
+def _commands(parser: argparse.ArgumentParser) -> list[tuple[str, str | None]]:
+    [subparsers] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return [(action.dest, action.help) for action in subparsers._choices_actions]
+
+
+def test_the_table_names_every_command_with_its_modules_own_help() -> None:
+    full = build_full()
+    assert [(c.name, c.help) for c in cli.COMMANDS] == _commands(full)
+    for command in cli.COMMANDS:  # each command is its module's
+        parser = argparse.ArgumentParser(prog="cme")
+        subparsers = parser.add_subparsers()
+        __import__(command.module, fromlist=["register"]).register(subparsers)
+        assert command.name in subparsers.choices, command
+
+
+def build_full() -> argparse.ArgumentParser:
+    return cli.build_parser()
+
+
+@pytest.mark.parametrize("module", [*cli.COMMAND_MODULES, ""])
+def test_the_lazy_parser_lists_and_helps_as_the_full_one(module: str) -> None:
+    assert build_full().format_help() == cli.build_parser(only=module).format_help()
+
+
+def _imported_after(*argv: str) -> set[str]:
+    """The modules `cme ARGV` has imported when it ends (its own process, the shipped calendar,
+    no CME_* settings)."""
+    script = (
+        "import sys\n"
+        "from starter.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return set(done.stderr.split())
+
+
+def test_help_imports_no_command() -> None:
+    modules = _imported_after("--help")
+    assert not modules & set(cli.COMMAND_MODULES)
+    assert "settings" not in modules
+    assert not any(name.startswith(("temporalio", "pydantic")) for name in modules)
+
+
+def test_the_calendar_talks_to_no_case_and_imports_no_temporal() -> None:
+    modules = _imported_after("calendar", "nth", "2026-02-09", "10", "--school", "8512000")
+    assert "starter.calendar_cli" in modules
+    assert not modules & (set(cli.COMMAND_MODULES) - {"starter.calendar_cli"})
+    assert not any(name.startswith(("temporalio", "sqlalchemy", "workflows")) for name in modules)
+    assert "domain.case.model" not in modules
+
+
+def test_a_command_that_talks_to_temporal_imports_its_module_only() -> None:
+    modules = _imported_after("show", "not-a-case")  # refused by its argument type, exit 2
+    assert "starter.inspect" in modules
+    assert "starter.tasks" not in modules and "starter.dev" not in modules
