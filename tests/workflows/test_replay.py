@@ -97,6 +97,10 @@ async def test_without_the_recorded_keys_a_history_cannot_be_replayed() -> None:
     """The control for the replays above: they read the payloads through the keys."""
     store = recorded_key_store()
     store.keys.clear()
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(store))
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=data_converter(store),
+        workflow_runner=workflow_runner(),
+    )
     with pytest.raises(Exception, match="PayloadUndecryptable"):
         await replayer.replay_workflow(load(HISTORIES[0]))

@@ -62,11 +62,15 @@ async def test_the_case_state_machine_is_passed_through_not_imported_again(
     )
 
 
-async def test_a_case_leaves_the_processs_own_modules_as_they_were(harness: Harness) -> None:
+async def test_a_case_leaves_the_processs_own_modules_as_they_were(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A module the sandbox imports afresh is set as an attribute of its parent package: were
     ``domain.case`` passed through but ``domain.case.rules`` not, a case run in this process would
     leave the real ``domain.case.rules`` pointing at the sandbox's copy, whose ``Rejected`` is
     another class (the web app then failed to catch a refusal, in one process with a worker)."""
+    # Start from the real modules, whatever ran earlier in this process.
+    monkeypatch.setattr(domain.case, "rules", sys.modules["domain.case.rules"])
     h = harness
     day1 = h.calendar.first_school_day_on_or_before(h.today)
     await h.open(school_referral(today=h.today, day1=day1), SCHOOL_OFFICE)

@@ -18,6 +18,7 @@ from security.converter import data_converter
 from security.keys import MemoryKeyStore
 from tests.keyring import fixed_key_ring
 from tests.payloads import encrypted_payloads
+from worker import workflow_runner
 from workflows.v1.case import CmeCaseWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -35,5 +36,7 @@ async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     assert not any(p.metadata.get("encoding") == ENCODING for _, p in encrypted_payloads(history))
     converter = data_converter(MemoryKeyStore(fixed_key_ring()))
-    replayer = Replayer(workflows=[CmeCaseWorkflow], data_converter=converter)
+    replayer = Replayer(
+        workflows=[CmeCaseWorkflow], data_converter=converter, workflow_runner=workflow_runner()
+    )
     await replayer.replay_workflow(history)
