@@ -158,7 +158,9 @@ def old_listing_main(limit: int) -> None:
     async def listing() -> None:
         settings = Settings()
         client = await connect(settings)
-        rows = [case_row(e) async for e in client.list_workflows(cases_query(), limit=limit)]
+        rows = [
+            case_row(e.raw_info) async for e in client.list_workflows(cases_query(), limit=limit)
+        ]
         rows.sort(
             key=lambda r: (not r["overdue"], r["next_deadline"] or "9999", r["case"], r["episode"])
         )

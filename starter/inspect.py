@@ -67,13 +67,20 @@ them) and one-line argument errors.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecution
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
+from temporalio.api.workflowservice.v1 import (
+    ListWorkflowExecutionsRequest,
+    ListWorkflowExecutionsResponse,
+)
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.service import RPCError
 
 from domain.calendar import human_date
@@ -514,36 +521,68 @@ def _due_day(deadline: datetime | None) -> date | None:
     return (deadline.astimezone(LONDON) - timedelta(seconds=1)).date()
 
 
-def case_row(execution: WorkflowExecution) -> dict[str, Any]:
-    attrs = execution.typed_search_attributes
-    version = 1 if execution.workflow_type == V1_WORKFLOW_TYPE else 2
-    episode = attrs.get(sa.EPISODE) or 1
+def _attribute(fields: Any, key: SearchAttributeKey[Any]) -> Any:
+    """The value of search attribute ``key`` in a listed case's ``indexed_fields``, or None.
+
+    Read here rather than through the SDK's ``WorkflowExecution`` (which decodes every search
+    attribute twice, typed and untyped, through the payload converter): a listing of tens of
+    thousands of cases spent most of its own time there. A search attribute's payload is
+    always JSON (never encrypted: it is not one of the case's payloads); a single value may
+    come as a one-item list."""
+    payload = fields.get(key.name)
+    if payload is None:
+        return None
+    value = json.loads(payload.data)
+    if isinstance(value, list):
+        value = value[0] if len(value) == 1 else None
+    if key.indexed_value_type is SearchAttributeIndexedValueType.DATETIME:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    return value if isinstance(value, key.origin_value_type) else None
+
+
+def case_row(info: WorkflowExecutionInfo) -> dict[str, Any]:
+    """A row of ``cme cases`` from a listed run: its search attributes, no more."""
+    fields = info.search_attributes.indexed_fields
+    version = 1 if info.type.name == V1_WORKFLOW_TYPE else 2
+    episode = _attribute(fields, sa.EPISODE) or 1
     return {
-        "case": execution.id,
+        "case": info.execution.workflow_id,
         "episode": episode,
         "repeat": episode > 1,
         "version": version,
-        "kind": attrs.get(sa.CASE_KIND),
-        "stage": attrs.get(sa.STAGE),
-        "school": attrs.get(sa.SCHOOL) or None,
-        "child_protection": bool(attrs.get(sa.CHILD_PROTECTION)),
-        "next_deadline": iso(_due_day(attrs.get(sa.NEXT_DEADLINE))),
-        "overdue": bool(attrs.get(sa.OVERDUE)),
-        "problem": bool(attrs.get(sa.PROBLEM)),
-        "outcome": attrs.get(sa.OUTCOME) or None,
-        "ground": attrs.get(sa.GROUND) or None,
-        "status": execution.status.name.lower() if execution.status else None,
-        "opened_at": iso(execution.start_time),
+        "kind": _attribute(fields, sa.CASE_KIND),
+        "stage": _attribute(fields, sa.STAGE),
+        "school": _attribute(fields, sa.SCHOOL) or None,
+        "child_protection": bool(_attribute(fields, sa.CHILD_PROTECTION)),
+        "next_deadline": iso(_due_day(_attribute(fields, sa.NEXT_DEADLINE))),
+        "overdue": bool(_attribute(fields, sa.OVERDUE)),
+        "problem": bool(_attribute(fields, sa.PROBLEM)),
+        "outcome": _attribute(fields, sa.OUTCOME) or None,
+        "ground": _attribute(fields, sa.GROUND) or None,
+        "status": WorkflowExecutionStatus(info.status).name.lower() if info.status else None,
+        "opened_at": iso(info.start_time.ToDatetime().replace(tzinfo=UTC)),
     }
 
 
 # Rows asked of Temporal at a time: the most the server gives in one page (its
-# ``limit.frontend.visibilityMaxPageSize``, 1000 by default). `cme cases` holds one page at a time,
-# whatever the number of cases.
+# ``limit.frontend.visibilityMaxPageSize``, 1000 by default). `cme cases` holds one page at a
+# time, and the next one on its way, whatever the number of cases.
 PAGE_SIZE = 1000
 
 # A listed episode: its workflow id and run id.
 Listed = tuple[str, str]
+
+
+async def _list_page(
+    client: Client, query: str, page_size: int, token: bytes
+) -> ListWorkflowExecutionsResponse:
+    """One page of visibility's answer to ``query``, after the page ``token`` ends."""
+    return await client.workflow_service.list_workflow_executions(
+        ListWorkflowExecutionsRequest(
+            namespace=client.namespace, query=query, page_size=page_size, next_page_token=token
+        ),
+        retry=True,
+    )
 
 
 async def case_pages(
@@ -559,30 +598,42 @@ async def case_pages(
     rows), as each page arrives, in visibility's order: open cases before closed ones, the
     latest opened first. Stops after ``limit`` rows; leaves out the episodes in ``skip`` and
     adds those it yields to ``seen``. Each row is the search attributes of the listing itself:
-    no further request per case."""
-    listing = client.list_workflows(query, page_size=PAGE_SIZE)
-    while limit is None or limit > 0:
-        try:
-            await listing.fetch_next_page(
-                page_size=PAGE_SIZE if limit is None else min(PAGE_SIZE, limit)
-            )
-        except RPCError as exc:
-            raise rpc_failure(exc, None, settings) from None
-        page = []
-        for execution in listing.current_page or ():
-            key = (execution.id, execution.run_id or "")
-            if key in skip:
-                continue
-            if seen is not None:
-                seen.add(key)
-            page.append(case_row(execution))
-        if limit is not None:
-            page = page[:limit]
-            limit -= len(page)
-        if page:
-            yield page
-        if listing.next_page_token is None:
-            return
+    no further request per case. With no ``limit`` the next page is asked for before this one
+    is read, so that the server's work and this process's overlap."""
+
+    def ask(token: bytes) -> asyncio.Future[ListWorkflowExecutionsResponse]:
+        size = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit)
+        return asyncio.ensure_future(_list_page(client, query, size, token))
+
+    asking = ask(b"")
+    try:
+        while True:
+            try:
+                response = await asking
+            except RPCError as exc:
+                raise rpc_failure(exc, None, settings) from None
+            token = response.next_page_token
+            if token and limit is None:
+                asking = ask(token)
+            page = []
+            for info in response.executions:
+                key = (info.execution.workflow_id, info.execution.run_id)
+                if key in skip:
+                    continue
+                if seen is not None:
+                    seen.add(key)
+                page.append(case_row(info))
+            if limit is not None:
+                page = page[:limit]
+                limit -= len(page)
+            if page:
+                yield page
+            if not token or (limit is not None and limit <= 0):
+                return
+            if limit is not None:
+                asking = ask(token)
+    finally:
+        asking.cancel()
 
 
 async def list_cases(

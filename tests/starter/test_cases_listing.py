@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from temporalio.client import Client, WorkflowExecutionAsyncIterator, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 import starter.inspect
@@ -111,28 +111,22 @@ class Calls:
 def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
     seen = Calls()
     monkeypatch.setattr(starter.inspect, "PAGE_SIZE", PAGE)
-    list_workflows = Client.list_workflows
-    fetch_next_page = WorkflowExecutionAsyncIterator.fetch_next_page
+    list_page = starter.inspect._list_page
     describe = WorkflowHandle.describe
 
-    def listed(self: Client, query: str | None = None, **kwargs: Any) -> Any:
-        seen.queries.append(query or "")
-        return list_workflows(self, query, **kwargs)
-
-    async def fetched(
-        self: WorkflowExecutionAsyncIterator, *, page_size: int | None = None
-    ) -> None:
+    async def listed(client: Client, query: str, page_size: int, token: bytes) -> Any:
+        if not token:
+            seen.queries.append(query)
         seen.page_sizes.append(page_size)
         # What pytest has captured of stdout so far (the command runs in this process).
         seen.lines_written.append(sys.stdout.getvalue().count("\n"))  # type: ignore[union-attr]
-        await fetch_next_page(self, page_size=page_size)
+        return await list_page(client, query, page_size, token)
 
     async def described(self: WorkflowHandle[Any, Any], *args: Any, **kwargs: Any) -> Any:
         seen.describes += 1
         return await describe(self, *args, **kwargs)
 
-    monkeypatch.setattr(Client, "list_workflows", listed)
-    monkeypatch.setattr(WorkflowExecutionAsyncIterator, "fetch_next_page", fetched)
+    monkeypatch.setattr(starter.inspect, "_list_page", listed)
     monkeypatch.setattr(WorkflowHandle, "describe", described)
     return seen
 
@@ -150,8 +144,8 @@ async def test_a_listing_longer_than_a_page_has_every_case_once_overdue_first(
         cases_query(school=listing.school),
     ]
     assert calls.describes == 0  # every row from the listing's own search attributes
-    # Never more than a page asked for, and each page written before the next is asked for:
-    # the listing holds one page, not the whole list.
+    # Never more than a page asked for, and the rows written as the pages come (the next page
+    # is asked for as one is written): the listing holds a page or two, not the whole list.
     assert calls.page_sizes and all(size is not None and size <= PAGE for size in calls.page_sizes)
     assert len(calls.page_sizes) >= (OVERDUE + OTHERS + OVERDUE) // PAGE
     assert calls.lines_written == sorted(calls.lines_written)
