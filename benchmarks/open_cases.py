@@ -470,15 +470,16 @@ def report(
         f"  cme cases --overdue ({overdue * scale:,.0f} overdue): {late:6.2f} s (target <= 1 s:"
         f" {verdict(late, 1)})"
     )
-    full = [(count, rss) for count, rss in rss_samples if count >= cache]
+    full = [(count, rss) for count, rss in rss_samples if count > cache]
     if len(full) >= 2:
-        # The worker's cache full: what each further case adds (its keys, the SDK's records).
-        (c0, r0), (c1, r1) = full[0], full[-1]
-        slope = max(0.0, (r1 - r0) / (c1 - c0))
+        # The worker's cache full: what each further case adds (its keys, the SDK's records),
+        # fitted over the samples taken once it was.
+        fit = statistics.linear_regression([c for c, _ in full], [r for _, r in full])
+        slope = max(0.0, fit.slope)
         rss = (worker_peak + slope * (TARGET_CASES - n)) / 2**20
         how = (
-            f"{slope / 1024:.1f} KiB a case once the cache of {cache} is full, from "
-            f"{c0:,} to {c1:,} cases"
+            f"{slope / 1024:.1f} KiB a case once the cache of {cache} is full, fitted from "
+            f"{full[0][0]:,} to {full[-1][0]:,} cases"
         )
     else:
         rss = (idle_rss + (worker_peak - idle_rss) * scale) / 2**20
