@@ -178,6 +178,7 @@ def migration_return(
     ehe_letter: str | None = None,
     cp: bool = False,
     referral_date: date | None = None,
+    serial: int | None = None,
     **more: Any,
 ) -> PupilMigrationReturn:
     first, last = _child_names()
@@ -188,7 +189,7 @@ def migration_return(
             "last_name": last,
             "date_of_birth": str(today.replace(year=today.year - 9, day=1)),
             "gender": "male",
-            "upn": _upn(uuid.uuid4().int),
+            "upn": _upn(serial if serial is not None else uuid.uuid4().int),
         },
         "school_laestab": SCHOOL,
         "referral_date": str(referral_date or today),
