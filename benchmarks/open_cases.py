@@ -152,8 +152,8 @@ def old_listing_main(limit: int) -> None:
     """`cme cases` before issue 11, target 5, for the baseline: every row into a list (pages of
     the SDK's default 1,000), sorted, the table's widths from every row, then printed."""
     from settings import Settings
+    from starter.case_list_cli import case_cells, case_row, cases_query
     from starter.connect import connect
-    from starter.inspect import case_cells, case_row, cases_query
 
     async def listing() -> None:
         settings = Settings()
@@ -338,7 +338,7 @@ async def open_cases(
 
 async def visible(client: Any, cases: int, overdue: int) -> None:
     """Until visibility counts every case, and every overdue one as overdue."""
-    from starter.inspect import cases_query
+    from starter.case_list_cli import cases_query
 
     deadline = time.monotonic() + 120
     while True:

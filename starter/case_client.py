@@ -78,6 +78,7 @@ from starter.errors import (
     NotRecorded,
     RecordedNotAnswered,
 )
+from starter.visibility import UNAVAILABLE_WORDS, V1_WORKFLOW_TYPE, quote, rpc_failure
 from workflows import search_attributes as sa
 from workflows.case import WORKFLOW_TYPE, CmeCase
 
@@ -88,40 +89,8 @@ T = TypeVar("T")
 ANSWER_TIMEOUT_SECONDS = 30.0
 # The exit code of a request that is not recorded yet (sysexits' EX_TEMPFAIL: try again).
 NOT_RECORDED_EXIT = 75
-V1_WORKFLOW_TYPE = "CmeCase"
-CASE_WORKFLOW_TYPES = (V1_WORKFLOW_TYPE, WORKFLOW_TYPE)
 
 CaseHandle = WorkflowHandle[CmeCase, CaseOutcome | None]
-
-
-def quote(value: str) -> str:
-    """A string literal of Temporal's visibility query language."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-# -- failures as one line --------------------------------------------------------------------------
-
-
-# What the web app shows for a case service that does not answer (the CLI names the server).
-UNAVAILABLE_WORDS = (
-    "The case service is not answering just now, so nothing has been recorded. Try again in a "
-    "few minutes."
-)
-
-
-def rpc_failure(exc: RPCError, case: str | None, settings: Settings) -> CaseError:
-    """One line for an error answer from the Temporal server."""
-    if exc.status is RPCStatusCode.NOT_FOUND and case is not None:
-        return NoSuchCase(f"no case {case}")
-    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return CaseUnavailable(
-            f"lost the connection to Temporal at {settings.temporal_address}: {exc.message}",
-            reason=UNAVAILABLE_WORDS,
-        )
-    return CaseUnavailable(
-        f"Temporal refused the request: {exc.message}",
-        reason=f"The service refused the request: {exc.message}",
-    )
 
 
 def no_answer(case: str, settings: Settings) -> str:

@@ -59,7 +59,7 @@ COMMANDS = (
     ),
     Command(
         "cases",
-        "starter.inspect",
+        "starter.case_list_cli",
         "a table of cases, by kind, stage, school, overdue, child protection, problems",
     ),
     Command("history", "starter.history", "who did what when on a case, from the case's own log"),

@@ -7,6 +7,12 @@ keys that wrap them (``CME_ENCRYPTION_KEYS``, ``CME_ENCRYPTION_KEY_ID``). On the
 are there with no configuration; a deployment's `cme` needs the same values as its workers, and
 the same Temporal options: TLS or mutual TLS, an API key (:meth:`Settings.temporal_client_options`,
 which every client of the service connects with).
+
+A command that reads only search attributes (``cme cases``: never encrypted, never personal data)
+reads no payload, so it connects with :func:`connect_to_visibility`: the same options, Temporal's
+default data converter, and no key store. The register and the encryption code are imported only
+by :func:`client_data_converter`, so that such a command starts without them (issue 11:
+``python -m benchmarks.cli_startup``).
 """
 
 from __future__ import annotations
@@ -14,9 +20,6 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 
-from activities.register import make_engine
-from security.converter import data_converter
-from security.store import SqlKeyStore
 from settings import Settings
 from starter.errors import CliError
 
@@ -25,16 +28,31 @@ def client_data_converter(settings: Settings) -> DataConverter:
     """The data converter of a short-lived client: its key store on the settings' register,
     opening a connection only when a key is not in its cache (no pool to dispose of, and no
     directory made for a register that is not there)."""
+    from activities.register import make_engine
+    from security.converter import data_converter
+    from security.store import SqlKeyStore
+
     engine = make_engine(settings.register_url, client=True)
     return data_converter(SqlKeyStore(engine, settings.key_ring))
 
 
 async def connect(settings: Settings) -> Client:
+    """A client that reads and writes the cases' payloads (encrypted with their data keys)."""
+    return await _connect(settings, client_data_converter(settings))
+
+
+async def connect_to_visibility(settings: Settings) -> Client:
+    """A client for visibility listings only: it reads search attributes, never a payload, so it
+    has Temporal's default data converter: no key store, no register."""
+    return await _connect(settings, DataConverter.default)
+
+
+async def _connect(settings: Settings, converter: DataConverter) -> Client:
     try:
         return await Client.connect(
             settings.temporal_address,
             **settings.temporal_client_options(),  # namespace, TLS / mutual TLS, API key
-            data_converter=client_data_converter(settings),
+            data_converter=converter,
         )
     except RuntimeError as exc:
         address, namespace = settings.temporal_address, settings.temporal_namespace

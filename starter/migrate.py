@@ -21,9 +21,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from settings import Settings
 from starter.args import add_json, one_line_errors, print_json
-from starter.case_client import V1_WORKFLOW_TYPE, quote, rpc_failure
 from starter.connect import connect
 from starter.output import emit
+from starter.visibility import V1_WORKFLOW_TYPE, quote, rpc_failure
 from workflows.v1.case import CmeCaseWorkflow
 
 

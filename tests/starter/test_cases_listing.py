@@ -23,8 +23,8 @@ import pytest_asyncio
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-import starter.inspect
-from starter.inspect import cases_query
+import starter.case_list_cli
+from starter.case_list_cli import cases_query
 from tests.starter.conftest import Cli, eventually
 from workflows import search_attributes as sa
 
@@ -110,8 +110,8 @@ class Calls:
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
     seen = Calls()
-    monkeypatch.setattr(starter.inspect, "PAGE_SIZE", PAGE)
-    list_page = starter.inspect._list_page
+    monkeypatch.setattr(starter.case_list_cli, "PAGE_SIZE", PAGE)
+    list_page = starter.case_list_cli._list_page
     describe = WorkflowHandle.describe
 
     async def listed(client: Client, query: str, page_size: int, token: bytes) -> Any:
@@ -126,7 +126,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
         seen.describes += 1
         return await describe(self, *args, **kwargs)
 
-    monkeypatch.setattr(starter.inspect, "_list_page", listed)
+    monkeypatch.setattr(starter.case_list_cli, "_list_page", listed)
     monkeypatch.setattr(WorkflowHandle, "describe", described)
     return seen
 

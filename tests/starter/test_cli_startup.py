@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from starter import cli
+from tests.starter.conftest import free_port
 
 REPO = Path(__file__).parents[2]
 
@@ -40,22 +41,25 @@ def test_the_lazy_parser_lists_and_helps_as_the_full_one(module: str) -> None:
     assert build_full().format_help() == cli.build_parser(only=module).format_help()
 
 
-def _imported_after(*argv: str) -> set[str]:
+def _imported_after(*argv: str, **settings: str) -> set[str]:
     """The modules `cme ARGV` has imported when it ends (its own process, the shipped calendar,
-    no CME_* settings)."""
+    no CME_* settings but ``settings``)."""
+    # Ends as the console script does, with no interpreter finalisation: that can crash once
+    # the Temporal client's native runtime has started (starter.cli.run).
     script = (
-        "import sys\n"
+        "import os, sys\n"
         "from starter.cli import main\n"
         "try:\n"
         "    main(sys.argv[1:])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)\n"
+        "print('\\n'.join(sorted(sys.modules)), file=sys.stderr, flush=True)\n"
+        "os._exit(0)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, *argv],
         cwd=REPO,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), **settings},
         capture_output=True,
         text=True,
         check=True,
@@ -83,3 +87,24 @@ def test_a_command_that_talks_to_temporal_imports_its_module_only() -> None:
     modules = _imported_after("show", "not-a-case")  # refused by its argument type, exit 2
     assert "starter.inspect" in modules
     assert "starter.tasks" not in modules and "starter.dev" not in modules
+
+
+def test_the_case_listing_imports_neither_the_workflow_nor_the_keys_nor_the_register() -> None:
+    # `cme cases` reads search attributes only (never encrypted, never personal data): no
+    # case workflow, no encryption, no key store on the register (issue 11: its start-up).
+    # It runs to the end: connects (to no server: one line, exit 1), so that what it would
+    # import to connect is imported too.
+    nobody = f"127.0.0.1:{free_port()}"
+    modules = _imported_after("cases", "--overdue", CME_TEMPORAL_ADDRESS=nobody)
+    assert "temporalio.client" in modules
+    assert "starter.case_list_cli" in modules
+    assert not modules & (set(cli.COMMAND_MODULES) - {"starter.case_list_cli"})
+    for heavy in ("workflows.case", "cryptography", "sqlalchemy", "security.codec"):
+        assert not any(name == heavy or name.startswith(heavy + ".") for name in modules), heavy
+
+
+def test_the_case_listing_knows_the_case_workflows_by_their_own_names() -> None:
+    from starter.visibility import CASE_WORKFLOW_TYPES
+    from workflows.case import WORKFLOW_TYPE
+
+    assert CASE_WORKFLOW_TYPES == ("CmeCase", WORKFLOW_TYPE)

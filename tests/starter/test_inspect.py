@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from domain.calendar import human_date
-from starter.inspect import cases_query
+from starter.case_list_cli import cases_query
 from tests.starter.conftest import (
     Cli,
     eventually,
