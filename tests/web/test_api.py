@@ -720,3 +720,30 @@ async def test_an_unexpected_failure_is_a_problem_document_that_names_no_child(
     assert "Syntheticfailure" not in answer.text
     assert "Syntheticfailure" not in caplog.text
     assert "web request failed: RuntimeError" in caplog.text
+
+
+async def test_a_school_client_is_refused_every_officers_and_team_leaders_request_on_its_own_case(
+    service: Service,
+) -> None:
+    """A school's system refers and makes enquiries; the case refuses it what is an officer's or
+    a team leader's to do, with the case's reason, and records nothing."""
+    token = service.token("Northfield Academy MIS", Role.SCHOOL, SCHOOL)
+    referral = service.school_referral()
+    case = service.case_of(referral)
+    refused_requests = {
+        "conclude": ({"outcome": "not_located"}, "concluding an investigation"),
+        "authorise": ({"ground": "9(1)(i)"}, "authorising deletion"),
+        "withdraw": ({"reason": "duplicate"}, "withdrawing a case"),
+        "reassign": ({"officer": "Mallory"}, "reassigning a case"),
+    }
+    async with service.api(token) as api:
+        assert (await api.post("/api/v1/referrals", json=referral)).status_code == 201
+        await service.in_register(case)
+        before = (await api.get(f"/api/v1/cases/{case}")).json()
+        for path, (body, action) in refused_requests.items():
+            answer = await api.post(f"/api/v1/cases/{case}/{path}", json=body)
+            detail = problem(answer, 409)["detail"]
+            assert detail.startswith(f"{action} is for a "), (path, detail)
+            assert detail.endswith(", not a school"), (path, detail)
+        after = (await api.get(f"/api/v1/cases/{case}")).json()
+    assert after == before
