@@ -38,10 +38,8 @@ date of birth, UPN) as the referral gave them.
 
 Moments are ISO 8601 in UTC, dates ISO; people are ``"Name (role)"``.
 
-This module also holds what the case commands share (``starter.tasks``, ``starter.referrals``,
-``starter.history``): argument types (case references, dates, and names, texts, references, emails
-and LAESTABs checked with the types of :mod:`domain.types`, as the forms and the worker check
-them) and one-line argument errors.
+What the case commands share (argument types checked with :mod:`domain.types`, one-line
+argument errors, ``--json``) is in :mod:`starter.args`.
 """
 
 from __future__ import annotations
