@@ -4,8 +4,9 @@ Temporal client with the encrypting data converter.
 
 What it serves:
 
-* ``/assets/...``: GOV.UK Frontend's built assets (CSS, JS, fonts, images), copied from the npm
-  package into ``web/static/govuk`` by ``scripts/_frontend.sh`` (run by ``./scripts/dev`` and
+* ``/assets/...``: GOV.UK Frontend's built assets (JS, images, and its stylesheet compiled from
+  its Sass in Arial), set up from the npm package in ``web/static/govuk`` by
+  ``scripts/_frontend.sh`` (run by ``./scripts/dev`` and
   ``./scripts/test``); the app refuses to start without them. ``/static/...``: the app's own.
 * ``/healthz``: ``ok`` while the register answers (the compose stack's healthcheck).
 * the pages of :data:`ROUTERS`; a GOV.UK page for every error.

@@ -27,6 +27,10 @@ async def test_the_govuk_assets_are_served_by_the_app(client: httpx.AsyncClient)
     for url in sorted(set(re.findall(r"url\((/assets/[^)]+)\)", css.text))):
         asset = await client.get(url)
         assert asset.status_code == 200, url
+    # Not on GOV.UK, so not in its typeface: GDS Transport is licensed for GOV.UK only.
+    assert "GDS Transport" not in css.text
+    assert set(re.findall(r"font-family:([^;}]+)", css.text)) <= {"arial,sans-serif", "sans-serif"}
+    assert (await client.get("/assets/fonts/bold-b542beb274-v2.woff2")).status_code == 404
     js = await client.get("/assets/govuk-frontend.min.js")
     assert js.status_code == 200 and "initAll" in js.text
     app_js = await client.get("/static/app.js")
