@@ -47,6 +47,7 @@ personal data and must never reach an error message or a log.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -67,13 +68,12 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     LargeBinary,
     MetaData,
+    Table,
     Text,
-    and_,
+    bindparam,
     delete,
-    false,
     func,
     inspect,
-    true,
     update,
 )
 from sqlalchemy import event as sa_event
@@ -769,9 +769,8 @@ def _decision_values(state: CaseState) -> dict[str, Any] | None:
     }
 
 
-def _insert(session: Session, table: Any) -> Any:
-    """``INSERT`` with ``ON CONFLICT`` for the session's database (SQLite or PostgreSQL)."""
-    dialect = session.get_bind().dialect.name
+def _insert(dialect: str, table: Table) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` for the database (SQLite or PostgreSQL)."""
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
@@ -779,22 +778,88 @@ def _insert(session: Session, table: Any) -> Any:
     raise NotImplementedError(f"the register runs on SQLite or PostgreSQL, not {dialect}")
 
 
+# The sync's statements are built once per process and table, their values bound at execution:
+# building an upsert (its ``excluded`` columns) costs more than running it, and a statement with
+# the same structure every time is compiled once (SQLAlchemy's compiled cache).
+
+
+@functools.cache
+def _case_upsert(dialect: str, names: tuple[str, ...]) -> Any:
+    """The episode's row, its columns ``names`` written only when its digest differs and it was
+    never erased; returns the key when it wrote."""
+    table: Table = CaseRow.__table__  # type: ignore[attr-defined]
+    statement = _insert(dialect, table)
+    return statement.on_conflict_do_update(
+        index_elements=["case_ref", "episode"],
+        set_={name: statement.excluded[name] for name in names},
+        where=(
+            table.c.erased_at.is_(None)
+            & table.c.sync_digest.is_distinct_from(statement.excluded.sync_digest)
+        ),
+    ).returning(table.c.case_ref)
+
+
+@functools.cache
+def _items_upsert(dialect: str, table: Table, key: tuple[str, ...], names: tuple[str, ...]) -> Any:
+    statement = _insert(dialect, table)
+    if not names:
+        return statement.on_conflict_do_nothing(index_elements=list(key))
+    return statement.on_conflict_do_update(
+        index_elements=list(key), set_={name: statement.excluded[name] for name in names}
+    )
+
+
+@functools.cache
+def _items_prune(table: Table, column: str) -> Any:
+    """Delete the episode's rows whose ``column`` is not among ``keep`` (bound, expanding)."""
+    return delete(table).where(
+        table.c.case_ref == bindparam("b_ref"),
+        table.c.episode == bindparam("b_episode"),
+        table.c[column].not_in(bindparam("b_keep", expanding=True)),
+    )
+
+
+@functools.cache
+def _episode_delete(table: Table) -> Any:
+    return delete(table).where(
+        table.c.case_ref == bindparam("b_ref"), table.c.episode == bindparam("b_episode")
+    )
+
+
+@functools.cache
+def _outbox_sent() -> Any:
+    table: Table = NotificationRow.__table__  # type: ignore[attr-defined]
+    return (
+        update(table)
+        .where(
+            table.c.case_ref == bindparam("b_ref"),
+            table.c.episode == bindparam("b_episode"),
+            table.c.purpose == bindparam("p_purpose"),
+            table.c.status != OutboxStatus.SENT.value,
+        )
+        .values(
+            status=OutboxStatus.SENT.value,
+            sent_at=bindparam("p_sent_at"),
+            delivered_to=table.c.recipients,
+        )
+    )
+
+
 def _upsert_all(
-    session: Session, table: Any, key: list[str], rows: list[dict[str, Any]], keep: Any
+    connection: Connection,
+    table: Table,
+    key: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    episode: dict[str, Any],
 ) -> None:
     """Make the episode's rows of ``table`` exactly ``rows``: each inserted or overwritten by its
-    ``key``, and the episode's other rows (``keep`` false for them) deleted."""
+    ``key``, and the episode's other rows (by the key's last column) deleted."""
+    dialect = connection.dialect.name
     if rows:
-        statement = _insert(session, table.__table__)
-        names = [name for name in rows[0] if name not in key]
-        if names:
-            statement = statement.on_conflict_do_update(
-                index_elements=key, set_={name: statement.excluded[name] for name in names}
-            )
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=key)
-        session.execute(statement, rows)
-    session.execute(delete(table).where(keep))
+        names = tuple(name for name in rows[0] if name not in key)
+        connection.execute(_items_upsert(dialect, table, key, names), rows)
+    last = key[-1]
+    connection.execute(_items_prune(table, last), {**episode, "b_keep": [r[last] for r in rows]})
 
 
 def _json_value(value: Any) -> str:
@@ -823,23 +888,18 @@ def _digest(
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _reconcile_outbox(*, session: Session, state: CaseState, sent: dict[str, datetime]) -> None:
+def _reconcile_outbox(
+    *, connection: Connection, episode: dict[str, Any], sent: dict[str, datetime]
+) -> None:
     """Outbox rows of emails the case knows were sent, still pending because the register was
     unreachable when the delivery ended: marked sent now (the case's record is the truth)."""
-    for purpose, sent_at in sent.items():
-        session.execute(
-            update(NotificationRow)
-            .where(
-                col(NotificationRow.case_ref) == state.case,
-                col(NotificationRow.episode) == state.episode,
-                col(NotificationRow.purpose) == purpose,
-                col(NotificationRow.status) != OutboxStatus.SENT.value,
-            )
-            .values(
-                status=OutboxStatus.SENT.value,
-                sent_at=_utc(sent_at),
-                delivered_to=NotificationRow.recipients,
-            )
+    if sent:
+        connection.execute(
+            _outbox_sent(),
+            [
+                {**episode, "p_purpose": purpose, "p_sent_at": _utc(sent_at)}
+                for purpose, sent_at in sent.items()
+            ],
         )
 
 
@@ -868,55 +928,45 @@ def upsert_case(*, session: Session, state: CaseState) -> Synced:
     }
     digest = _digest(values, items, schools, decision, sent)
 
-    table = CaseRow.__table__  # type: ignore[attr-defined]
-    statement = _insert(session, table).values(
-        case_ref=ref, episode=episode, updated_at=now, sync_digest=digest, **values
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["case_ref", "episode"],
-        set_={name: statement.excluded[name] for name in [*values, "updated_at", "sync_digest"]},
-        where=(table.c.erased_at.is_(None) & table.c.sync_digest.is_distinct_from(digest)),
-    ).returning(table.c.case_ref)
-    if session.execute(statement).first() is None:
+    connection = session.connection()
+    row = {**values, "updated_at": now, "sync_digest": digest}
+    written = connection.execute(
+        _case_upsert(connection.dialect.name, tuple(row)),
+        {"case_ref": ref, "episode": episode, **row},
+    ).first()
+    if written is None:
         # The same digest (nothing changed), or an erased episode: nothing is written.
         session.rollback()
         return Synced(case_ref=ref, episode=episode, stage=state.stage.value, changed=False)
 
+    key = {"b_ref": ref, "b_episode": episode}
+    item_key = ("case_ref", "episode", "id")
     for item_table, rows in items.items():
         _upsert_all(
-            session,
-            item_table,
-            ["case_ref", "episode", "id"],
+            connection,
+            item_table.__table__,
+            item_key,
             [{"case_ref": ref, "episode": episode, "id": i, **v} for i, v in rows.items()],
-            and_(
-                col(item_table.case_ref) == ref,
-                col(item_table.episode) == episode,
-                col(item_table.id).not_in(list(rows)),
-            ),
+            key,
         )
     _upsert_all(
-        session,
-        CaseSchoolRow,
-        ["case_ref", "episode", "laestab"],
+        connection,
+        CaseSchoolRow.__table__,  # type: ignore[attr-defined]
+        ("case_ref", "episode", "laestab"),
         [{"case_ref": ref, "episode": episode, "laestab": laestab} for laestab in schools],
-        and_(
-            col(CaseSchoolRow.case_ref) == ref,
-            col(CaseSchoolRow.episode) == episode,
-            col(CaseSchoolRow.laestab).not_in(list(schools)),
-        ),
+        key,
     )
-    _upsert_all(
-        session,
-        DecisionRow,
-        ["case_ref", "episode"],
-        [] if decision is None else [{"case_ref": ref, "episode": episode, **decision}],
-        and_(
-            col(DecisionRow.case_ref) == ref,
-            col(DecisionRow.episode) == episode,
-            true() if decision is None else false(),
-        ),
-    )
-    _reconcile_outbox(session=session, state=state, sent=sent)
+    decision_table: Table = DecisionRow.__table__  # type: ignore[attr-defined]
+    if decision is None:
+        connection.execute(_episode_delete(decision_table), key)
+    else:
+        connection.execute(
+            _items_upsert(
+                connection.dialect.name, decision_table, ("case_ref", "episode"), tuple(decision)
+            ),
+            [{"case_ref": ref, "episode": episode, **decision}],
+        )
+    _reconcile_outbox(connection=connection, episode=key, sent=sent)
     session.commit()
     return Synced(case_ref=ref, episode=episode, stage=state.stage.value, changed=True)
 
