@@ -64,6 +64,7 @@ from domain.case.effects import (
 )
 from domain.case.model import EpisodeSummary
 from domain.case.notifications import NotificationBase, Recipient
+from domain.case.register_record import RegisterRecord
 from domain.types import check_email, check_laestab
 
 __all__ = ["REGISTER_REJECTED", "CaseActivities", "database_refusal"]
@@ -305,27 +306,27 @@ class CaseActivities:
 
     # -- the register ----------------------------------------------------------------------------
 
-    def _sync(self, input: SyncCaseInput) -> register.Synced:
+    def _sync(self, record: RegisterRecord) -> register.Synced:
         with Session(self._engine) as session:
-            return register.upsert_case(session=session, state=input.state)
+            return register.write_record(session=session, record=record)
 
     @activity.defn
     async def sync_register(self, input: SyncCaseInput) -> SyncCaseResult:
-        """Mirror the episode's state into the register (idempotent)."""
-        state = input.state
+        """Mirror the episode into the register (idempotent)."""
+        record = input.register_record()
         try:
-            synced = await asyncio.to_thread(self._sync, input)
+            synced = await asyncio.to_thread(self._sync, record)
         except (IntegrityError, DataError) as exc:
             reason = database_refusal(exc)
             activity.logger.warning(
                 "case %s, episode %d: the register refused the case's data (%s)",
-                state.case,
-                state.episode,
+                record.case,
+                record.episode,
                 reason,
             )
             raise _rejected(
                 REGISTER_REJECTED,
-                f"case {state.case}, episode {state.episode}: the register refused the case's "
+                f"case {record.case}, episode {record.episode}: the register refused the case's "
                 f"data: {reason}",
             ) from None
         # OperationalError (the database unreachable) and anything else: raised, retried.

@@ -54,11 +54,11 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import field_validator
+from pydantic import BaseModel, field_validator
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -84,18 +84,9 @@ from sqlalchemy.orm import registry
 from sqlalchemy.pool import NullPool
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from domain.case import events as ev
-from domain.case.model import (
-    Actor,
-    EpisodeSummary,
-    EscalationKind,
-    InvestigationOutcome,
-    Stage,
-    TaskName,
-)
-from domain.case.rules import case_schools
-from domain.case.state import CaseState, NotificationStatus
-from domain.clock import local_date
+from domain.case.model import EpisodeSummary
+from domain.case.register_record import RegisterRecord, register_record
+from domain.case.state import CaseState
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -151,6 +142,7 @@ __all__ = [
     "register_revision",
     "upgrade_register",
     "upsert_case",
+    "write_record",
 ]
 
 log = logging.getLogger("cme.register")
@@ -620,152 +612,28 @@ class Synced:
     changed: bool
 
 
-def _actor(actor: Actor) -> tuple[str, str]:
-    return actor.name, actor.role.value
+def _column(value: Any) -> Any:
+    """A record's value as the register stores it: an enum's value, a moment in UTC."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return _utc(value)
+    return value
 
 
-def _case_values(state: CaseState) -> dict[str, Any]:
-    child = state.child
-    outcome = state.outcome
-    conclusion = state.conclusion
+def _columns(model: BaseModel, *, without: str | None = None) -> dict[str, Any]:
+    return {name: _column(value) for name, value in model if name != without}
+
+
+def _items(record: RegisterRecord) -> dict[Any, dict[int, dict[str, Any]]]:
     return {
-        "repeat": state.repeat,
-        "kind": state.kind.value,
-        "stage": state.stage.value,
-        "school_laestab": state.school_laestab,
-        "child_protection": state.child_protection,
-        "opened_at": _utc(state.opened_at),
-        "next_deadline": state.next_deadline,
-        "overdue": state.overdue,
-        "assigned_officer": state.assigned_officer,
-        "referrals_received": state.referrals_received,
-        "rulebook": state.rulebook.value if state.rulebook is not None else None,
-        "day1": state.day1,
-        "open_problems": len(state.open_problems),
-        "upn": child.upn,
-        "first_name": child.first_name,
-        "last_name": child.last_name,
-        "date_of_birth": child.date_of_birth,
-        "decision": outcome.decision.value if outcome else None,
-        "investigation_outcome": conclusion.outcome.value if conclusion else None,
-        "ground": outcome.ground if outcome else None,
-        "earliest_deletion_date": outcome.earliest_deletion_date if outcome else None,
-        "ctf_destination": outcome.ctf_destination if outcome else None,
-        "closed_at": _utc(outcome.decided_at) if outcome else None,
-        **_milestones(state),
-    }
-
-
-# An investigation outcome that says where the child is (everything but "not located").
-_LOCATING_OUTCOMES = frozenset(InvestigationOutcome) - {InvestigationOutcome.NOT_LOCATED}
-
-
-def _milestones(state: CaseState) -> dict[str, Any]:
-    """The moments the LA's reports measure, from the case's log (falling back on its records
-    for a case converted from version 1, whose log may be shorter)."""
-    sat_referred_at: datetime | None = None
-    located: list[date] = []
-    mash_called_on: date | None = None
-    for event in state.log:
-        if sat_referred_at is None and (
-            (isinstance(event, ev.CaseOpened) and event.stage is Stage.LA_INVESTIGATION)
-            or (isinstance(event, ev.StageChanged) and event.stage_to is Stage.LA_INVESTIGATION)
-        ):
-            sat_referred_at = event.at
-        elif isinstance(event, ev.ContactReported):
-            located.append(event.contact_on)  # contact made: the child is located
-        elif isinstance(event, ev.MashCallRecorded):
-            mash_called_on = event.called_on
-    if sat_referred_at is None:
-        sat_referred_at = next(
-            (e.at for e in state.escalations if e.kind is EscalationKind.SAT_REFERRAL), None
+        table: {item.id: _columns(item, without="id") for item in items}
+        for table, items in (
+            (EnquiryRow, record.enquiries),
+            (TaskRow, record.tasks),
+            (EscalationRow, record.escalations),
+            (ProblemRow, record.problems),
         )
-    conclusion = state.conclusion
-    if conclusion is not None and conclusion.outcome in _LOCATING_OUTCOMES:
-        located.append(local_date(conclusion.at))
-    return {
-        "sat_referred_at": _utc(sat_referred_at),
-        "concluded_at": _utc(conclusion.at) if conclusion else None,
-        "located_on": min(located, default=None),
-        "mash_call_pending": bool(state.open_tasks(TaskName.PHONE_MASH)),
-        "mash_called_on": mash_called_on,
-    }
-
-
-def _items(state: CaseState) -> dict[Any, dict[int, dict[str, Any]]]:
-    enquiries: dict[int, dict[str, Any]] = {}
-    for logged in state.enquiries:
-        by, by_role = _actor(logged.recorded_by)
-        enquiries[logged.id] = {
-            "made_by": logged.enquiry.by.value,
-            "kind": logged.enquiry.kind.value,
-            "made_on": logged.enquiry.made_on,
-            "outcome": logged.enquiry.outcome.value,
-            "note": logged.enquiry.note,
-            "recorded_by": by,
-            "recorded_by_role": by_role,
-            "recorded_at": _utc(logged.recorded_at),
-        }
-    tasks: dict[int, dict[str, Any]] = {}
-    for task in state.tasks:
-        done_by, done_role = _actor(task.done_by) if task.done_by else (None, None)
-        tasks[task.id] = {
-            "name": task.name.value,
-            "assignee": task.assignee.value,
-            "status": task.status.value,
-            "opened_at": _utc(task.opened_at),
-            "due": task.due,
-            "overdue": task.overdue,
-            "done_by": done_by,
-            "done_by_role": done_role,
-            "done_at": _utc(task.done_at),
-        }
-    escalations: dict[int, dict[str, Any]] = {}
-    for escalation in state.escalations:
-        raised_by, raised_role = _actor(escalation.raised_by)
-        escalations[escalation.id] = {
-            "kind": escalation.kind.value,
-            "raised_at": _utc(escalation.at),
-            "reason": escalation.reason,
-            "raised_by": raised_by,
-            "raised_by_role": raised_role,
-        }
-    problems: dict[int, dict[str, Any]] = {
-        problem.id: {
-            "kind": problem.kind.value,
-            "subject": problem.subject,
-            "detail": problem.detail,
-            "raised_at": _utc(problem.raised_at),
-            "last_attempt_at": _utc(problem.last_attempt_at),
-            "attempts": problem.attempts,
-            "cleared_at": _utc(problem.cleared_at),
-        }
-        for problem in state.problems
-    }
-    return {EnquiryRow: enquiries, TaskRow: tasks, EscalationRow: escalations, ProblemRow: problems}
-
-
-def _decision_values(state: CaseState) -> dict[str, Any] | None:
-    outcome = state.outcome
-    if outcome is None:
-        return None
-    decided_by, decided_role = _actor(outcome.decided_by)
-    return {
-        "decision": outcome.decision.value,
-        "investigation_outcome": (
-            outcome.investigation_outcome.value if outcome.investigation_outcome else None
-        ),
-        "closure_reason": outcome.closure_reason,
-        "rulebook": outcome.rulebook.value if outcome.rulebook else None,
-        "ground": outcome.ground,
-        "ground_title": outcome.ground_title,
-        "ground_other_rulebook": outcome.ground_other_rulebook,
-        "earliest_deletion_date": outcome.earliest_deletion_date,
-        "ctf_destination": outcome.ctf_destination,
-        "decided_by": decided_by,
-        "decided_by_role": decided_role,
-        "decided_at": _utc(outcome.decided_at),
-        "duplicate_of": outcome.duplicate_of,
     }
 
 
@@ -904,28 +772,31 @@ def _reconcile_outbox(
 
 
 def upsert_case(*, session: Session, state: CaseState) -> Synced:
-    """Make the register hold the episode ``state``: the case row, its items, its problems and
-    its decision. Idempotent: the same state twice leaves the same rows, and ``updated_at`` moves
-    only when something changed.
+    """Make the register hold the episode ``state`` (:func:`write_record` of its
+    :func:`~domain.case.register_record.register_record`)."""
+    return write_record(session=session, record=register_record(state))
+
+
+def write_record(*, session: Session, record: RegisterRecord) -> Synced:
+    """Make the register hold the episode ``record``: the case row, its items, its problems and
+    its decision. Idempotent: the same record twice leaves the same rows, and ``updated_at``
+    moves only when something changed.
 
     One statement when nothing changed; otherwise an upsert (``INSERT .. ON CONFLICT``) per
-    table and a delete of the items no longer in the state, in one transaction. Nothing is read
+    table and a delete of the items no longer in the record, in one transaction. Nothing is read
     first and nothing read back: the case row keeps a digest of what was last written
     (``sync_digest``), and only a different digest writes the rest.
 
     An erased episode is never written again (its personal data would come back): the sync
     changes nothing."""
-    ref, episode = state.case, state.episode
+    ref, episode = record.case, record.episode
     now = datetime.now(UTC)
-    values = _case_values(state)
-    items = _items(state)
-    schools = case_schools(state)
-    decision = _decision_values(state)
-    sent = {
-        r.purpose: r.sent_at
-        for r in state.notifications
-        if r.status is NotificationStatus.SENT and r.sent_at is not None
-    }
+    values = _columns(record.case_row)
+    items = _items(record)
+    schools = tuple(record.schools)
+    decision = _columns(record.decision) if record.decision is not None else None
+    sent = record.sent
+    stage = record.case_row.stage.value
     digest = _digest(values, items, schools, decision, sent)
 
     connection = session.connection()
@@ -937,7 +808,7 @@ def upsert_case(*, session: Session, state: CaseState) -> Synced:
     if written is None:
         # The same digest (nothing changed), or an erased episode: nothing is written.
         session.rollback()
-        return Synced(case_ref=ref, episode=episode, stage=state.stage.value, changed=False)
+        return Synced(case_ref=ref, episode=episode, stage=stage, changed=False)
 
     key = {"b_ref": ref, "b_episode": episode}
     item_key = ("case_ref", "episode", "id")
@@ -968,7 +839,7 @@ def upsert_case(*, session: Session, state: CaseState) -> Synced:
         )
     _reconcile_outbox(connection=connection, episode=key, sent=sent)
     session.commit()
-    return Synced(case_ref=ref, episode=episode, stage=state.stage.value, changed=True)
+    return Synced(case_ref=ref, episode=episode, stage=stage, changed=True)
 
 
 # -- the outbox ------------------------------------------------------------------------------------

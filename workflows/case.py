@@ -31,6 +31,12 @@ replay as they ran:
 - ``sync-register-changes``: a delivery that the register's outbox recorded itself asks for no
   register sync (the register holds nothing else of it), so a case's last email is not followed
   by a sync that writes nothing. Runs started before it sync after every delivery, as they did.
+
+A register sync carries the episode's register record
+(:func:`~domain.case.register_record.register_record`: what the register holds), not the whole
+state. No ``workflow.patched`` is needed for it: a replay compares which activities run, not their
+arguments, so runs recorded with the whole state replay as they ran (and the activity still
+writes a sync scheduled with it).
 """
 
 # No `from __future__ import annotations`: the sandbox defines this class afresh for every run,
@@ -106,6 +112,7 @@ with workflow.unsafe.imports_passed_through():
         SyncRegister,
     )
     from domain.case.model import CaseOutcome, CommandResult
+    from domain.case.register_record import register_record
     from domain.case.state import NotificationStatus
     from domain.clock import end_of_day
     from domain.intake import school_of
@@ -380,7 +387,7 @@ class CmeCase:
                 try:
                     await workflow.execute_activity_method(
                         CaseActivities.sync_register,
-                        SyncCaseInput(state=self._case),
+                        SyncCaseInput(record=register_record(self._case)),
                         start_to_close_timeout=ACTIVITY_TIMEOUT,
                         retry_policy=SERVICE_RETRY,
                     )
