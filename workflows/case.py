@@ -65,7 +65,6 @@ with workflow.unsafe.imports_passed_through():
         Context,
         Outcome,
         Rejected,
-        check,
         decide,
         finished,
         next_wakeup,
@@ -156,6 +155,8 @@ class CmeCase:
         self._check_access = True
         self._sync_register_changes = True
         self._refused: str | None = None
+        # The outcome an update's validator worked out, for its handler (see _request).
+        self._checked: tuple[Request, CaseState, Context, Outcome] | None = None
 
     # -- the main loop -------------------------------------------------------------------------
 
@@ -287,8 +288,11 @@ class CmeCase:
 
     def _request(self, command: Request) -> CommandResult:
         """Apply a person's request: a refusal is the update's failure, with its reason."""
+        checked, self._checked = self._checked, None
         try:
-            outcome = decide(self._case, command, self._context())
+            outcome = self._checked_outcome(checked, command)
+            if outcome is None:
+                outcome = decide(self._case, command, self._context())
         except Rejected as exc:
             raise ApplicationError(exc.message, type="Rejected", non_retryable=True) from None
         except Exception as exc:
@@ -320,12 +324,36 @@ class CmeCase:
                 type="Rejected",
                 non_retryable=True,
             )
+        context = self._context()
         try:
-            check(self._case, command, self._context())
+            outcome = decide(self._case, command, context)
         except Rejected as exc:
             raise ApplicationError(exc.message, type="Rejected", non_retryable=True) from None
         except Exception:
-            pass  # the handler records what went wrong
+            return  # the handler records what went wrong
+        self._checked = (command, self._case, context, outcome)
+
+    def _checked_outcome(
+        self, checked: tuple[Request, CaseState, Context, Outcome] | None, command: Request
+    ) -> Outcome | None:
+        """The outcome the validator worked out for ``command``, if nothing has changed since:
+        the same request, on the same state, at the same moment and with the same calendar.
+        ``decide`` is pure, so deciding again would give the same outcome; the handler, which
+        runs right after its validator, takes it rather than copying and deciding the case
+        again. (A replay runs no validators: its handlers decide, with the same result.)"""
+        if checked is None:
+            return None
+        request, state, context, outcome = checked
+        now = self._context()
+        if (
+            state is not self._state
+            or context.now != now.now
+            or context.calendar is not now.calendar
+            or context.check_access != now.check_access
+            or request != command
+        ):
+            return None
+        return outcome
 
     # -- effects ----------------------------------------------------------------------------------
 
