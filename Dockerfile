@@ -26,9 +26,9 @@ RUN apt-get update \
     && apt-get purge -y nodejs npm && apt-get autoremove -y --purge \
     && rm -rf /var/lib/apt/lists/*
 RUN pip install . && rm -rf build ./*.egg-info
-# Bytecode for /app, which `python worker.py` imports from: the workflow sandbox executes each
-# workflow module afresh for every new case, and without its .pyc (PYTHONDONTWRITEBYTECODE, a
-# directory the worker cannot write) that would be a compile of the source every time.
+# Bytecode for /app, which `python worker.py` imports from: without it (PYTHONDONTWRITEBYTECODE, a
+# directory the worker cannot write) every start compiles the sources. (The workflow sandbox
+# executes each workflow module afresh for every run, from code the worker loads once.)
 RUN python -m compileall -q /app
 
 # Numeric, so that runtimes enforcing non-root (runAsNonRoot) can check it.

@@ -13,24 +13,25 @@ The workflow sandbox (:func:`workflow_runner`) runs each workflow in a fresh cop
 module, so that no case can leak state into another or call anything non-deterministic; the
 project's pure, deterministic modules (the case's state machine in ``domain``, the models and
 contracts the workflows share with the activities) are passed through, imported once per process
-rather than once per case. The capacity (cached workflows, slots) is the settings'
-(``CME_MAX_CACHED_WORKFLOWS``, ``CME_MAX_CONCURRENT_WORKFLOW_TASKS``,
+rather than once per case, and the workflow modules, executed afresh for every run, are compiled
+once per process (:func:`share_workflow_code`). The capacity (cached workflows, slots) is the
+settings' (``CME_MAX_CACHED_WORKFLOWS``, ``CME_MAX_CONCURRENT_WORKFLOW_TASKS``,
 ``CME_MAX_CONCURRENT_ACTIVITIES``; docs/deploy.md sizes them).
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
-import importlib.util
+import importlib.abc
+import importlib.machinery
 import logging
-import py_compile
-import shutil
 import signal
 import sys
-import tempfile
-from pathlib import Path
+import threading
+import types
+from collections.abc import Sequence
+from types import CodeType
 
 from pydantic import ValidationError
 from temporalio.client import Client
@@ -87,27 +88,66 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def keep_workflow_bytecode() -> None:
-    """Give the sandbox the workflow modules' bytecode. It executes each workflow module afresh
-    for every new run (a new case, a case back in the cache); without bytecode on disk
-    (``PYTHONDONTWRITEBYTECODE``, a read-only image without ``compileall``) that is a compile of
-    the source each time. When a module has none beside it, its bytecode goes to a private
-    directory of this process (``sys.pycache_prefix``), removed when the process ends."""
-    missing = []
-    for workflow_class in WORKFLOWS:
-        module = sys.modules[workflow_class.__module__]
-        source = getattr(module, "__file__", None)
-        if source and not Path(importlib.util.cache_from_source(source)).is_file():
-            missing.append(source)
-    if not missing:
-        return
-    if sys.pycache_prefix is None:
-        prefix = tempfile.mkdtemp(prefix="cme-worker-bytecode-")
-        atexit.register(shutil.rmtree, prefix, ignore_errors=True)
-        sys.pycache_prefix = prefix
-    for source in missing:
-        with contextlib.suppress(OSError, py_compile.PyCompileError):
-            py_compile.compile(source, doraise=True)
+# The project's workflow code: the modules the sandbox loads afresh for every run.
+WORKFLOW_PACKAGE = "workflows"
+
+
+# The workflow modules' code objects, by source path (one per module for the process's life).
+_CODES: dict[str, CodeType] = {}
+_CODES_LOCK = threading.Lock()
+
+
+class _SharedCodeLoader(importlib.machinery.SourceFileLoader):
+    """Loads a module as Python's own loader does, but compiles it (or reads its bytecode) only
+    the first time: every later load executes the same code object. Code objects are immutable,
+    so a fresh module still gets fresh globals, classes and functions; only their bytecode and
+    constants are shared."""
+
+    def get_code(self, fullname: str) -> CodeType:
+        with _CODES_LOCK:
+            code = _CODES.get(self.path)
+            if code is None:
+                code = super().get_code(fullname)
+                assert code is not None
+                _CODES[self.path] = code
+            return code
+
+
+class _SharedCodeFinder(importlib.abc.MetaPathFinder):
+    """Finds the modules named ``prefixes`` (and their submodules) on the ordinary path, each
+    with a :class:`_SharedCodeLoader`."""
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        self.prefixes = prefixes
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if not any(fullname == p or fullname.startswith(p + ".") for p in self.prefixes):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader:
+            return spec
+        spec.loader = _SharedCodeLoader(fullname, spec.loader.path)
+        return spec
+
+
+def share_workflow_code(*prefixes: str) -> None:
+    """Have the sandbox execute the same code objects for every run of the workflow modules
+    (``prefixes``; by default the ``workflows`` package). The sandbox executes each workflow
+    module afresh for every new run (a new case, a case back in the cache): without this, every
+    run unmarshals (or, without bytecode on disk, compiles) the module again and keeps its own
+    copy of every function's code, about 45 KiB for the case workflow. Each run still gets its
+    own module, so nothing one case does reaches another (tests/workflows/test_sandbox.py)."""
+    prefixes = prefixes or (WORKFLOW_PACKAGE,)
+    for finder in sys.meta_path:
+        if isinstance(finder, _SharedCodeFinder):
+            finder.prefixes = tuple(dict.fromkeys((*finder.prefixes, *prefixes)))
+            return
+    sys.meta_path.insert(0, _SharedCodeFinder(prefixes))
 
 
 class WorkerRefused(RuntimeError):
@@ -126,7 +166,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             "the DEV ONLY key-encryption key is configured: fine for `cme dev`, never for "
             "children's data (set CME_ENCRYPTION_KEYS and CME_ENCRYPTION_KEY_ID)"
         )
-    keep_workflow_bytecode()
+    share_workflow_code()
     engine = make_engine(settings.register_url)
     # One store for the codec and the erasures, so that a key shredded here is gone at once.
     store = SqlKeyStore(engine, settings.key_ring)

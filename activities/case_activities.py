@@ -64,6 +64,7 @@ from domain.case.effects import (
 )
 from domain.case.model import EpisodeSummary
 from domain.case.notifications import NotificationBase, Recipient
+from domain.case.register_record import RegisterRecord
 from domain.types import check_email, check_laestab
 
 __all__ = ["REGISTER_REJECTED", "CaseActivities", "database_refusal"]
@@ -132,6 +133,8 @@ class CaseActivities:
         self._engine = engine
         self._calendar_path = Path(calendar_path)
         self._mailer = Mailer(mail=mail, engine=engine)
+        # The calendar file as last parsed, with the (mtime, size) it had then.
+        self._calendar: tuple[tuple[int, int], SchoolCalendar] | None = None
 
     def all(self) -> list[Callable[..., Awaitable[Any]]]:
         """Every activity of a case, for a worker to register."""
@@ -144,13 +147,29 @@ class CaseActivities:
 
     # -- calendar ------------------------------------------------------------------------------
 
+    def _load_calendar(self) -> SchoolCalendar:
+        """The calendar file, parsed again whenever it changed (its modification time or size):
+        a corrected or extended file reaches the next case, without every case parsing it."""
+        try:
+            stat = self._calendar_path.stat()
+        except OSError:
+            return SchoolCalendar.load(self._calendar_path)  # raises, with the reason
+        version = (stat.st_mtime_ns, stat.st_size)
+        kept = self._calendar
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        calendar = SchoolCalendar.load(self._calendar_path)
+        self._calendar = (version, calendar)
+        return calendar
+
     def _snapshot(self, school: str | None) -> CalendarSnapshot:
-        return CalendarSnapshot.of(SchoolCalendar.load(self._calendar_path), school)
+        return CalendarSnapshot.of(self._load_calendar(), school)
 
     @activity.defn
     async def reload_calendar(self, input: LoadCalendarInput) -> CalendarSnapshot:
-        """The calendar, read from the file on every call (a corrected or extended file reaches
-        running cases), with only ``input.school_laestab``'s INSET days."""
+        """The calendar, read from the file again if it changed since it was last read (a
+        corrected or extended file reaches running cases), with only ``input.school_laestab``'s
+        INSET days."""
         try:
             return await asyncio.to_thread(self._snapshot, input.school_laestab)
         except CalendarError as exc:
@@ -287,27 +306,27 @@ class CaseActivities:
 
     # -- the register ----------------------------------------------------------------------------
 
-    def _sync(self, input: SyncCaseInput) -> register.Synced:
+    def _sync(self, record: RegisterRecord) -> register.Synced:
         with Session(self._engine) as session:
-            return register.upsert_case(session=session, state=input.state)
+            return register.write_record(session=session, record=record)
 
     @activity.defn
     async def sync_register(self, input: SyncCaseInput) -> SyncCaseResult:
-        """Mirror the episode's state into the register (idempotent)."""
-        state = input.state
+        """Mirror the episode into the register (idempotent)."""
+        record = input.register_record()
         try:
-            synced = await asyncio.to_thread(self._sync, input)
+            synced = await asyncio.to_thread(self._sync, record)
         except (IntegrityError, DataError) as exc:
             reason = database_refusal(exc)
             activity.logger.warning(
                 "case %s, episode %d: the register refused the case's data (%s)",
-                state.case,
-                state.episode,
+                record.case,
+                record.episode,
                 reason,
             )
             raise _rejected(
                 REGISTER_REJECTED,
-                f"case {state.case}, episode {state.episode}: the register refused the case's "
+                f"case {record.case}, episode {record.episode}: the register refused the case's "
                 f"data: {reason}",
             ) from None
         # OperationalError (the database unreachable) and anything else: raised, retried.

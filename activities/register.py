@@ -47,17 +47,18 @@ personal data and must never reach an error message or a log.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import field_validator
+from pydantic import BaseModel, field_validator
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -67,13 +68,12 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     LargeBinary,
     MetaData,
+    Table,
     Text,
-    and_,
+    bindparam,
     delete,
-    false,
     func,
     inspect,
-    true,
     update,
 )
 from sqlalchemy import event as sa_event
@@ -84,18 +84,9 @@ from sqlalchemy.orm import registry
 from sqlalchemy.pool import NullPool
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from domain.case import events as ev
-from domain.case.model import (
-    Actor,
-    EpisodeSummary,
-    EscalationKind,
-    InvestigationOutcome,
-    Stage,
-    TaskName,
-)
-from domain.case.rules import case_schools
-from domain.case.state import CaseState, NotificationStatus
-from domain.clock import local_date
+from domain.case.model import EpisodeSummary
+from domain.case.register_record import RegisterRecord, register_record
+from domain.case.state import CaseState
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -151,6 +142,7 @@ __all__ = [
     "register_revision",
     "upgrade_register",
     "upsert_case",
+    "write_record",
 ]
 
 log = logging.getLogger("cme.register")
@@ -620,158 +612,33 @@ class Synced:
     changed: bool
 
 
-def _actor(actor: Actor) -> tuple[str, str]:
-    return actor.name, actor.role.value
+def _column(value: Any) -> Any:
+    """A record's value as the register stores it: an enum's value, a moment in UTC."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return _utc(value)
+    return value
 
 
-def _case_values(state: CaseState) -> dict[str, Any]:
-    child = state.child
-    outcome = state.outcome
-    conclusion = state.conclusion
+def _columns(model: BaseModel, *, without: str | None = None) -> dict[str, Any]:
+    return {name: _column(value) for name, value in model if name != without}
+
+
+def _items(record: RegisterRecord) -> dict[Any, dict[int, dict[str, Any]]]:
     return {
-        "repeat": state.repeat,
-        "kind": state.kind.value,
-        "stage": state.stage.value,
-        "school_laestab": state.school_laestab,
-        "child_protection": state.child_protection,
-        "opened_at": _utc(state.opened_at),
-        "next_deadline": state.next_deadline,
-        "overdue": state.overdue,
-        "assigned_officer": state.assigned_officer,
-        "referrals_received": state.referrals_received,
-        "rulebook": state.rulebook.value if state.rulebook is not None else None,
-        "day1": state.day1,
-        "open_problems": len(state.open_problems),
-        "upn": child.upn,
-        "first_name": child.first_name,
-        "last_name": child.last_name,
-        "date_of_birth": child.date_of_birth,
-        "decision": outcome.decision.value if outcome else None,
-        "investigation_outcome": conclusion.outcome.value if conclusion else None,
-        "ground": outcome.ground if outcome else None,
-        "earliest_deletion_date": outcome.earliest_deletion_date if outcome else None,
-        "ctf_destination": outcome.ctf_destination if outcome else None,
-        "closed_at": _utc(outcome.decided_at) if outcome else None,
-        **_milestones(state),
-    }
-
-
-# An investigation outcome that says where the child is (everything but "not located").
-_LOCATING_OUTCOMES = frozenset(InvestigationOutcome) - {InvestigationOutcome.NOT_LOCATED}
-
-
-def _milestones(state: CaseState) -> dict[str, Any]:
-    """The moments the LA's reports measure, from the case's log (falling back on its records
-    for a case converted from version 1, whose log may be shorter)."""
-    sat_referred_at: datetime | None = None
-    located: list[date] = []
-    mash_called_on: date | None = None
-    for event in state.log:
-        if sat_referred_at is None and (
-            (isinstance(event, ev.CaseOpened) and event.stage is Stage.LA_INVESTIGATION)
-            or (isinstance(event, ev.StageChanged) and event.stage_to is Stage.LA_INVESTIGATION)
-        ):
-            sat_referred_at = event.at
-        elif isinstance(event, ev.ContactReported):
-            located.append(event.contact_on)  # contact made: the child is located
-        elif isinstance(event, ev.MashCallRecorded):
-            mash_called_on = event.called_on
-    if sat_referred_at is None:
-        sat_referred_at = next(
-            (e.at for e in state.escalations if e.kind is EscalationKind.SAT_REFERRAL), None
+        table: {item.id: _columns(item, without="id") for item in items}
+        for table, items in (
+            (EnquiryRow, record.enquiries),
+            (TaskRow, record.tasks),
+            (EscalationRow, record.escalations),
+            (ProblemRow, record.problems),
         )
-    conclusion = state.conclusion
-    if conclusion is not None and conclusion.outcome in _LOCATING_OUTCOMES:
-        located.append(local_date(conclusion.at))
-    return {
-        "sat_referred_at": _utc(sat_referred_at),
-        "concluded_at": _utc(conclusion.at) if conclusion else None,
-        "located_on": min(located, default=None),
-        "mash_call_pending": bool(state.open_tasks(TaskName.PHONE_MASH)),
-        "mash_called_on": mash_called_on,
     }
 
 
-def _items(state: CaseState) -> dict[Any, dict[int, dict[str, Any]]]:
-    enquiries: dict[int, dict[str, Any]] = {}
-    for logged in state.enquiries:
-        by, by_role = _actor(logged.recorded_by)
-        enquiries[logged.id] = {
-            "made_by": logged.enquiry.by.value,
-            "kind": logged.enquiry.kind.value,
-            "made_on": logged.enquiry.made_on,
-            "outcome": logged.enquiry.outcome.value,
-            "note": logged.enquiry.note,
-            "recorded_by": by,
-            "recorded_by_role": by_role,
-            "recorded_at": _utc(logged.recorded_at),
-        }
-    tasks: dict[int, dict[str, Any]] = {}
-    for task in state.tasks:
-        done_by, done_role = _actor(task.done_by) if task.done_by else (None, None)
-        tasks[task.id] = {
-            "name": task.name.value,
-            "assignee": task.assignee.value,
-            "status": task.status.value,
-            "opened_at": _utc(task.opened_at),
-            "due": task.due,
-            "overdue": task.overdue,
-            "done_by": done_by,
-            "done_by_role": done_role,
-            "done_at": _utc(task.done_at),
-        }
-    escalations: dict[int, dict[str, Any]] = {}
-    for escalation in state.escalations:
-        raised_by, raised_role = _actor(escalation.raised_by)
-        escalations[escalation.id] = {
-            "kind": escalation.kind.value,
-            "raised_at": _utc(escalation.at),
-            "reason": escalation.reason,
-            "raised_by": raised_by,
-            "raised_by_role": raised_role,
-        }
-    problems: dict[int, dict[str, Any]] = {
-        problem.id: {
-            "kind": problem.kind.value,
-            "subject": problem.subject,
-            "detail": problem.detail,
-            "raised_at": _utc(problem.raised_at),
-            "last_attempt_at": _utc(problem.last_attempt_at),
-            "attempts": problem.attempts,
-            "cleared_at": _utc(problem.cleared_at),
-        }
-        for problem in state.problems
-    }
-    return {EnquiryRow: enquiries, TaskRow: tasks, EscalationRow: escalations, ProblemRow: problems}
-
-
-def _decision_values(state: CaseState) -> dict[str, Any] | None:
-    outcome = state.outcome
-    if outcome is None:
-        return None
-    decided_by, decided_role = _actor(outcome.decided_by)
-    return {
-        "decision": outcome.decision.value,
-        "investigation_outcome": (
-            outcome.investigation_outcome.value if outcome.investigation_outcome else None
-        ),
-        "closure_reason": outcome.closure_reason,
-        "rulebook": outcome.rulebook.value if outcome.rulebook else None,
-        "ground": outcome.ground,
-        "ground_title": outcome.ground_title,
-        "ground_other_rulebook": outcome.ground_other_rulebook,
-        "earliest_deletion_date": outcome.earliest_deletion_date,
-        "ctf_destination": outcome.ctf_destination,
-        "decided_by": decided_by,
-        "decided_by_role": decided_role,
-        "decided_at": _utc(outcome.decided_at),
-        "duplicate_of": outcome.duplicate_of,
-    }
-
-
-def _insert(session: Session, table: Any) -> Any:
-    """``INSERT`` with ``ON CONFLICT`` for the session's database (SQLite or PostgreSQL)."""
-    dialect = session.get_bind().dialect.name
+def _insert(dialect: str, table: Table) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` for the database (SQLite or PostgreSQL)."""
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
@@ -779,22 +646,88 @@ def _insert(session: Session, table: Any) -> Any:
     raise NotImplementedError(f"the register runs on SQLite or PostgreSQL, not {dialect}")
 
 
+# The sync's statements are built once per process and table, their values bound at execution:
+# building an upsert (its ``excluded`` columns) costs more than running it, and a statement with
+# the same structure every time is compiled once (SQLAlchemy's compiled cache).
+
+
+@functools.cache
+def _case_upsert(dialect: str, names: tuple[str, ...]) -> Any:
+    """The episode's row, its columns ``names`` written only when its digest differs and it was
+    never erased; returns the key when it wrote."""
+    table: Table = CaseRow.__table__  # type: ignore[attr-defined]
+    statement = _insert(dialect, table)
+    return statement.on_conflict_do_update(
+        index_elements=["case_ref", "episode"],
+        set_={name: statement.excluded[name] for name in names},
+        where=(
+            table.c.erased_at.is_(None)
+            & table.c.sync_digest.is_distinct_from(statement.excluded.sync_digest)
+        ),
+    ).returning(table.c.case_ref)
+
+
+@functools.cache
+def _items_upsert(dialect: str, table: Table, key: tuple[str, ...], names: tuple[str, ...]) -> Any:
+    statement = _insert(dialect, table)
+    if not names:
+        return statement.on_conflict_do_nothing(index_elements=list(key))
+    return statement.on_conflict_do_update(
+        index_elements=list(key), set_={name: statement.excluded[name] for name in names}
+    )
+
+
+@functools.cache
+def _items_prune(table: Table, column: str) -> Any:
+    """Delete the episode's rows whose ``column`` is not among ``keep`` (bound, expanding)."""
+    return delete(table).where(
+        table.c.case_ref == bindparam("b_ref"),
+        table.c.episode == bindparam("b_episode"),
+        table.c[column].not_in(bindparam("b_keep", expanding=True)),
+    )
+
+
+@functools.cache
+def _episode_delete(table: Table) -> Any:
+    return delete(table).where(
+        table.c.case_ref == bindparam("b_ref"), table.c.episode == bindparam("b_episode")
+    )
+
+
+@functools.cache
+def _outbox_sent() -> Any:
+    table: Table = NotificationRow.__table__  # type: ignore[attr-defined]
+    return (
+        update(table)
+        .where(
+            table.c.case_ref == bindparam("b_ref"),
+            table.c.episode == bindparam("b_episode"),
+            table.c.purpose == bindparam("p_purpose"),
+            table.c.status != OutboxStatus.SENT.value,
+        )
+        .values(
+            status=OutboxStatus.SENT.value,
+            sent_at=bindparam("p_sent_at"),
+            delivered_to=table.c.recipients,
+        )
+    )
+
+
 def _upsert_all(
-    session: Session, table: Any, key: list[str], rows: list[dict[str, Any]], keep: Any
+    connection: Connection,
+    table: Table,
+    key: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    episode: dict[str, Any],
 ) -> None:
     """Make the episode's rows of ``table`` exactly ``rows``: each inserted or overwritten by its
-    ``key``, and the episode's other rows (``keep`` false for them) deleted."""
+    ``key``, and the episode's other rows (by the key's last column) deleted."""
+    dialect = connection.dialect.name
     if rows:
-        statement = _insert(session, table.__table__)
-        names = [name for name in rows[0] if name not in key]
-        if names:
-            statement = statement.on_conflict_do_update(
-                index_elements=key, set_={name: statement.excluded[name] for name in names}
-            )
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=key)
-        session.execute(statement, rows)
-    session.execute(delete(table).where(keep))
+        names = tuple(name for name in rows[0] if name not in key)
+        connection.execute(_items_upsert(dialect, table, key, names), rows)
+    last = key[-1]
+    connection.execute(_items_prune(table, last), {**episode, "b_keep": [r[last] for r in rows]})
 
 
 def _json_value(value: Any) -> str:
@@ -823,102 +756,90 @@ def _digest(
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _reconcile_outbox(*, session: Session, state: CaseState, sent: dict[str, datetime]) -> None:
+def _reconcile_outbox(
+    *, connection: Connection, episode: dict[str, Any], sent: dict[str, datetime]
+) -> None:
     """Outbox rows of emails the case knows were sent, still pending because the register was
     unreachable when the delivery ended: marked sent now (the case's record is the truth)."""
-    for purpose, sent_at in sent.items():
-        session.execute(
-            update(NotificationRow)
-            .where(
-                col(NotificationRow.case_ref) == state.case,
-                col(NotificationRow.episode) == state.episode,
-                col(NotificationRow.purpose) == purpose,
-                col(NotificationRow.status) != OutboxStatus.SENT.value,
-            )
-            .values(
-                status=OutboxStatus.SENT.value,
-                sent_at=_utc(sent_at),
-                delivered_to=NotificationRow.recipients,
-            )
+    if sent:
+        connection.execute(
+            _outbox_sent(),
+            [
+                {**episode, "p_purpose": purpose, "p_sent_at": _utc(sent_at)}
+                for purpose, sent_at in sent.items()
+            ],
         )
 
 
 def upsert_case(*, session: Session, state: CaseState) -> Synced:
-    """Make the register hold the episode ``state``: the case row, its items, its problems and
-    its decision. Idempotent: the same state twice leaves the same rows, and ``updated_at`` moves
-    only when something changed.
+    """Make the register hold the episode ``state`` (:func:`write_record` of its
+    :func:`~domain.case.register_record.register_record`)."""
+    return write_record(session=session, record=register_record(state))
+
+
+def write_record(*, session: Session, record: RegisterRecord) -> Synced:
+    """Make the register hold the episode ``record``: the case row, its items, its problems and
+    its decision. Idempotent: the same record twice leaves the same rows, and ``updated_at``
+    moves only when something changed.
 
     One statement when nothing changed; otherwise an upsert (``INSERT .. ON CONFLICT``) per
-    table and a delete of the items no longer in the state, in one transaction. Nothing is read
+    table and a delete of the items no longer in the record, in one transaction. Nothing is read
     first and nothing read back: the case row keeps a digest of what was last written
     (``sync_digest``), and only a different digest writes the rest.
 
     An erased episode is never written again (its personal data would come back): the sync
     changes nothing."""
-    ref, episode = state.case, state.episode
+    ref, episode = record.case, record.episode
     now = datetime.now(UTC)
-    values = _case_values(state)
-    items = _items(state)
-    schools = case_schools(state)
-    decision = _decision_values(state)
-    sent = {
-        r.purpose: r.sent_at
-        for r in state.notifications
-        if r.status is NotificationStatus.SENT and r.sent_at is not None
-    }
+    values = _columns(record.case_row)
+    items = _items(record)
+    schools = tuple(record.schools)
+    decision = _columns(record.decision) if record.decision is not None else None
+    sent = record.sent
+    stage = record.case_row.stage.value
     digest = _digest(values, items, schools, decision, sent)
 
-    table = CaseRow.__table__  # type: ignore[attr-defined]
-    statement = _insert(session, table).values(
-        case_ref=ref, episode=episode, updated_at=now, sync_digest=digest, **values
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["case_ref", "episode"],
-        set_={name: statement.excluded[name] for name in [*values, "updated_at", "sync_digest"]},
-        where=(table.c.erased_at.is_(None) & table.c.sync_digest.is_distinct_from(digest)),
-    ).returning(table.c.case_ref)
-    if session.execute(statement).first() is None:
+    connection = session.connection()
+    row = {**values, "updated_at": now, "sync_digest": digest}
+    written = connection.execute(
+        _case_upsert(connection.dialect.name, tuple(row)),
+        {"case_ref": ref, "episode": episode, **row},
+    ).first()
+    if written is None:
         # The same digest (nothing changed), or an erased episode: nothing is written.
         session.rollback()
-        return Synced(case_ref=ref, episode=episode, stage=state.stage.value, changed=False)
+        return Synced(case_ref=ref, episode=episode, stage=stage, changed=False)
 
+    key = {"b_ref": ref, "b_episode": episode}
+    item_key = ("case_ref", "episode", "id")
     for item_table, rows in items.items():
         _upsert_all(
-            session,
-            item_table,
-            ["case_ref", "episode", "id"],
+            connection,
+            item_table.__table__,
+            item_key,
             [{"case_ref": ref, "episode": episode, "id": i, **v} for i, v in rows.items()],
-            and_(
-                col(item_table.case_ref) == ref,
-                col(item_table.episode) == episode,
-                col(item_table.id).not_in(list(rows)),
-            ),
+            key,
         )
     _upsert_all(
-        session,
-        CaseSchoolRow,
-        ["case_ref", "episode", "laestab"],
+        connection,
+        CaseSchoolRow.__table__,  # type: ignore[attr-defined]
+        ("case_ref", "episode", "laestab"),
         [{"case_ref": ref, "episode": episode, "laestab": laestab} for laestab in schools],
-        and_(
-            col(CaseSchoolRow.case_ref) == ref,
-            col(CaseSchoolRow.episode) == episode,
-            col(CaseSchoolRow.laestab).not_in(list(schools)),
-        ),
+        key,
     )
-    _upsert_all(
-        session,
-        DecisionRow,
-        ["case_ref", "episode"],
-        [] if decision is None else [{"case_ref": ref, "episode": episode, **decision}],
-        and_(
-            col(DecisionRow.case_ref) == ref,
-            col(DecisionRow.episode) == episode,
-            true() if decision is None else false(),
-        ),
-    )
-    _reconcile_outbox(session=session, state=state, sent=sent)
+    decision_table: Table = DecisionRow.__table__  # type: ignore[attr-defined]
+    if decision is None:
+        connection.execute(_episode_delete(decision_table), key)
+    else:
+        connection.execute(
+            _items_upsert(
+                connection.dialect.name, decision_table, ("case_ref", "episode"), tuple(decision)
+            ),
+            [{"case_ref": ref, "episode": episode, **decision}],
+        )
+    _reconcile_outbox(connection=connection, episode=key, sent=sent)
     session.commit()
-    return Synced(case_ref=ref, episode=episode, stage=state.stage.value, changed=True)
+    return Synced(case_ref=ref, episode=episode, stage=stage, changed=True)
 
 
 # -- the outbox ------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -68,7 +70,14 @@ from settings import Settings
 from starter.admin import register_search_attributes
 from starter.cases import open_case
 from starter.dev import temporal_binary
-from tests.workflows.harness import OFFICER, SCHOOL_OFFICE, TestCalendar, migration_return, rid
+from tests.workflows.harness import (
+    OFFICER,
+    SCHOOL_OFFICE,
+    TestCalendar,
+    _upn,
+    migration_return,
+    rid,
+)
 from workflows.case import CmeCase
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,6 +249,7 @@ class Bench:
     case_client: Client
     calendar: TestCalendar
     today: date
+    children: Iterator[int] = dataclasses.field(default_factory=itertools.count)
 
     async def hello(self, queue: str, *, wait: bool = False) -> str:
         workflow_id = f"hello-{uuid.uuid4()}"
@@ -256,6 +266,11 @@ class Bench:
     async def open(self, queue: str) -> str:
         leaving = self.calendar.first_school_day_on_or_before(self.today)
         referral = migration_return(today=self.today, leaving_date=leaving)
+        # A child of its own for every case: the harness's random UPNs (a million of them) meet
+        # now and then over a run's few hundred cases, and a second referral of a child joins
+        # the first's case (whose CTF is then no longer due).
+        pupil = referral.pupil.model_copy(update={"upn": _upn(next(self.children))})
+        referral = referral.model_copy(update={"pupil": pupil})
         opened = await open_case(
             self.case_client, referral, SCHOOL_OFFICE, task_queue=queue, secret=SECRET
         )

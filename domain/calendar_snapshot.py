@@ -1,8 +1,14 @@
 """A calendar as plain data, so a case workflow can hold its school's calendar in its state and
-answer school-day questions deterministically (in update validators too) without file I/O."""
+answer school-day questions deterministically (in update validators too) without file I/O.
+
+The calendar a snapshot stands for is built once per process for each distinct snapshot and
+shared (:meth:`CalendarSnapshot.to_calendar`): every case of a school holds the same calendar, and
+a :class:`~domain.calendar.SchoolCalendar` never changes once built (its only mutable part is a
+cache of what follows from its fields), so sharing it changes no answer."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 from pydantic import BaseModel
@@ -49,6 +55,10 @@ class CalendarSnapshot(BaseModel):
         )
 
     def to_calendar(self) -> SchoolCalendar:
+        """The calendar, shared by every snapshot with the same content (see module docstring)."""
+        return _calendar_of(self.model_dump_json())
+
+    def _build(self) -> SchoolCalendar:
         return SchoolCalendar(
             la_code=self.la_code,
             la_name=self.la_name,
@@ -64,3 +74,12 @@ class CalendarSnapshot(BaseModel):
             inset={k: frozenset(v) for k, v in self.inset.items()},
             bank_holidays=frozenset(self.bank_holidays),
         )
+
+
+# As many as an LA's schools with INSET days of their own, and more: a miss only builds again.
+CALENDARS_KEPT = 512
+
+
+@functools.lru_cache(maxsize=CALENDARS_KEPT)
+def _calendar_of(snapshot: str) -> SchoolCalendar:
+    return CalendarSnapshot.model_validate_json(snapshot)._build()

@@ -275,7 +275,10 @@ def _raise_one(title: str, loc: _Loc, message: str) -> NoReturn:
 def _context(info: ValidationInfo) -> tuple[date | None, SchoolCalendar | None]:
     """(today, calendar) from the validation context; ``None`` for what is not given."""
     ctx = info.context
-    if not isinstance(ctx, Mapping):
+    # None first: a stored referral is decoded without a context, every time a workflow or an
+    # activity reads one, and an ABC check (Mapping) is slow once anything has been registered
+    # with an ABC since the last one (its caches are emptied).
+    if ctx is None or not isinstance(ctx, Mapping):
         return None, None
     today = ctx.get("today")
     if isinstance(today, datetime):

@@ -31,6 +31,12 @@ replay as they ran:
 - ``sync-register-changes``: a delivery that the register's outbox recorded itself asks for no
   register sync (the register holds nothing else of it), so a case's last email is not followed
   by a sync that writes nothing. Runs started before it sync after every delivery, as they did.
+
+A register sync carries the episode's register record
+(:func:`~domain.case.register_record.register_record`: what the register holds), not the whole
+state. No ``workflow.patched`` is needed for it: a replay compares which activities run, not their
+arguments, so runs recorded with the whole state replay as they ran (and the activity still
+writes a sync scheduled with it).
 """
 
 # No `from __future__ import annotations`: the sandbox defines this class afresh for every run,
@@ -59,7 +65,6 @@ with workflow.unsafe.imports_passed_through():
         Context,
         Outcome,
         Rejected,
-        check,
         decide,
         finished,
         next_wakeup,
@@ -106,6 +111,7 @@ with workflow.unsafe.imports_passed_through():
         SyncRegister,
     )
     from domain.case.model import CaseOutcome, CommandResult
+    from domain.case.register_record import register_record
     from domain.case.state import NotificationStatus
     from domain.clock import end_of_day
     from domain.intake import school_of
@@ -149,6 +155,8 @@ class CmeCase:
         self._check_access = True
         self._sync_register_changes = True
         self._refused: str | None = None
+        # The outcome an update's validator worked out, for its handler (see _request).
+        self._checked: tuple[Request, CaseState, Context, Outcome] | None = None
 
     # -- the main loop -------------------------------------------------------------------------
 
@@ -280,8 +288,11 @@ class CmeCase:
 
     def _request(self, command: Request) -> CommandResult:
         """Apply a person's request: a refusal is the update's failure, with its reason."""
+        checked, self._checked = self._checked, None
         try:
-            outcome = decide(self._case, command, self._context())
+            outcome = self._checked_outcome(checked, command)
+            if outcome is None:
+                outcome = decide(self._case, command, self._context())
         except Rejected as exc:
             raise ApplicationError(exc.message, type="Rejected", non_retryable=True) from None
         except Exception as exc:
@@ -313,12 +324,36 @@ class CmeCase:
                 type="Rejected",
                 non_retryable=True,
             )
+        context = self._context()
         try:
-            check(self._case, command, self._context())
+            outcome = decide(self._case, command, context)
         except Rejected as exc:
             raise ApplicationError(exc.message, type="Rejected", non_retryable=True) from None
         except Exception:
-            pass  # the handler records what went wrong
+            return  # the handler records what went wrong
+        self._checked = (command, self._case, context, outcome)
+
+    def _checked_outcome(
+        self, checked: tuple[Request, CaseState, Context, Outcome] | None, command: Request
+    ) -> Outcome | None:
+        """The outcome the validator worked out for ``command``, if nothing has changed since:
+        the same request, on the same state, at the same moment and with the same calendar.
+        ``decide`` is pure, so deciding again would give the same outcome; the handler, which
+        runs right after its validator, takes it rather than copying and deciding the case
+        again. (A replay runs no validators: its handlers decide, with the same result.)"""
+        if checked is None:
+            return None
+        request, state, context, outcome = checked
+        now = self._context()
+        if (
+            state is not self._state
+            or context.now != now.now
+            or context.calendar is not now.calendar
+            or context.check_access != now.check_access
+            or request != command
+        ):
+            return None
+        return outcome
 
     # -- effects ----------------------------------------------------------------------------------
 
@@ -380,7 +415,7 @@ class CmeCase:
                 try:
                     await workflow.execute_activity_method(
                         CaseActivities.sync_register,
-                        SyncCaseInput(state=self._case),
+                        SyncCaseInput(record=register_record(self._case)),
                         start_to_close_timeout=ACTIVITY_TIMEOUT,
                         retry_policy=SERVICE_RETRY,
                     )

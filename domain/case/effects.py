@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from domain.calendar_snapshot import CalendarSnapshot
 from domain.case.commands import OpenCase
 from domain.case.model import EpisodeSummary
 from domain.case.notifications import AnyNotification
+from domain.case.register_record import RegisterRecord, register_record
 from domain.case.state import CaseState
 
 __all__ = [
@@ -97,7 +98,24 @@ class DeliverNotificationResult(BaseModel):
 
 
 class SyncCaseInput(BaseModel):
-    state: CaseState
+    """What a register sync writes: the episode's :class:`RegisterRecord` (what the register
+    holds of it). ``state``, the whole state, is what syncs sent before the record existed: a
+    sync scheduled then and still running is written from it."""
+
+    record: RegisterRecord | None = None
+    state: CaseState | None = None
+
+    @model_validator(mode="after")
+    def _one_of_them(self) -> SyncCaseInput:
+        if (self.record is None) == (self.state is None):
+            raise ValueError("a sync carries either the episode's record or its state")
+        return self
+
+    def register_record(self) -> RegisterRecord:
+        if self.record is not None:
+            return self.record
+        assert self.state is not None
+        return register_record(self.state)
 
 
 class SyncCaseResult(BaseModel):

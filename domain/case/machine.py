@@ -32,6 +32,7 @@ retried daily (weekly for the calendar) or on request, and cleared when a retry 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -251,7 +252,7 @@ def decide(state: CaseState, command: CaseCommand | Request, ctx: Context) -> Ou
             return Outcome(state=state, result=answer)
         if record is not None:
             # The referral that opened the case, delivered with its start: answered now, once.
-            step = _Step(state.model_copy(deep=True), ctx)
+            step = _Step(_working_copy(state), ctx)
             for kept in step.state.requests:
                 if kept.request_id == command.request_id:
                     kept.answered = True
@@ -263,7 +264,7 @@ def decide(state: CaseState, command: CaseCommand | Request, ctx: Context) -> Ou
                 }
             )
             return step.outcome()
-    step = _Step(state.model_copy(deep=True), ctx)
+    step = _Step(_working_copy(state), ctx)
     handler = _HANDLERS[type(command)]
     handler(step, command)
     if isinstance(command, Request):
@@ -305,7 +306,7 @@ def finished(state: CaseState, now: datetime) -> bool:
 def record_internal_error(state: CaseState, detail: str, ctx: Context) -> Outcome:
     """A step failed with an error of the service itself: the case records it as a problem (and
     the team leader is told) instead of failing; the step is retried with the problem."""
-    step = _Step(state.model_copy(deep=True), ctx)
+    step = _Step(_working_copy(state), ctx)
     step.problem(ProblemKind.INTERNAL_ERROR, "processing", detail)
     return step.outcome()
 
@@ -361,6 +362,15 @@ def _stored_request(state: CaseState, command: Request) -> RequestRecord | None:
 # -- one step of the case --------------------------------------------------------------------------
 
 C = TypeVar("C")
+
+
+def _working_copy(state: CaseState) -> CaseState:
+    """A copy of ``state`` for a step to change: deep, but for the log and the referral, which
+    the copy shares. A recorded event is never changed (a step only appends to the log, which the
+    copy has a list of its own for) and a referral is frozen; the log is most of a long case's
+    state, so copying it for every step, and every validator's check, is most of the cost."""
+    memo: dict[int, Any] = {id(state.log): list(state.log), id(state.referral): state.referral}
+    return copy.deepcopy(state, memo)
 
 
 class _Step:

@@ -1,4 +1,5 @@
-"""reload_calendar: the calendar file, read on every call, with only the school's INSET days;
+"""reload_calendar: the calendar file, read again whenever it changed, with only the school's INSET
+days;
 prepare_case: the calendar and the child's earlier episodes, problems told and never fatal."""
 
 from __future__ import annotations
@@ -89,6 +90,29 @@ async def test_an_extended_file_reaches_the_next_call(
     after = await env.run(acts.reload_calendar, LoadCalendarInput(school_laestab="8512000"))
     assert [t.name for t in after.terms] == ["Spring 2026", "Summer 2026"]
     assert after.terms[-1].last_day == date(2026, 7, 22)
+
+
+async def test_a_corrected_date_of_the_same_length_reaches_the_next_call(
+    acts: CaseActivities, calendar_path: Path
+) -> None:
+    env = ActivityEnvironment()
+    before = await env.run(acts.reload_calendar, LoadCalendarInput(school_laestab="8512000"))
+    assert before.inset == {"8512000": [date(2026, 1, 5), date(2026, 3, 2)]}
+
+    calendar_path.write_text(CALENDAR.replace("2026-03-02", "2026-03-03"))
+    after = await env.run(acts.reload_calendar, LoadCalendarInput(school_laestab="8512000"))
+    assert after.inset == {"8512000": [date(2026, 1, 5), date(2026, 3, 3)]}
+
+
+async def test_a_file_broken_after_a_good_read_is_a_failure_not_the_old_calendar(
+    acts: CaseActivities, calendar_path: Path
+) -> None:
+    env = ActivityEnvironment()
+    await env.run(acts.reload_calendar, LoadCalendarInput(school_laestab="8512000"))
+    calendar_path.write_text("this is [not toml", encoding="utf-8")
+    with pytest.raises(ApplicationError) as raised:
+        await env.run(acts.reload_calendar, LoadCalendarInput(school_laestab="8512000"))
+    assert raised.value.type == "CalendarFileError"
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from domain.calendar import DEFAULT_CALENDAR_PATH
 from domain.case import episode_summary
 from domain.case.effects import SyncCaseInput
 from domain.case.model import CaseKind, Decision, EpisodeSummary, InvestigationOutcome, Stage
+from domain.case.register_record import register_record
 from domain.case.state import CaseState
 from tests.activities.cases import (
     CASE,
@@ -67,7 +68,10 @@ def acts(mail_config: MailConfig, register_engine: Engine) -> CaseActivities:
 
 
 async def sync(acts: CaseActivities, state: CaseState) -> str:
-    result = await ActivityEnvironment().run(acts.sync_register, SyncCaseInput(state=state))
+    """A sync as the workflow schedules it: with the episode's register record."""
+    result = await ActivityEnvironment().run(
+        acts.sync_register, SyncCaseInput(record=register_record(state))
+    )
     assert (result.case, result.episode) == (state.case, state.episode)
     return result.stage
 
@@ -129,6 +133,37 @@ async def test_sync_writes_the_episode_its_items_its_problems_and_the_childs_ide
         "problem": 1,
         "decision": 0,
     }
+
+
+async def test_a_sync_scheduled_with_the_whole_state_writes_what_its_record_writes(
+    acts: CaseActivities, register_engine: Engine
+) -> None:
+    """A sync scheduled before syncs carried the record (a run recorded then, still running)."""
+    state = investigating_state()
+    old = await ActivityEnvironment().run(acts.sync_register, SyncCaseInput(state=state))
+    assert (old.case, old.episode, old.stage) == (CASE, 1, "la_investigation")
+    with Session(register_engine) as session:
+        written = register.get_case(session=session, case=CASE)
+        tasks = register.list_tasks(session=session, case=CASE)
+
+    await sync(acts, state)  # the same episode, as a record: nothing to change
+
+    with Session(register_engine) as session:
+        assert register.get_case(session=session, case=CASE) == written
+        assert register.list_tasks(session=session, case=CASE) == tasks
+    assert counts(register_engine)["task"] == 2
+
+
+def test_a_sync_carries_what_the_register_holds_not_the_cases_log() -> None:
+    state = investigating_state()
+    record = SyncCaseInput(record=register_record(state)).model_dump_json()
+    whole = SyncCaseInput(state=state).model_dump_json()
+    assert len(record) < len(whole)
+    for kept_out in ('"log"', '"requests"', '"referral"', '"notifications"'):
+        assert kept_out in whole
+        assert kept_out not in record
+    with pytest.raises(ValueError, match="either the episode's record or its state"):
+        SyncCaseInput()
 
 
 async def test_syncing_the_same_state_twice_leaves_the_same_rows(

@@ -22,3 +22,15 @@ class NamesTheMachine:
     @workflow.run
     async def run(self) -> int:
         return id(domain.case.machine.decide)
+
+
+# Module state: a module loaded afresh for each run starts every run with it empty.
+RUNS: list[str] = []
+
+
+@workflow.defn(name="SandboxProbeCode")
+class SharesItsCode:
+    @workflow.run
+    async def run(self) -> tuple[int, int]:
+        RUNS.append(workflow.info().workflow_id)
+        return id(SharesItsCode.run.__code__), len(RUNS)

@@ -1,11 +1,13 @@
 """The worker's sandbox (worker.workflow_runner): the project's deterministic modules are passed
-through (imported once per process, not once per case), and workflow code is still refused what
-would make it non-deterministic."""
+through (imported once per process, not once per case), workflow modules are executed afresh for
+each run from code compiled once (worker.share_workflow_code), and workflow code is still refused
+what would make it non-deterministic."""
 
 from __future__ import annotations
 
 import sys
 import uuid
+from types import CodeType
 
 import pytest
 from temporalio.client import WorkflowFailureError
@@ -16,9 +18,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 import domain.case
 import domain.case.machine
 import domain.case.rules
+import tests.workflows.sandbox_probe as probes
 from tests.workflows.harness import SCHOOL_OFFICE, Harness, school_referral
-from tests.workflows.sandbox_probe import NamesTheMachine, ReadsTheClock
-from worker import PASSTHROUGH_MODULES, workflow_runner
+from tests.workflows.sandbox_probe import NamesTheMachine, ReadsTheClock, SharesItsCode
+from worker import _CODES, PASSTHROUGH_MODULES, share_workflow_code, workflow_runner
 
 
 async def run_probe(env: WorkflowEnvironment, runner: WorkflowRunner, probe: object) -> object:
@@ -26,7 +29,7 @@ async def run_probe(env: WorkflowEnvironment, runner: WorkflowRunner, probe: obj
     async with Worker(
         env.client,
         task_queue=queue,
-        workflows=[ReadsTheClock, NamesTheMachine],
+        workflows=[ReadsTheClock, NamesTheMachine, SharesItsCode],
         workflow_runner=runner,
         # A refused call fails the run (rather than retrying its task for ever) so it can be seen.
         workflow_failure_exception_types=[Exception],
@@ -77,3 +80,25 @@ async def test_a_case_leaves_the_processs_own_modules_as_they_were(
     assert domain.case.rules is sys.modules["domain.case.rules"]
     assert domain.case.Rejected is domain.case.rules.Rejected
     assert domain.case.machine is sys.modules["domain.case.machine"]
+
+
+def _method_code(module_code: CodeType, cls: str, name: str) -> CodeType:
+    """The code of method ``cls.name`` compiled within ``module_code``."""
+    [body] = [c for c in module_code.co_consts if isinstance(c, CodeType) and c.co_name == cls]
+    [method] = [c for c in body.co_consts if isinstance(c, CodeType) and c.co_name == name]
+    return method
+
+
+async def test_each_run_executes_the_workflow_module_afresh_from_code_compiled_once(
+    env: WorkflowEnvironment,
+) -> None:
+    share_workflow_code("tests.workflows.sandbox_probe")
+    first = await run_probe(env, workflow_runner(), SharesItsCode)
+    second = await run_probe(env, workflow_runner(), SharesItsCode)
+
+    shared = _method_code(_CODES[probes.__file__], "SharesItsCode", "run")
+    # Both runs ran the one code object compiled for the first (alive, so its id is its own)...
+    assert list(first) == list(second) == [id(shared), 1]  # type: ignore[call-overload]
+    # ...each in a module of its own: the first run's module state did not reach the second, nor
+    # the worker's own module.
+    assert probes.RUNS == []
