@@ -77,6 +77,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import event as sa_event
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -862,6 +863,66 @@ def _outbox_statement(case: str, episode: int, purpose: str) -> Any:
     )
 
 
+# The outbox's statements, like the sync's, are built once per process (and dialect), their values
+# bound at execution: a claim and a delivery are each one statement on the row, rather than the
+# ORM's read, insert and update, and nothing is tracked in a session.
+
+
+@functools.cache
+def _outbox_claim(dialect: str) -> Any:
+    """The row of (case, episode, purpose) written for a new attempt, unless it was sent: a new
+    row as given; a row not yet sent takes the attempt's text and recipients, is pending again
+    and counts the attempt. Returns the row it wrote (none: the row was sent)."""
+    table: Table = NotificationRow.__table__  # type: ignore[attr-defined]
+    statement = _insert(dialect, table)
+    attempt = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["case_ref", "episode", "purpose"],
+        set_={
+            "template": attempt.template,
+            "subject": attempt.subject,
+            "body": attempt.body,
+            "recipients": attempt.recipients,
+            "status": attempt.status,
+            "attempts": table.c.attempts + 1,
+            "last_attempt_at": attempt.last_attempt_at,
+        },
+        where=table.c.status != OutboxStatus.SENT.value,
+    ).returning(*table.c)
+
+
+def _outbox_key(table: Table) -> Any:
+    return (
+        (table.c.case_ref == bindparam("b_ref"))
+        & (table.c.episode == bindparam("b_episode"))
+        & (table.c.purpose == bindparam("b_purpose"))
+    )
+
+
+@functools.cache
+def _outbox_row() -> Any:
+    table: Table = NotificationRow.__table__  # type: ignore[attr-defined]
+    return sa_select(*table.c).where(_outbox_key(table))
+
+
+@functools.cache
+def _outbox_delivered(finished: bool) -> Any:
+    """A row not yet sent: the recipients delivered to; ``finished``, sent (when, no detail)."""
+    table: Table = NotificationRow.__table__  # type: ignore[attr-defined]
+    values: dict[str, Any] = {"delivered_to": bindparam("p_delivered_to", type_=JSON)}
+    if finished:
+        values |= {
+            "status": OutboxStatus.SENT.value,
+            "sent_at": bindparam("p_sent_at", type_=_tz_column()),
+            "detail": None,
+        }
+    return (
+        update(table)
+        .where(_outbox_key(table), table.c.status != OutboxStatus.SENT.value)
+        .values(values)
+    )
+
+
 def claim_notification(
     *,
     session: Session,
@@ -880,35 +941,37 @@ def claim_notification(
     Message-ID and the recipients already delivered to, takes this attempt's subject, body and
     recipients (rendered from the same notification, so the same text, but with an address
     corrected in the settings since), and counts the attempt.
+
+    One statement (``INSERT .. ON CONFLICT DO UPDATE .. WHERE`` not sent), so two attempts at
+    the same moment each count and neither fails; a sent row is then read as it is.
     """
     now = datetime.now(UTC)
-    statement = _outbox_statement(case, episode, purpose)
-    row = session.exec(statement).first()
-    if row is None:
-        row = NotificationRow(
-            case_ref=case,
-            episode=episode,
-            purpose=purpose,
-            template=template,
-            subject=subject,
-            body=body,
-            recipients=recipients,
-            message_id=message_id,
-            created_at=now,
-        )
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:  # written at the same moment by another attempt
-            session.rollback()
-            row = session.exec(statement).one()
-    if row.status != OutboxStatus.SENT.value:
-        row.template, row.subject, row.body = template, subject, body
-        row.recipients = list(recipients)
-        row.status = OutboxStatus.PENDING.value
-        row.attempts += 1
-        row.last_attempt_at = now
-    claimed = OutboxMessage.model_validate(row)
+    connection = session.connection()
+    row = connection.execute(
+        _outbox_claim(connection.dialect.name),
+        {
+            "case_ref": case,
+            "episode": episode,
+            "purpose": purpose,
+            "template": template,
+            "subject": subject,
+            "body": body,
+            "recipients": list(recipients),
+            "delivered_to": [],
+            "message_id": message_id,
+            "status": OutboxStatus.PENDING.value,
+            "created_at": now,
+            "last_attempt_at": now,
+            "sent_at": None,
+            "attempts": 1,
+            "detail": None,
+        },
+    ).first()
+    if row is None:  # sent already: nothing was written
+        row = connection.execute(
+            _outbox_row(), {"b_ref": case, "b_episode": episode, "b_purpose": purpose}
+        ).one()
+    claimed = OutboxMessage.model_validate(row._asdict())
     session.commit()
     return claimed
 
@@ -924,18 +987,21 @@ def mark_notification_sent(
 ) -> None:
     """Record the recipients the mail server accepted the message for; with every recipient
     done, the message is sent. No row (it could not be written before sending): nothing to do."""
-    row = session.exec(_outbox_statement(case, episode, purpose)).first()
+    connection = session.connection()
+    key = {"b_ref": case, "b_episode": episode, "b_purpose": purpose}
+    row = connection.execute(_outbox_row(), key).first()
     if row is None or row.status == OutboxStatus.SENT.value:
+        session.rollback()
         return
     done = list(row.delivered_to)
     for address in delivered_to:
         if address.lower() not in (a.lower() for a in done):
             done.append(address)
-    row.delivered_to = done
-    if not {a.lower() for a in row.recipients} - {a.lower() for a in done}:
-        row.status = OutboxStatus.SENT.value
-        row.sent_at = _utc(at)
-        row.detail = None
+    finished = not {a.lower() for a in row.recipients} - {a.lower() for a in done}
+    values = {**key, "p_delivered_to": done}
+    if finished:
+        values["p_sent_at"] = _utc(at)
+    connection.execute(_outbox_delivered(finished), values)
     session.commit()
 
 

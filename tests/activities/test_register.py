@@ -429,6 +429,75 @@ async def test_a_sync_marks_sent_the_emails_the_case_knows_were_sent(
     assert row.delivered_to == ["sat@portsmouth.example.invalid"]
 
 
+def test_the_outbox_counts_attempts_keeps_its_message_id_and_never_reopens_a_sent_message(
+    register_engine: Engine,
+) -> None:
+    """The outbox's lifecycle on both databases: a claim writes the row or counts another attempt
+    (taking the attempt's text and recipients), a delivery records its recipients, and once
+    every recipient is done the message is sent and no later claim changes it."""
+    school, sat = "office@school.example.invalid", "sat@portsmouth.example.invalid"
+
+    def claim(subject: str, recipients: list[str], message_id: str) -> register.OutboxMessage:
+        with Session(register_engine) as session:
+            return register.claim_notification(
+                session=session,
+                case=CASE,
+                episode=1,
+                purpose="sat_referral",
+                template="sat_referral",
+                subject=subject,
+                body=f"{subject} body",
+                recipients=recipients,
+                message_id=message_id,
+            )
+
+    def delivered(to: list[str], when: datetime) -> register.NotificationPublic:
+        with Session(register_engine) as session:
+            register.mark_notification_sent(
+                session=session,
+                case=CASE,
+                episode=1,
+                purpose="sat_referral",
+                at=when,
+                delivered_to=to,
+            )
+            [row] = register.list_notifications(session=session, case=CASE)
+        return row
+
+    first = claim("first", [school], "<m1@x>")
+    assert (first.status, first.attempts, first.message_id) == ("pending", 1, "<m1@x>")
+    assert (first.subject, first.body, first.recipients) == ("first", "first body", [school])
+    assert first.delivered_to == [] and first.sent_at is None
+
+    # A retry with an address corrected since: the same row and Message-ID, the new recipients.
+    second = claim("second", [school, sat], "<m2@x>")
+    assert (second.status, second.attempts, second.message_id) == ("pending", 2, "<m1@x>")
+    assert (second.subject, second.recipients) == ("second", [school, sat])
+    assert second.created_at == first.created_at
+
+    partly = delivered([school.upper()], at(date(2026, 3, 2), 16))
+    assert (partly.status, partly.delivered_to, partly.sent_at) == (
+        "pending",
+        [school.upper()],
+        None,
+    )
+    assert claim("third", [school, sat], "<m3@x>").undelivered == [sat]
+
+    done = delivered([school, sat], at(date(2026, 3, 2), 17))
+    assert done.status == "sent"
+    assert done.delivered_to == [school.upper(), sat]
+    assert done.sent_at == at(date(2026, 3, 2), 17)
+
+    again = claim("fourth", [sat], "<m4@x>")
+    assert (again.status, again.attempts, again.subject, again.message_id) == (
+        "sent",
+        3,
+        "third",
+        "<m1@x>",
+    )
+    assert delivered([sat], at(date(2026, 3, 3), 9)).sent_at == at(date(2026, 3, 2), 17)
+
+
 # -- refusals and failures -------------------------------------------------------------------------
 
 
