@@ -63,6 +63,7 @@ ROUTERS: list[str] = [
     "web.dfe",
     "web.admin_api_clients",
     "web.tasks",
+    "web.leader",
 ]
 
 

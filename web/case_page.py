@@ -76,6 +76,9 @@ Viewer = Annotated[SignedInUser, Depends(require_role(*VIEWERS))]
 Db = Annotated[Session, Depends(register_session)]
 _CASE_REF: TypeAdapter[str] = TypeAdapter(CaseRef)
 
+# The forms of web.leader (a team leader's requests on the case itself): path, link text.
+LEADER_LINKS = (("withdraw", "Withdraw this case"), ("reassign", "Reassign to another officer"))
+
 STATUS_WORDS = {TaskStatus.OPEN: "Open", TaskStatus.DONE: "Done", TaskStatus.CANCELLED: "Cancelled"}
 
 
@@ -200,6 +203,8 @@ class CaseView:
     outcome: list[dict[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
+    # The case's own requests a team leader makes (web.leader): while it is open.
+    leader_actions: list[dict[str, str]] = field(default_factory=list)
 
 
 def _dated(calendar: SchoolCalendar | None, today: date, day: date, state: CaseState) -> Dated:
@@ -333,6 +338,14 @@ def case_view(
             )
             for event in state.log
         ],
+        leader_actions=(
+            [
+                {"text": text, "href": f"{case_href(state.case)}/{path}"}
+                for path, text in LEADER_LINKS
+            ]
+            if viewer.role is Role.TEAM_LEADER and state.stage is not Stage.CLOSED
+            else []
+        ),
     )
 
 

@@ -178,7 +178,8 @@ class Context:
 
     actor: Actor
     today: date
-    found: Found
+    case: CasePublic
+    found: Found | None = None  # None: a request on the case itself (web.leader)
     calendar: Any = None  # the school calendar, for the register codes' school days
 
 
@@ -235,6 +236,9 @@ FIELD_WORDS: dict[str, tuple[str, bool]] = {
     "codes_to": ("the last school day", False),
     "code": ("the register code", False),
     "codes": ("the register codes", False),
+    "reason": ("the reason", False),
+    "duplicate_of": ("the case it duplicates", False),
+    "officer": ("the officer's name", False),
 }
 DATE_LABELS = {
     "made_on": "Date of the enquiry",
@@ -397,7 +401,7 @@ def _read_codes(context: Context, values: Mapping[str, str]) -> Read:
     if last < first:
         read.errors.add("codes_to", "The last school day must be on or after the first")
         return read
-    school = context.found.case.school_laestab
+    school = context.case.school_laestab
     try:
         days = context.calendar.school_days(first, last, school) if context.calendar else []
     except CalendarError as exc:
@@ -740,7 +744,9 @@ async def _from_case(request: Request, found: Found, today: date) -> FromCase:
 
 def _context(request: Request, user: SignedInUser, found: Found) -> Context:
     web = web_context(request)
-    return Context(actor=actor_of(user), today=local_date(web.clock()), found=found)
+    return Context(
+        actor=actor_of(user), today=local_date(web.clock()), case=found.case, found=found
+    )
 
 
 def _page(
@@ -756,6 +762,7 @@ def _page(
     status_code: int = 200,
 ) -> Response:
     found = context.found
+    assert found is not None  # a task's page
     base = f"/cases/{found.case.case_ref}/tasks/{found.task.id}"
     dates: dict[str, DateField] = {}
     for name in (n for n in action.fields if n in DATE_LABELS):
@@ -855,15 +862,43 @@ async def task_submit(
         except (CalendarError, OSError) as exc:
             log.error("the school calendar cannot be loaded: %s", exc)
             context.calendar = None
-    ref = found.case.case_ref
+    return await send_form(
+        request,
+        user,
+        action,
+        context,
+        values,
+        form_key,
+        again=lambda status_code, **more: _page(
+            request, context, action, values, form_key, status_code=status_code, **more
+        ),
+        done_to="/tasks",
+        not_found=_no_task,
+    )
+
+
+async def send_form(
+    request: Request,
+    user: SignedInUser,
+    action: Action,
+    context: Context,
+    values: Mapping[str, str],
+    form_key: str,
+    *,
+    again: Callable[..., Response],
+    done_to: str,
+    not_found: Callable[[], HTTPException],
+) -> Response:
+    """Send a form's request to the case and answer truthfully: the form again with its errors
+    (400), the case's refusal (409) or "not recorded" (503); else the case's answer in a banner
+    on ``done_to``. Shared by the task pages and the case's own requests (:mod:`web.leader`)."""
+    web = web_context(request)
+    actor = context.actor
+    ref = context.case.case_ref
     request_id = form_request_id(
         action.path, ref, user.id, form_key, secret=web.settings.case_key_secret.get_secret_value()
     )
     built = _build(action, context, values, request_id)
-
-    def again(status_code: int, **more: Any) -> Response:
-        return _page(request, context, action, values, form_key, status_code=status_code, **more)
-
     if isinstance(built, FormErrors):
         return again(400, errors=built)
     command: CaseRequest = built
@@ -871,17 +906,17 @@ async def task_submit(
     client = await web.temporal.client()
     try:
         if not await school_may_act(client, web.settings, actor, ref):
-            raise _no_task()
+            raise not_found()
         result = await case_client.send(client, web.settings, ref, action.spec.update, command)
     except RecordedNotAnswered as exc:
         log.warning("request %s on %s recorded, its answer did not arrive", request_id, ref)
         flash(request, exc.reason)
-        return RedirectResponse("/tasks", 303)
+        return RedirectResponse(done_to, 303)
     except (NotRecorded, CaseUnavailable) as exc:
         log.warning("request %s on %s not recorded: %s", request_id, ref, type(exc).__name__)
         return again(503, not_recorded=exc.reason)
     except NoSuchCase:
-        raise _no_task() from None
+        raise not_found() from None
     except (CaseRefused, CaseClosed) as exc:
         return again(409, errors=_refusal_errors(action, exc.reason))
     except CaseError as exc:
@@ -892,4 +927,4 @@ async def task_submit(
         words = "This form was already sent, and the case recorded it once: " + words
     log.info("request %s on %s: %s", request_id, ref, action.path)
     flash(request, words)
-    return RedirectResponse("/tasks", 303)
+    return RedirectResponse(done_to, 303)
