@@ -16,12 +16,9 @@ non-zero exit (2 for bad input), never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, inspect
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from activities.api_clients import (
@@ -36,11 +33,10 @@ from activities.api_clients import (
 )
 from activities.register import make_engine
 from domain.case.model import Role
-from domain.types import error_message
 from settings import Settings
 from starter.args import one_line_errors
-from starter.dev import _shown
 from starter.errors import CliError
+from starter.register_commands import one_line_problems, require_table, run_on_register
 
 ROLES = [r.value for r in API_CLIENT_ROLES]
 BY_CLI = "cli"
@@ -85,22 +81,13 @@ def register(subparsers: Any) -> None:
 
 
 async def handle(args: argparse.Namespace, settings: Settings) -> int:
-    url = settings.register_url
-    try:
-        lines = await asyncio.to_thread(_run, args, url)
-    except SQLAlchemyError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CliError(
-            f"cannot use the API clients in the register at {_shown(url)}: {first}"
-        ) from None
-    print("\n".join(lines), flush=True)
-    return 0
+    return await run_on_register(args, settings.register_url, "the API clients", _run)
 
 
 def _run(args: argparse.Namespace, url: str) -> list[str]:
     engine = make_engine(url, client=True)
     try:
-        _require_clients(engine, url)
+        require_table(engine, url, "api_client", "API clients")
         with Session(engine) as session:
             if args.action == "list":
                 return _listing(list_api_clients(session=session))
@@ -126,26 +113,11 @@ def _run(args: argparse.Namespace, url: str) -> list[str]:
         engine.dispose()
 
 
-def _require_clients(engine: Engine, url: str) -> None:
-    if not inspect(engine).has_table("api_client"):
-        raise CliError(
-            f"the register at {_shown(url)} has no API clients yet: run `cme register upgrade`"
-        )
-
-
 def _details(args: argparse.Namespace) -> ApiClientDetails:
     try:
         return ApiClientDetails(name=args.name, role=Role(args.role), schools=tuple(args.school))
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else ""
-            message = error_message(error)
-            if not field and message.startswith("schools: "):
-                field, message = "schools", message.removeprefix("schools: ")
-            where = {"name": "NAME", "schools": "--school"}.get(field)
-            problems.append(f"{where}: {message}" if where else message)
-        raise CliError("; ".join(problems), exit_code=2) from None
+        raise one_line_problems(exc, {"name": "NAME", "schools": "--school"}) from None
 
 
 def _who(client: ApiClientPublic) -> str:

@@ -16,12 +16,9 @@ one line and a non-zero exit (2 for bad input), never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, inspect
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from activities.accounts import (
@@ -36,8 +33,8 @@ from activities.register import make_engine
 from domain.case.model import Role
 from settings import Settings
 from starter.args import one_line_errors
-from starter.dev import _shown
 from starter.errors import CliError
+from starter.register_commands import one_line_problems, require_table, run_on_register
 
 ROLES = [r.value for r in ACCOUNT_ROLES]
 
@@ -89,16 +86,7 @@ def register(subparsers: Any) -> None:
 
 
 async def handle(args: argparse.Namespace, settings: Settings) -> int:
-    url = settings.register_url
-    try:
-        lines = await asyncio.to_thread(_run, args, url)
-    except SQLAlchemyError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CliError(
-            f"cannot use the accounts in the register at {_shown(url)}: {first}"
-        ) from None
-    print("\n".join(lines), flush=True)
-    return 0
+    return await run_on_register(args, settings.register_url, "the accounts", _run)
 
 
 def _run(args: argparse.Namespace, url: str) -> list[str]:
@@ -107,7 +95,7 @@ def _run(args: argparse.Namespace, url: str) -> list[str]:
 
     engine = make_engine(url, client=True)
     try:
-        _require_accounts(engine, url)
+        require_table(engine, url, "account", "accounts")
         with Session(engine) as session:
             if args.action == "list":
                 return _listing(list_accounts(session=session))
@@ -152,13 +140,6 @@ def _run(args: argparse.Namespace, url: str) -> list[str]:
         engine.dispose()
 
 
-def _require_accounts(engine: Engine, url: str) -> None:
-    if not inspect(engine).has_table("account"):
-        raise CliError(
-            f"the register at {_shown(url)} has no accounts yet: run `cme register upgrade`"
-        )
-
-
 def _details(args: argparse.Namespace) -> AccountDetails:
     try:
         return AccountDetails(
@@ -168,17 +149,9 @@ def _details(args: argparse.Namespace) -> AccountDetails:
             schools=tuple(args.school),
         )
     except ValidationError as exc:
-        from domain.types import error_message
-
-        problems = []
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else ""
-            message = error_message(error)
-            if not field and message.startswith("schools: "):
-                field, message = "schools", message.removeprefix("schools: ")
-            where = {"email": "EMAIL", "display_name": "--name", "schools": "--school"}.get(field)
-            problems.append(f"{where}: {message}" if where else message)
-        raise CliError("; ".join(problems), exit_code=2) from None
+        raise one_line_problems(
+            exc, {"email": "EMAIL", "display_name": "--name", "schools": "--school"}
+        ) from None
 
 
 def _who(account: AccountPublic) -> str:
