@@ -29,6 +29,7 @@ Functions are keyword-only, take the session and commit their own work.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -178,31 +179,47 @@ class AccountDetails(BaseModel):
     @field_validator("role")
     @classmethod
     def _account_role(cls, role: Role) -> Role:
-        if role not in ACCOUNT_ROLES:
-            raise ValueError(
-                f"{role.value} is not a role for an account; choose one of "
-                + ", ".join(r.value for r in ACCOUNT_ROLES)
-            )
-        return role
+        return check_role(role, ACCOUNT_ROLES, "an account")
 
     @field_validator("schools")
     @classmethod
     def _distinct(cls, schools: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(schools))
+        return distinct_schools(schools)
 
     @model_validator(mode="after")
     def _schools_for_school_users(self) -> AccountDetails:
-        if self.role is Role.SCHOOL and not self.schools:
-            raise ValueError(
-                "schools: a school user acts for one or more schools: give each school's "
-                "7-digit LAESTAB, e.g. 8512000"
-            )
-        if self.role is not Role.SCHOOL and self.schools:
-            raise ValueError(
-                "schools: only a school user acts for schools; a "
-                f"{self.role.value.replace('_', ' ')} acts for none"
-            )
+        check_schools(self.role, self.schools, "user", "")
         return self
+
+
+def check_role(role: Role, allowed: Iterable[Role], holder: str) -> Role:
+    """``role``, if it is one a ``holder`` (an account, an API client) may have."""
+    allowed = tuple(allowed)
+    if role not in allowed:
+        raise ValueError(
+            f"{role.value} is not a role for {holder}; choose one of "
+            + ", ".join(r.value for r in allowed)
+        )
+    return role
+
+
+def distinct_schools(schools: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(schools))
+
+
+def check_schools(role: Role, schools: tuple[str, ...], noun: str, others: str) -> None:
+    """A school's ``noun`` (user, client) acts for one or more schools; ``others`` (what any
+    other role is called after its role's name) for none."""
+    if role is Role.SCHOOL and not schools:
+        raise ValueError(
+            f"schools: a school {noun} acts for one or more schools: give each school's "
+            "7-digit LAESTAB, e.g. 8512000"
+        )
+    if role is not Role.SCHOOL and schools:
+        raise ValueError(
+            f"schools: only a school {noun} acts for schools; a "
+            f"{role.value.replace('_', ' ')}{others} acts for none"
+        )
 
 
 class AccountExists(Exception):

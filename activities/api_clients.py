@@ -31,6 +31,7 @@ from sqlalchemy import JSON, CheckConstraint, UniqueConstraint, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, col, select
 
+from activities.accounts import check_role, check_schools, distinct_schools
 from activities.register import _Model, _tz_column, _utc, _UtcTimes
 from domain.case.model import Role
 from domain.types import Laestab, PersonName
@@ -131,30 +132,16 @@ class ApiClientDetails(BaseModel):
     @field_validator("role")
     @classmethod
     def _client_role(cls, role: Role) -> Role:
-        if role not in API_CLIENT_ROLES:
-            raise ValueError(
-                f"{role.value} is not a role for an API client; choose one of "
-                + ", ".join(r.value for r in API_CLIENT_ROLES)
-            )
-        return role
+        return check_role(role, API_CLIENT_ROLES, "an API client")
 
     @field_validator("schools")
     @classmethod
     def _distinct(cls, schools: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(schools))
+        return distinct_schools(schools)
 
     @model_validator(mode="after")
     def _schools_for_school_clients(self) -> ApiClientDetails:
-        if self.role is Role.SCHOOL and not self.schools:
-            raise ValueError(
-                "schools: a school client acts for one or more schools: give each school's "
-                "7-digit LAESTAB, e.g. 8512000"
-            )
-        if self.role is not Role.SCHOOL and self.schools:
-            raise ValueError(
-                "schools: only a school client acts for schools; a "
-                f"{self.role.value.replace('_', ' ')} client acts for none"
-            )
+        check_schools(self.role, self.schools, "client", " client")
         return self
 
 
