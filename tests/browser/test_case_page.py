@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import Client
@@ -33,15 +32,13 @@ from domain.intake import SchoolCMEReferral
 from security.store import SqlKeyStore
 from starter import case_client
 from starter.cases import case_reference
-from tests.browser.fixtures import DESKTOP, PHONE, NewPage, serve_app
-from tests.browser.test_refer_pages import WithCaseService
+from tests.browser.fixtures import DESKTOP, PHONE, NewPage
+from tests.browser.test_refer_pages import WithCaseService, browser_settings, case_worker, served
 from tests.conftest import SmtpServer
-from tests.starter.conftest import CaseWorker, eventually
-from tests.web.conftest import FAST_PASSWORDS, PASSWORD, Clock, add_user, web_settings
+from tests.starter.conftest import eventually
+from tests.web.conftest import PASSWORD, add_user
 from tests.workflows import harness
 from tests.workflows.harness import OTHER_SCHOOL, SCHOOL, SECRET, school_referral
-from web.app import close_app, create_app
-from web.context import TemporalConnection
 
 SCHOOL_USER = "attendance@school.example.org"
 OWN = Actor(name="Ms Attendance", role=Role.SCHOOL, schools=(SCHOOL,))
@@ -108,36 +105,19 @@ def base_url(
         referrals=[(referrals["own"], OWN), (referrals["other"], OTHER)],
         engine=sqlite_engine,
         converter=converter,
-        make_worker=lambda client: CaseWorker(
-            client,
+        make_worker=case_worker(
             task_queue,
-            mail_config,
-            sqlite_engine,
-            calendar.path,
-            tmp_path / "mail",
-            store=key_store,
+            tmp_path=tmp_path,
+            engine=sqlite_engine,
+            mail_config=mail_config,
+            calendar=calendar,
+            key_store=key_store,
         ),
     )
-    app = create_app(
-        web_settings(
-            tmp_path,
-            web_secure_cookies=False,  # plain http on loopback, as `cme dev` serves it
-            calendar_file=calendar.path,
-            case_key_secret=SecretStr(SECRET),
-            task_queue=task_queue,
-        ),
-        engine=sqlite_engine,
-        temporal=TemporalConnection(service.client),
-        passwords=FAST_PASSWORDS,
-        clock=Clock(now=datetime.now(UTC)),
-    )
-    service.app = app
     add_user(sqlite_engine, SCHOOL_USER, role=Role.SCHOOL, name="Ms Attendance", schools=(SCHOOL,))
-    try:
-        with serve_app(service, startup_timeout=90) as url:
-            yield url
-    finally:
-        close_app(app)
+    settings = browser_settings(tmp_path, calendar, task_queue)
+    with served(service, settings, sqlite_engine, startup_timeout=90) as url:
+        yield url
 
 
 def sign_in(page: Page) -> None:

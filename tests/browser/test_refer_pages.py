@@ -11,6 +11,7 @@ real workflow and activities, SMTP on loopback and the test's SQLite register.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -31,6 +32,7 @@ from activities.config import MailConfig
 from domain.case.model import Role
 from domain.clock import local_date
 from security.store import SqlKeyStore
+from settings import Settings
 from starter.cases import case_reference
 from tests.browser.fixtures import DESKTOP, PHONE, NewPage, Viewport, serve_app
 from tests.conftest import SmtpServer
@@ -104,6 +106,53 @@ class WithCaseService:
                 return
 
 
+def case_worker(
+    task_queue: str,
+    *,
+    tmp_path: Path,
+    engine: Engine,
+    mail_config: MailConfig,
+    calendar: harness.TestCalendar,
+    key_store: SqlKeyStore,
+) -> Callable[[Client], CaseWorker]:
+    """How a :class:`WithCaseService` makes its worker: the real workflow and activities on the
+    test's register, mail server and calendar."""
+    return lambda client: CaseWorker(
+        client, task_queue, mail_config, engine, calendar.path, tmp_path / "mail", store=key_store
+    )
+
+
+def browser_settings(tmp_path: Path, calendar: harness.TestCalendar, task_queue: str) -> Settings:
+    """The app's settings on loopback: plain http (no secure cookies), as `cme dev` serves it."""
+    return web_settings(
+        tmp_path,
+        web_secure_cookies=False,
+        calendar_file=calendar.path,
+        case_key_secret=SecretStr(SECRET),
+        task_queue=task_queue,
+    )
+
+
+@contextlib.contextmanager
+def served(
+    service: WithCaseService, settings: Settings, engine: Engine, *, startup_timeout: float
+) -> Iterator[str]:
+    """The app on ``settings`` behind ``service``, served on loopback: its URL."""
+    app = create_app(
+        settings,
+        engine=engine,
+        temporal=TemporalConnection(service.client),
+        passwords=FAST_PASSWORDS,
+        clock=Clock(now=datetime.now(UTC)),
+    )
+    service.app = app
+    try:
+        with serve_app(service, startup_timeout=startup_timeout) as url:
+            yield url
+    finally:
+        close_app(app)
+
+
 @pytest.fixture
 def calendar(tmp_path: Path) -> harness.TestCalendar:
     return harness.TestCalendar.write(tmp_path, local_date(datetime.now(UTC)))
@@ -124,36 +173,19 @@ def base_url(
     task_queue = f"cme-browser-test-{uuid.uuid4()}"
     service = WithCaseService(
         converter=converter,
-        make_worker=lambda client: CaseWorker(
-            client,
+        make_worker=case_worker(
             task_queue,
-            mail_config,
-            sqlite_engine,
-            calendar.path,
-            tmp_path / "mail",
-            store=key_store,
+            tmp_path=tmp_path,
+            engine=sqlite_engine,
+            mail_config=mail_config,
+            calendar=calendar,
+            key_store=key_store,
         ),
     )
-    app = create_app(
-        web_settings(
-            tmp_path,
-            web_secure_cookies=False,
-            calendar_file=calendar.path,
-            case_key_secret=SecretStr(SECRET),
-            task_queue=task_queue,
-        ),
-        engine=sqlite_engine,
-        temporal=TemporalConnection(service.client),
-        passwords=FAST_PASSWORDS,
-        clock=Clock(now=datetime.now(UTC)),
-    )
-    service.app = app
     add_user(sqlite_engine, SCHOOL_USER, role=Role.SCHOOL, name="Ms Attendance", schools=(SCHOOL,))
-    try:
-        with serve_app(service, startup_timeout=60) as url:
-            yield url
-    finally:
-        close_app(app)
+    settings = browser_settings(tmp_path, calendar, task_queue)
+    with served(service, settings, sqlite_engine, startup_timeout=60) as url:
+        yield url
 
 
 def fill_date(page: Page, name: str, day: date) -> None:

@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import Client
@@ -37,15 +36,13 @@ from domain.case.model import Actor, Role
 from domain.clock import local_date
 from security.store import SqlKeyStore
 from starter import case_client
-from tests.browser.fixtures import DESKTOP, PHONE, Viewport, serve_app
-from tests.browser.test_refer_pages import WithCaseService
+from tests.browser.fixtures import DESKTOP, PHONE, Viewport
+from tests.browser.test_refer_pages import WithCaseService, browser_settings, case_worker, served
 from tests.conftest import SmtpServer
-from tests.starter.conftest import CaseWorker, school_days_back
-from tests.web.conftest import FAST_PASSWORDS, PASSWORD, Clock, add_user, web_settings
+from tests.starter.conftest import school_days_back
+from tests.web.conftest import PASSWORD, add_user
 from tests.workflows import harness
-from tests.workflows.harness import SCHOOL, SECRET, school_referral
-from web.app import close_app, create_app
-from web.context import TemporalConnection
+from tests.workflows.harness import SCHOOL, school_referral
 
 OFFICER = "officer@la.example.gov.uk"
 
@@ -88,13 +85,7 @@ def base_url(
     opened: dict[str, str],
 ) -> Iterator[str]:
     task_queue = f"cme-browser-test-{uuid.uuid4()}"
-    settings = web_settings(
-        tmp_path,
-        web_secure_cookies=False,
-        calendar_file=calendar.path,
-        case_key_secret=SecretStr(SECRET),
-        task_queue=task_queue,
-    )
+    settings = browser_settings(tmp_path, calendar, task_queue)
     today = local_date(datetime.now(UTC))
     leave_end = school_days_back(calendar, today, 12)
     day1 = calendar.after(leave_end, 1)  # today's last school day is day 11 after the leave
@@ -126,30 +117,18 @@ def base_url(
     service = WithOpenCase(
         open_case=open_case,
         converter=converter,
-        make_worker=lambda client: CaseWorker(
-            client,
+        make_worker=case_worker(
             task_queue,
-            mail_config,
-            sqlite_engine,
-            calendar.path,
-            tmp_path / "mail",
-            store=key_store,
+            tmp_path=tmp_path,
+            engine=sqlite_engine,
+            mail_config=mail_config,
+            calendar=calendar,
+            key_store=key_store,
         ),
     )
-    app = create_app(
-        settings,
-        engine=sqlite_engine,
-        temporal=TemporalConnection(service.client),
-        passwords=FAST_PASSWORDS,
-        clock=Clock(now=datetime.now(UTC)),
-    )
-    service.app = app
     add_user(sqlite_engine, OFFICER, role=Role.CME_OFFICER, name="Otto Officer")
-    try:
-        with serve_app(service, startup_timeout=90) as url:
-            yield url
-    finally:
-        close_app(app)
+    with served(service, settings, sqlite_engine, startup_timeout=90) as url:
+        yield url
 
 
 def banner(page: Page) -> Any:
