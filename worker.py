@@ -62,8 +62,10 @@ log = logging.getLogger("cme.worker")
 # deterministic (no clock, no randomness, no I/O when a workflow calls it; module-level state only
 # constants): the case's state machine and its models (domain), the contracts and activity
 # classes the workflows name (their methods run as activities, never in a workflow), version 1's
-# models and rules, the search attribute keys, and the libraries domain.types validates with
-# (email_validator imports idna when called). The workflow modules themselves (workflows.case,
+# models and rules, the search attribute keys, the case's update declarations (each only hands
+# its request to the workflow's own methods: workflows.case_requests), and the libraries
+# domain.types validates with (email_validator imports idna when called). The workflow modules
+# themselves (workflows.case,
 # workflows.v1.case, workflows.retention) and version 1's workflow mixins are not: the sandbox
 # loads them afresh for every run and refuses them anything non-deterministic
 # (tests/workflows/test_sandbox.py).
@@ -71,6 +73,7 @@ PASSTHROUGH_MODULES = (
     "domain",
     "activities",
     "workflows.search_attributes",
+    "workflows.case_requests",
     "workflows.v1.models",
     "workflows.v1.search_attributes",
     "workflows.v1.case_rules",

@@ -32,6 +32,12 @@ replay as they ran:
   register sync (the register holds nothing else of it), so a case's last email is not followed
   by a sync that writes nothing. Runs started before it sync after every delivery, as they did.
 
+The updates (one per person's request, each with its validator) are declared in
+:mod:`workflows.case_requests`, passed through the sandbox so that their definitions are built once
+per worker rather than once per run; each hands its request to this class's ``_request``,
+``_validate``, ``_open`` or ``_check_opening``. Their names and types are unchanged, so recorded
+runs replay as they ran.
+
 A register sync carries the episode's register record
 (:func:`~domain.case.register_record.register_record`: what the register holds), not the whole
 state. No ``workflow.patched`` is needed for it: a replay compares which activities run, not their
@@ -51,6 +57,7 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import search_attributes as sa
+from workflows.case_requests import CaseRequests
 
 with workflow.unsafe.imports_passed_through():
     # domain.types checks email addresses with email-validator (and idna), which import at call
@@ -73,32 +80,17 @@ with workflow.unsafe.imports_passed_through():
         rules,
     )
     from domain.case.commands import (
-        AuthoriseDeletion,
         CalendarReloaded,
         CaseCommand,
         CaseInput,
-        ConcludeInvestigation,
-        ConfirmCtf,
-        ConfirmNoSicknessGrounds,
-        ConfirmRegisterCodes,
         NotificationDelivered,
         NotificationFailed,
         OpenCase,
-        RaiseConcern,
-        Reassign,
-        RecordConsent,
-        RecordDeletionFacts,
-        RecordEnquiry,
-        RecordMashCall,
         RegisterFailed,
         RegisterReferral,
         RegisterSynced,
-        ReportContact,
         Request,
-        RetryProblems,
-        ShareInformation,
         Tick,
-        Withdraw,
     )
     from domain.case.effects import (
         DeliverNotificationInput,
@@ -138,7 +130,7 @@ def _failure(error: ActivityError) -> str | None:
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
-class CmeCase:
+class CmeCase(CaseRequests):
     @workflow.init
     def __init__(self, input: CaseInput) -> None:
         self._input = input
@@ -490,18 +482,16 @@ class CmeCase:
     def state(self) -> CaseState:
         return self._case
 
-    # -- updates: one per request ---------------------------------------------------------------
+    # -- the referral's update (declared in workflows.case_requests, as every update is) ------
 
-    @workflow.update
-    async def register_referral(self, command: RegisterReferral) -> CommandResult:
+    async def _open(self, command: RegisterReferral) -> CommandResult:
         # Answer once the case is open, so that the caller sees its deadlines and tasks.
         await workflow.wait_condition(lambda: self._state is not None or self._refused is not None)
         if self._refused is not None:
             raise ApplicationError(self._refused, type="Rejected", non_retryable=True)
         return self._request(command)
 
-    @register_referral.validator
-    def _check_register_referral(self, command: RegisterReferral) -> None:
+    def _check_opening(self, command: RegisterReferral) -> None:
         if self._state is not None:
             self._validate(command)
             return
@@ -511,123 +501,3 @@ class CmeCase:
             rules.check_referrer(command.referral, command.by)
         except Rejected as exc:
             raise ApplicationError(exc.message, type="Rejected", non_retryable=True) from None
-
-    @workflow.update
-    def record_enquiry(self, command: RecordEnquiry) -> CommandResult:
-        return self._request(command)
-
-    @record_enquiry.validator
-    def _check_record_enquiry(self, command: RecordEnquiry) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def report_contact(self, command: ReportContact) -> CommandResult:
-        return self._request(command)
-
-    @report_contact.validator
-    def _check_report_contact(self, command: ReportContact) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def raise_concern(self, command: RaiseConcern) -> CommandResult:
-        return self._request(command)
-
-    @raise_concern.validator
-    def _check_raise_concern(self, command: RaiseConcern) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def share_information(self, command: ShareInformation) -> CommandResult:
-        return self._request(command)
-
-    @share_information.validator
-    def _check_share_information(self, command: ShareInformation) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def record_mash_call(self, command: RecordMashCall) -> CommandResult:
-        return self._request(command)
-
-    @record_mash_call.validator
-    def _check_record_mash_call(self, command: RecordMashCall) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def confirm_ctf(self, command: ConfirmCtf) -> CommandResult:
-        return self._request(command)
-
-    @confirm_ctf.validator
-    def _check_confirm_ctf(self, command: ConfirmCtf) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def conclude_investigation(self, command: ConcludeInvestigation) -> CommandResult:
-        return self._request(command)
-
-    @conclude_investigation.validator
-    def _check_conclude_investigation(self, command: ConcludeInvestigation) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def authorise_deletion(self, command: AuthoriseDeletion) -> CommandResult:
-        return self._request(command)
-
-    @authorise_deletion.validator
-    def _check_authorise_deletion(self, command: AuthoriseDeletion) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def withdraw(self, command: Withdraw) -> CommandResult:
-        return self._request(command)
-
-    @withdraw.validator
-    def _check_withdraw(self, command: Withdraw) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def reassign(self, command: Reassign) -> CommandResult:
-        return self._request(command)
-
-    @reassign.validator
-    def _check_reassign(self, command: Reassign) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def confirm_register_codes(self, command: ConfirmRegisterCodes) -> CommandResult:
-        return self._request(command)
-
-    @confirm_register_codes.validator
-    def _check_confirm_register_codes(self, command: ConfirmRegisterCodes) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def confirm_no_sickness_grounds(self, command: ConfirmNoSicknessGrounds) -> CommandResult:
-        return self._request(command)
-
-    @confirm_no_sickness_grounds.validator
-    def _check_confirm_no_sickness_grounds(self, command: ConfirmNoSicknessGrounds) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def record_consent(self, command: RecordConsent) -> CommandResult:
-        return self._request(command)
-
-    @record_consent.validator
-    def _check_record_consent(self, command: RecordConsent) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def record_deletion_facts(self, command: RecordDeletionFacts) -> CommandResult:
-        return self._request(command)
-
-    @record_deletion_facts.validator
-    def _check_record_deletion_facts(self, command: RecordDeletionFacts) -> None:
-        self._validate(command)
-
-    @workflow.update
-    def retry_problems(self, command: RetryProblems) -> CommandResult:
-        return self._request(command)
-
-    @retry_problems.validator
-    def _check_retry_problems(self, command: RetryProblems) -> None:
-        self._validate(command)

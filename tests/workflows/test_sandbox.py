@@ -14,6 +14,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.workflow import _Definition
 
 import domain.case
 import domain.case.machine
@@ -22,6 +23,7 @@ import tests.workflows.sandbox_probe as probes
 from tests.workflows.harness import SCHOOL_OFFICE, Harness, school_referral
 from tests.workflows.sandbox_probe import NamesTheMachine, ReadsTheClock, SharesItsCode
 from worker import _CODES, PASSTHROUGH_MODULES, share_workflow_code, workflow_runner
+from workflows.case import CmeCase
 
 
 async def run_probe(env: WorkflowEnvironment, runner: WorkflowRunner, probe: object) -> object:
@@ -102,3 +104,29 @@ async def test_each_run_executes_the_workflow_module_afresh_from_code_compiled_o
     # ...each in a module of its own: the first run's module state did not reach the second, nor
     # the worker's own module.
     assert probes.RUNS == []
+
+
+# What an update declared outside the sandbox may do: hand its request to the workflow.
+HANDED_TO_THE_WORKFLOW = {"_request", "_validate", "_open", "_check_opening"}
+
+
+def test_the_case_updates_are_declared_once_and_hold_no_logic_outside_the_sandbox() -> None:
+    """The case's updates and validators are declared in a passed-through module
+    (workflows.case_requests), so that a run does not build their definitions again; what runs
+    outside the sandbox's protection is only the hand-over to the workflow's own methods, which
+    the sandbox executes afresh for each run with its restrictions (``workflows.case``)."""
+    assert "workflows.case_requests" in PASSTHROUGH_MODULES
+    assert not any(
+        "workflows.case".startswith(m) or m == "workflows" for m in PASSTHROUGH_MODULES
+    ), "the case workflow's own module must stay in the sandbox"
+    definition = _Definition.must_from_class(CmeCase)
+    assert set(definition.updates) >= {"register_referral", "confirm_ctf", "authorise_deletion"}
+    for name, update in definition.updates.items():
+        assert update.validator is not None, name
+        for fn in (update.fn, update.validator):
+            assert fn.__module__ == "workflows.case_requests", name
+            # Only attribute lookups on self and the call: no module-level name, no clock,
+            # no randomness, nothing but the hand-over.
+            assert set(fn.__code__.co_names) <= HANDED_TO_THE_WORKFLOW, (name, fn.__code__.co_names)
+    for method in HANDED_TO_THE_WORKFLOW:
+        assert getattr(CmeCase, method).__module__ == "workflows.case", method
