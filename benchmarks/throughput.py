@@ -59,13 +59,12 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.register import create_register_schema, make_engine
 from benchmarks.hello import Hello, noop
 from domain.case.commands import AuthoriseDeletion, ConfirmCtf
-from security.converter import data_converter
+from security.converter import data_converter, plain_data_converter
 from security.keys import KeyRing
 from security.store import SqlKeyStore
 from settings import Settings
@@ -218,7 +217,7 @@ def serve(kind: str) -> None:
 
     async def run() -> None:
         client = await Client.connect(
-            settings.temporal_address, data_converter=pydantic_data_converter
+            settings.temporal_address, data_converter=plain_data_converter()
         )
         async with Worker(
             client,
@@ -402,7 +401,7 @@ def stack(tmp: Path) -> Iterator[dict[str, Any]]:
 
 
 async def connect(server: DevServer, parts: dict[str, Any]) -> Bench:
-    hello_client = await server.client(data_converter=pydantic_data_converter)
+    hello_client = await server.client(data_converter=plain_data_converter())
     await register_search_attributes(hello_client, "default")
     case_client = await Client.connect(
         server.address, data_converter=data_converter(parts["store"])

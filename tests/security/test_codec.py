@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import (
     ActivitySerializationContext,
     WorkflowSerializationContext,
 )
 from temporalio.exceptions import ApplicationError
 
+from domain.case.model import CommandResult, Stage
 from security.codec import (
     CIPHER,
     ENCODING,
@@ -24,7 +26,7 @@ from security.codec import (
     PayloadUndecryptable,
     key_id_of,
 )
-from security.converter import data_converter
+from security.converter import SharedPydanticPayloadConverter, data_converter
 from security.keys import (
     SERVICE_KEY_ID,
     DataKey,
@@ -200,7 +202,7 @@ async def test_a_shredded_case_cannot_be_read_and_its_new_data_takes_a_new_key(
 
 async def test_the_data_converter_encrypts_values_and_failures(store: MemoryKeyStore) -> None:
     converter = data_converter(store).with_context(workflow_context(CASE))
-    assert converter.payload_converter_class is pydantic_data_converter.payload_converter_class
+    assert converter.payload_converter_class is SharedPydanticPayloadConverter
     [payload] = await converter.encode([{"last_name": "Bloggs"}])
     assert key_id_of(payload) == CASE and b"Bloggs" not in payload.data
     assert await converter.decode([payload]) == [{"last_name": "Bloggs"}]
@@ -242,3 +244,26 @@ def test_a_wrong_or_missing_kek_is_named_by_its_id_only() -> None:
         ring.unwrap(WrappedKey("2026-01", b""))  # a shredded row's empty key
     with pytest.raises(KeyRingError, match="'bad' must be 32 bytes"):
         decode_kek("bad", "c2hvcnQ=")
+
+
+# An update's result type, as Temporal hands it to the converter (a union: a new type adapter).
+RESULT: Any = CommandResult | None
+
+
+def test_payload_converters_share_their_pydantic_type_adapters() -> None:
+    """Temporal makes a payload converter per workflow run and per serialization context: each
+    converts as Temporal's pydantic converter does, and a type adapter built for one (a case's
+    input, an update's result) serves them all."""
+    first, second = SharedPydanticPayloadConverter(), SharedPydanticPayloadConverter()
+    reference = PydanticPayloadConverter()
+    value = CommandResult(case=CASE, episode=1, stage=Stage.LA_INVESTIGATION)
+    [payload] = first.to_payloads([value])
+    assert payload == reference.to_payloads([value])[0]
+    assert second.from_payloads([payload], [RESULT]) == [value]
+    assert reference.from_payloads([payload], [RESULT]) == [value]
+    [json_first] = [c for c in first.converters.values() if c.encoding == "json/plain"]
+    [json_second] = [c for c in second.converters.values() if c.encoding == "json/plain"]
+    assert json_first is json_second
+    hits = json_first._type_adapter.cache_info().hits  # type: ignore[attr-defined]
+    assert first.from_payloads([payload], [RESULT]) == [value]
+    assert json_first._type_adapter.cache_info().hits == hits + 1  # type: ignore[attr-defined]
