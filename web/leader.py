@@ -24,16 +24,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from activities.register import CasePublic, CaseSchoolRow, get_case
-from domain.case import rules
+from activities.register import CasePublic
 from domain.case.model import Actor, CommandResult, Role, Stage
 from domain.clock import local_date
 from domain.types import CaseRef
 from reports._words import STAGE
+from reports.case import readable_case
 from web.auth import actor_of, require_role
 from web.case_list import VIEWERS, case_href
 from web.case_page import LEADER_LINKS
@@ -122,19 +122,10 @@ def _find(engine: Engine, actor: Actor, case_ref: str) -> CasePublic:
     except ValidationError:
         raise _not_found() from None
     with Session(engine) as db:
-        row = get_case(session=db, case=ref)
-        if row is None:
-            raise _not_found()
-        schools = tuple(
-            db.exec(
-                select(CaseSchoolRow.laestab).where(
-                    CaseSchoolRow.case_ref == ref, CaseSchoolRow.episode == row.episode
-                )
-            )
-        )
-    if not rules.can_view(actor, schools=schools, child_protection=row.child_protection):
+        readable = readable_case(session=db, viewer=actor, case_ref=ref)
+    if readable is None:
         raise _not_found()
-    return row
+    return readable.row
 
 
 def _context(request: Request, user: SignedInUser, case: CasePublic) -> Context:

@@ -43,12 +43,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
-from activities.register import CasePublic, CaseSchoolRow, TaskPublic, get_case, list_tasks
+from activities.register import CasePublic, TaskPublic, list_tasks
 from domain.calendar import CalendarError, human_date
 from domain.case import rules
 from domain.case.commands import Request as CaseRequest
@@ -78,6 +78,7 @@ from domain.grounds import rulebook_for as _rulebook_for
 from domain.types import CaseRef, error_message
 from reports import open_tasks
 from reports._words import OUTCOME, STAGE, TASK
+from reports.case import readable_case
 from starter import case_client
 from starter.errors import (
     CaseClosed,
@@ -146,18 +147,10 @@ def _find(engine: Engine, actor: Actor, case_ref: str, task_id: int) -> Found:
     except ValidationError:
         raise _no_task() from None
     with Session(engine) as db:
-        row = get_case(session=db, case=ref)
-        if row is None:
+        readable = readable_case(session=db, viewer=actor, case_ref=ref)
+        if readable is None:
             raise _no_task()
-        schools = tuple(
-            db.exec(
-                select(CaseSchoolRow.laestab).where(
-                    CaseSchoolRow.case_ref == ref, CaseSchoolRow.episode == row.episode
-                )
-            )
-        )
-        if not rules.can_view(actor, schools=schools, child_protection=row.child_protection):
-            raise _no_task()
+        row = readable.row
         task = next(
             (t for t in list_tasks(session=db, case=ref, episode=row.episode) if t.id == task_id),
             None,
