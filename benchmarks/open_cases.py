@@ -23,7 +23,11 @@ LA Return whose CTF is already late (an overdue case). Then measures:
   one row), each as its own process, as an officer runs them: wall time and peak RSS
   (``wait4``), the rows checked against the cases opened; and, as the baseline in the same run,
   the listing as it was before (every row held, sorted, then printed: ``--old-listing``);
-* the worker's RSS now and at its peak (``/proc``).
+* the worker's RSS now and at its peak (``/proc``);
+* last, the server is restarted on the same file with the Temporal CLI's default dynamic
+  configuration (without ``starter.dev.DYNAMIC_CONFIG``: the search attributes' definitions read
+  from the database on every use, once per listed row) and both listings run again: the
+  baseline of the listing's time, same cases, same run.
 
 Each figure is printed against its target. Figures for 40,000 cases from a smaller run are
 extrapolations, labelled so: linear in the number of cases (for the listing: its time per row
@@ -258,6 +262,9 @@ async def run(args: argparse.Namespace) -> None:
             baseline = await old_listing(environment, out, len(opened))
             worker_rss = rss_bytes(worker.process.pid)
             worker_peak = _peak_rss_kib(worker.process.pid) * 1024
+            worker.stop()
+            worker = None
+            default_runs = await listings_on_cli_default(server, environment, out, opened)
     finally:
         if worker is not None:
             worker.stop()
@@ -284,6 +291,37 @@ async def run(args: argparse.Namespace) -> None:
         worker_rss=worker_rss,
         worker_peak=worker_peak,
     )
+    overdue_default, every_default = default_runs
+    print(
+        "\nthe same listings on the same server file restarted with the Temporal CLI's default "
+        "dynamic configuration\n(search attribute definitions read from the database on every "
+        "use: `cme dev` before starter.dev.DYNAMIC_CONFIG):"
+    )
+    for name, now, before in (
+        ("cme cases --overdue", overdue_run, overdue_default),
+        ("cme cases", every, every_default),
+    ):
+        print(
+            f"  {name:<19} {before.lines - 1:>6} rows: {before.seconds:6.2f} s before, "
+            f"{now.seconds:6.2f} s now ({now.seconds / before.seconds:.2f}x)"
+        )
+
+
+async def listings_on_cli_default(
+    server: Any, environment: dict[str, str], out: Path, opened: list[str]
+) -> tuple[Run, Run]:
+    """`cme cases --overdue` and `cme cases` with the server restarted on its file with the
+    Temporal CLI's dynamic configuration (no ``starter.dev.DYNAMIC_CONFIG``): the baseline of
+    the listing's time, in the same run, on the same cases."""
+    from starter.dev import sqlite_pragma_args
+
+    server.stop()
+    server.extra_args = sqlite_pragma_args()
+    restarted = await server.start()
+    await visible(restarted, len(opened), len(opened) // OVERDUE_EVERY)
+    overdue_run = (await cme(["cases", "--overdue"], environment, out)).checked()
+    every = (await cme(["cases"], environment, out)).checked()
+    return overdue_run, every
 
 
 async def open_cases(

@@ -28,7 +28,9 @@ from tests.starter.conftest import CaseWorker, PersistentServer
 from tests.workflows.harness import SECRET, TestCalendar
 
 # How the dev server keeps its state, by name: `cme dev` before issue 11 (a file, SQLite's
-# defaults), `cme dev` now (the file with starter.dev.SQLITE_PRAGMAS), and in memory.
+# defaults and the Temporal CLI's dynamic configuration), `cme dev` now (the file with
+# starter.dev.SQLITE_PRAGMAS and starter.dev.DYNAMIC_CONFIG: starter.dev.dev_server_args), and
+# in memory (with DYNAMIC_CONFIG, as `cme dev` would run it there).
 SERVER_MODES = ("file", "file+pragmas", "memory")
 
 
@@ -47,7 +49,7 @@ class BenchServer(PersistentServer):
 
 
 def server_for(mode: str, directory: Path, converter: object) -> BenchServer:
-    from starter.dev import sqlite_pragma_args
+    from starter.dev import dev_server_args, dynamic_config_args
 
     if mode not in SERVER_MODES:
         raise ValueError(f"no server mode {mode!r}: {', '.join(SERVER_MODES)}")
@@ -55,7 +57,9 @@ def server_for(mode: str, directory: Path, converter: object) -> BenchServer:
         db=directory / "temporal.db",
         log=directory / "temporal.log",
         data_converter=converter,  # type: ignore[arg-type]
-        extra_args=sqlite_pragma_args() if mode == "file+pragmas" else [],
+        extra_args={"file+pragmas": dev_server_args(), "memory": dynamic_config_args()}.get(
+            mode, []
+        ),
         in_memory=mode == "memory",
     )
 

