@@ -35,6 +35,9 @@ from typing import Any
 
 import holidays
 
+# ``human_date`` lives with the clock (light: `cme cases` writes dates without loading `holidays`).
+from domain.clock import human_date as human_date
+
 DEFAULT_CALENDAR_PATH = Path(__file__).parent / "calendars" / "portsmouth-2025-26.toml"
 # The LA's running calendar: 2025/26 and the provisional 2026/27 (the service's default).
 LA_CALENDAR_PATH = Path(__file__).parent / "calendars" / "portsmouth.toml"
@@ -42,15 +45,9 @@ LA_CALENDAR_PATH = Path(__file__).parent / "calendars" / "portsmouth.toml"
 # ASCII digits only: ``\d`` would also accept other scripts' digits.
 _LAESTAB = re.compile(r"[0-9]{7}")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 _TOP_LEVEL_KEYS = frozenset({"la_code", "la_name", "term", "inset"})
 _TERM_KEYS = frozenset({"name", "first_day", "last_day", "closures"})
-
-
-def human_date(d: date) -> str:
-    """``7 Nov 2025``: the way dates are written to schools and officers (whatever the locale)."""
-    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
 
 
 class CalendarError(ValueError):

@@ -20,3 +20,11 @@ def start_of_day(day: date) -> datetime:
 def end_of_day(day: date) -> datetime:
     """The moment ``day`` is over: local midnight that starts the next day."""
     return start_of_day(day + timedelta(days=1))
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def human_date(d: date) -> str:
+    """``7 Nov 2025``: the way dates are written to schools and officers (whatever the locale)."""
+    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"

@@ -53,14 +53,13 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.service import RPCError
 
-from domain.calendar import human_date
-from domain.case.model import CaseKind, Stage
-from domain.clock import LONDON
+from domain.case.kinds import CaseKind, Stage
+from domain.clock import LONDON, human_date
 from settings import Settings
 from starter.args import add_json, laestab_arg, one_line_errors
+from starter.case_words import KIND_WORDS, STAGE_WORDS, iso, kind_words, stage_words
 from starter.connect import connect_to_visibility
 from starter.visibility import CASE_WORKFLOW_TYPES, V1_WORKFLOW_TYPE, quote, rpc_failure
-from starter.words import KIND_WORDS, STAGE_WORDS, iso, kind_words, stage_words
 from workflows import search_attributes as sa
 
 

@@ -4,12 +4,11 @@ no Temporal, no I/O."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from domain.calendar import human_date
 from domain.case.model import (
     Actor,
-    CaseKind,
     CaseOutcome,
     Decision,
     EpisodeSummary,
@@ -18,27 +17,18 @@ from domain.case.model import (
     Problem,
     ProblemKind,
     Role,
-    Stage,
     TaskName,
 )
 from domain.case.state import CaseState
 from domain.clock import LONDON
 from domain.enquiries import AbsenceKind
 from domain.intake import SchoolCMEReferral
-
-STAGE_WORDS = {
-    Stage.SCHOOL_ENQUIRIES: "school enquiries",
-    Stage.LA_INVESTIGATION: "LA investigation",
-    Stage.AWAITING_DELETION_AUTHORISATION: "awaiting deletion authorisation",
-    Stage.AWAITING_CTF: "awaiting CTF",
-    Stage.CLOSED: "closed",
-}
-
-KIND_WORDS = {
-    CaseKind.DESTINATION_VERIFIED: "destination verified",
-    CaseKind.DESTINATION_NOT_VERIFIED: "destination not verified",
-    CaseKind.NOT_ON_ROLL: "not on roll",
-}
+from starter.case_words import KIND_WORDS as KIND_WORDS
+from starter.case_words import STAGE_WORDS as STAGE_WORDS
+from starter.case_words import iso as iso
+from starter.case_words import kind_words as kind_words
+from starter.case_words import stage_words as stage_words
+from starter.case_words import words as words
 
 FORM_WORDS = {
     "pupil_migration_return": "Pupil Migration LA Return (destination verified)",
@@ -111,25 +101,6 @@ DECISION_WORDS = {
     Decision.DELETION_AUTHORISED: "deletion authorised",
     Decision.CLOSED: "closed",
 }
-
-
-def words(value: str) -> str:
-    """``la_investigation`` as ``la investigation``: for codes without words of their own."""
-    return value.replace("_", " ")
-
-
-def stage_words(stage: Stage | str) -> str:
-    try:
-        return STAGE_WORDS[Stage(stage)]
-    except ValueError:
-        return words(str(stage))
-
-
-def kind_words(kind: CaseKind | str) -> str:
-    try:
-        return KIND_WORDS[CaseKind(kind)]
-    except ValueError:
-        return words(str(kind))
 
 
 def actor_words(actor: Actor) -> str:
@@ -237,7 +208,3 @@ def email_words(kind: str, to: list[str] | None = None) -> str:
     if to:
         text += " (to " + ", ".join(RECIPIENT_WORDS.get(r, words(r)) for r in to) + ")"
     return text
-
-
-def iso(value: date | datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.case.kinds import CaseKind, Stage
 from domain.deletion import CustodialOrder
 from domain.enquiries import Enquiry
 from domain.grounds import Rulebook
@@ -44,12 +45,6 @@ __all__ = [
 ]
 
 
-class CaseKind(StrEnum):
-    DESTINATION_VERIFIED = "destination_verified"  # Pupil Migration LA Return (seed 2.3)
-    DESTINATION_NOT_VERIFIED = "destination_not_verified"  # school CME referral (seed 2.4)
-    NOT_ON_ROLL = "not_on_roll"  # professional CME referral (seed appendix 5)
-
-
 def case_kind_of(
     referral: PupilMigrationReturn | SchoolCMEReferral | ProfessionalCMEReferral,
 ) -> CaseKind:
@@ -58,14 +53,6 @@ def case_kind_of(
     if isinstance(referral, SchoolCMEReferral):
         return CaseKind.DESTINATION_NOT_VERIFIED
     return CaseKind.NOT_ON_ROLL
-
-
-class Stage(StrEnum):
-    SCHOOL_ENQUIRIES = "school_enquiries"  # school's reasonable enquiries, up to school day 10
-    LA_INVESTIGATION = "la_investigation"  # referred to SAT: CME officer investigates
-    AWAITING_DELETION_AUTHORISATION = "awaiting_deletion_authorisation"  # outcome concluded
-    AWAITING_CTF = "awaiting_ctf"  # destination verified: CTF and deletion authorisation due
-    CLOSED = "closed"
 
 
 class Role(StrEnum):

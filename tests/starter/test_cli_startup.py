@@ -101,6 +101,10 @@ def test_the_case_listing_imports_neither_the_workflow_nor_the_keys_nor_the_regi
     assert not modules & (set(cli.COMMAND_MODULES) - {"starter.case_list_cli"})
     for heavy in ("workflows.case", "cryptography", "sqlalchemy", "security.codec"):
         assert not any(name == heavy or name.startswith(heavy + ".") for name in modules), heavy
+    # Nor the case's models and machine: the kinds and stages it names are plain enumerations
+    # (domain.case.kinds), its words starter.case_words.
+    for heavy in ("domain.case.model", "domain.case.machine", "domain.case.state", "starter.words"):
+        assert heavy not in modules, heavy
 
 
 def test_the_case_listing_knows_the_case_workflows_by_their_own_names() -> None:
