@@ -50,7 +50,7 @@ from temporalio.api.workflowservice.v1 import (
     ListWorkflowExecutionsResponse,
 )
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
+from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.service import RPCError
 
 from domain.case.kinds import CaseKind, Stage
@@ -141,44 +141,92 @@ def _due_day(deadline: datetime | None) -> date | None:
     return (deadline.astimezone(LONDON) - timedelta(seconds=1)).date()
 
 
-def _attribute(fields: Any, key: SearchAttributeKey[Any]) -> Any:
-    """The value of search attribute ``key`` in a listed case's ``indexed_fields``, or None.
+_JSON = json.JSONDecoder()
+
+
+def _json(data: bytes) -> Any:
+    """A search attribute's JSON value. The values a case sets (booleans, small whole numbers,
+    strings with nothing escaped) are read directly: the decoder was most of a listing's time
+    in this process."""
+    if data == b"true":
+        return True
+    if data == b"false":
+        return False
+    if data.isdigit():
+        return int(data)
+    if len(data) >= 2 and data[0] == data[-1] == 0x22 and b"\\" not in data:
+        return data[1:-1].decode()  # no escape: nothing between the quotes but the text
+    return _JSON.decode(data.decode())
+
+
+# For each case search attribute, by name: whether it is a moment, and the Python type of its
+# value. Worked out once: a listing of 40,000 cases decodes 400,000 of them.
+_TYPES: dict[str, tuple[bool, type]] = {
+    key.name: (
+        key.indexed_value_type is SearchAttributeIndexedValueType.DATETIME,
+        key.origin_value_type,
+    )
+    for key in sa.ALL
+}
+
+
+def _attributes(fields: Any) -> dict[str, Any]:
+    """The case search attributes in a listed case's ``indexed_fields``, by name; a value not
+    of its attribute's type is None, others (Temporal's own) are left out.
 
     Read here rather than through the SDK's ``WorkflowExecution`` (which decodes every search
     attribute twice, typed and untyped, through the payload converter): a listing of tens of
     thousands of cases spent most of its own time there. A search attribute's payload is
     always JSON (never encrypted: it is not one of the case's payloads); a single value may
     come as a one-item list."""
-    payload = fields.get(key.name)
-    if payload is None:
-        return None
-    value = json.loads(payload.data)
-    if isinstance(value, list):
-        value = value[0] if len(value) == 1 else None
-    if key.indexed_value_type is SearchAttributeIndexedValueType.DATETIME:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    return value if isinstance(value, key.origin_value_type) else None
+    values: dict[str, Any] = {}
+    for name, (moment, origin) in _TYPES.items():
+        payload = fields.get(name)
+        if payload is None:
+            continue
+        value = _json(payload.data)
+        if isinstance(value, list):
+            value = value[0] if len(value) == 1 else None
+        if moment:
+            value = datetime.fromisoformat(value) if isinstance(value, str) else None
+        elif not isinstance(value, origin):
+            value = None
+        values[name] = value
+    return values
+
+
+# The attributes' names, read once.
+_CASE_KIND = sa.CASE_KIND.name
+_CHILD_PROTECTION = sa.CHILD_PROTECTION.name
+_EPISODE = sa.EPISODE.name
+_GROUND = sa.GROUND.name
+_NEXT_DEADLINE = sa.NEXT_DEADLINE.name
+_OUTCOME = sa.OUTCOME.name
+_OVERDUE = sa.OVERDUE.name
+_PROBLEM = sa.PROBLEM.name
+_SCHOOL = sa.SCHOOL.name
+_STAGE = sa.STAGE.name
 
 
 def case_row(info: WorkflowExecutionInfo) -> dict[str, Any]:
     """A row of ``cme cases`` from a listed run: its search attributes, no more."""
-    fields = info.search_attributes.indexed_fields
+    value = _attributes(info.search_attributes.indexed_fields).get
     version = 1 if info.type.name == V1_WORKFLOW_TYPE else 2
-    episode = _attribute(fields, sa.EPISODE) or 1
+    episode = value(_EPISODE) or 1
     return {
         "case": info.execution.workflow_id,
         "episode": episode,
         "repeat": episode > 1,
         "version": version,
-        "kind": _attribute(fields, sa.CASE_KIND),
-        "stage": _attribute(fields, sa.STAGE),
-        "school": _attribute(fields, sa.SCHOOL) or None,
-        "child_protection": bool(_attribute(fields, sa.CHILD_PROTECTION)),
-        "next_deadline": iso(_due_day(_attribute(fields, sa.NEXT_DEADLINE))),
-        "overdue": bool(_attribute(fields, sa.OVERDUE)),
-        "problem": bool(_attribute(fields, sa.PROBLEM)),
-        "outcome": _attribute(fields, sa.OUTCOME) or None,
-        "ground": _attribute(fields, sa.GROUND) or None,
+        "kind": value(_CASE_KIND),
+        "stage": value(_STAGE),
+        "school": value(_SCHOOL) or None,
+        "child_protection": bool(value(_CHILD_PROTECTION)),
+        "next_deadline": iso(_due_day(value(_NEXT_DEADLINE))),
+        "overdue": bool(value(_OVERDUE)),
+        "problem": bool(value(_PROBLEM)),
+        "outcome": value(_OUTCOME) or None,
+        "ground": value(_GROUND) or None,
         "status": WorkflowExecutionStatus(info.status).name.lower() if info.status else None,
         "opened_at": iso(info.start_time.ToDatetime().replace(tzinfo=UTC)),
     }
@@ -235,6 +283,10 @@ async def case_pages(
             token = response.next_page_token
             if token and limit is None:
                 asking = ask(token)
+                # Let the request go out now: a task starts only when the event loop runs, and
+                # reading the page below never gives it the chance. Without this the server
+                # and this process took turns instead of working at once.
+                await asyncio.sleep(0)
             page = []
             for info in response.executions:
                 key = (info.execution.workflow_id, info.execution.run_id)
