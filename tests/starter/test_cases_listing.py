@@ -216,7 +216,7 @@ async def test_no_cases_is_an_empty_array_or_says_so(cli: Cli, calls: Calls) -> 
         b'"2026-12-10T00:00:00Z"',
     ],
 )
-def test_a_search_attribute_value_reads_as_json_does(data: bytes) -> None:
+async def test_a_search_attribute_value_reads_as_json_does(data: bytes) -> None:
     # The listing reads the values a case sets without the JSON decoder (its speed at 40,000
     # cases): whatever the payload, the value is the one JSON gives.
     import json
