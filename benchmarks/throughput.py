@@ -75,7 +75,12 @@ from security.store import SqlKeyStore
 from settings import Settings
 from starter.admin import register_search_attributes
 from starter.cases import open_case
-from starter.dev import dev_server_args, dynamic_config_args, temporal_binary
+from starter.dev import (
+    dev_server_args,
+    dynamic_config_args,
+    search_attribute_args,
+    temporal_binary,
+)
 from tests.workflows.harness import (
     OFFICER,
     SCHOOL_OFFICE,
@@ -85,7 +90,6 @@ from tests.workflows.harness import (
     rid,
 )
 from workflows.case import CmeCase
-from workflows.search_attributes import CLI_TYPES
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = "worker polling task queue"
@@ -139,8 +143,7 @@ class DevServer:
         # As `cme dev` starts it: the case search attributes named at start, and its SQLite
         # pragmas and dynamic configuration (starter.dev.dev_server_args), the same for both
         # workers' workflows.
-        for name, kind in CLI_TYPES.items():
-            command += ["--search-attribute", f"{name}={kind}"]
+        command += search_attribute_args()
         if db is not None:
             command += ["--db-filename", str(db), *dev_server_args()]
         else:

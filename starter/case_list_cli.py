@@ -195,38 +195,25 @@ def _attributes(fields: Any) -> dict[str, Any]:
     return values
 
 
-# The attributes' names, read once.
-_CASE_KIND = sa.CASE_KIND.name
-_CHILD_PROTECTION = sa.CHILD_PROTECTION.name
-_EPISODE = sa.EPISODE.name
-_GROUND = sa.GROUND.name
-_NEXT_DEADLINE = sa.NEXT_DEADLINE.name
-_OUTCOME = sa.OUTCOME.name
-_OVERDUE = sa.OVERDUE.name
-_PROBLEM = sa.PROBLEM.name
-_SCHOOL = sa.SCHOOL.name
-_STAGE = sa.STAGE.name
-
-
 def case_row(info: WorkflowExecutionInfo) -> dict[str, Any]:
     """A row of ``cme cases`` from a listed run: its search attributes, no more."""
     value = _attributes(info.search_attributes.indexed_fields).get
     version = 1 if info.type.name == V1_WORKFLOW_TYPE else 2
-    episode = value(_EPISODE) or 1
+    episode = value(sa.EPISODE.name) or 1
     return {
         "case": info.execution.workflow_id,
         "episode": episode,
         "repeat": episode > 1,
         "version": version,
-        "kind": value(_CASE_KIND),
-        "stage": value(_STAGE),
-        "school": value(_SCHOOL) or None,
-        "child_protection": bool(value(_CHILD_PROTECTION)),
-        "next_deadline": iso(_due_day(value(_NEXT_DEADLINE))),
-        "overdue": bool(value(_OVERDUE)),
-        "problem": bool(value(_PROBLEM)),
-        "outcome": value(_OUTCOME) or None,
-        "ground": value(_GROUND) or None,
+        "kind": value(sa.CASE_KIND.name),
+        "stage": value(sa.STAGE.name),
+        "school": value(sa.SCHOOL.name) or None,
+        "child_protection": bool(value(sa.CHILD_PROTECTION.name)),
+        "next_deadline": iso(_due_day(value(sa.NEXT_DEADLINE.name))),
+        "overdue": bool(value(sa.OVERDUE.name)),
+        "problem": bool(value(sa.PROBLEM.name)),
+        "outcome": value(sa.OUTCOME.name) or None,
+        "ground": value(sa.GROUND.name) or None,
         "status": WorkflowExecutionStatus(info.status).name.lower() if info.status else None,
         "opened_at": iso(info.start_time.ToDatetime().replace(tzinfo=UTC)),
     }

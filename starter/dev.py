@@ -271,6 +271,14 @@ def dynamic_config_args(values: dict[str, str] | None = None) -> list[str]:
     ]
 
 
+def search_attribute_args() -> list[str]:
+    """``--search-attribute NAME=TYPE`` for each case search attribute: named when the server
+    starts, so that it never needs to read their definitions again while it runs."""
+    return [
+        arg for name, kind in CLI_TYPES.items() for arg in ("--search-attribute", f"{name}={kind}")
+    ]
+
+
 def dev_server_args() -> list[str]:
     """What `cme dev` adds to ``temporal server start-dev`` for a caseload: the SQLite pragmas
     and the dynamic configuration above."""
@@ -483,9 +491,7 @@ class DevStack:
             "--namespace",
             self.settings.temporal_namespace,
         ]
-        for name, kind in CLI_TYPES.items():
-            command += ["--search-attribute", f"{name}={kind}"]
-        return command
+        return command + search_attribute_args()
 
     async def _start_server(self) -> None:
         command = self.server_command()

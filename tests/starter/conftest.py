@@ -61,7 +61,7 @@ from security.keys import KeyStore, MemoryKeyStore
 from security.store import SqlKeyStore
 from starter import case_client
 from starter.cli import main
-from starter.dev import dynamic_config_args
+from starter.dev import dynamic_config_args, search_attribute_args
 from tests.conftest import SmtpServer
 from tests.keyring import TEST_KEY_SETTINGS, fixed_key_ring
 from tests.workflows.harness import SECRET, TestCalendar, memory_key_store
@@ -396,9 +396,7 @@ class PersistentServer:
             "--log-level",
             "error",
         ]
-        for name, kind in sa.CLI_TYPES.items():
-            command += ["--search-attribute", f"{name}={kind}"]
-        return command + self.extra_args
+        return command + search_attribute_args() + self.extra_args
 
     async def start(self, attempts: int = 3) -> Client:
         """Start the server; a client of it once its namespace answers. The dev server picks
