@@ -1,19 +1,31 @@
 """The worker's sandbox (worker.workflow_runner): the project's deterministic modules are passed
 through (imported once per process, not once per case), workflow modules are executed afresh for
 each run from code compiled once (worker.share_workflow_code), and workflow code is still refused
-what would make it non-deterministic."""
+what would make it non-deterministic; the sandbox is entered at less cost (worker._LeanInstance)
+and answers as Temporal's own does."""
 
 from __future__ import annotations
 
 import sys
 import uuid
 from types import CodeType
+from typing import Any
 
 import pytest
+from temporalio.api.common.v1 import Payloads
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import WorkflowFailureError
+from temporalio.converter import DataConverter, WorkflowSerializationContext
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker import (
+    UnsandboxedWorkflowRunner,
+    Worker,
+    WorkflowInstanceDetails,
+    WorkflowRunner,
+)
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox._runner import _fake_info
+from temporalio.worker.workflow_sandbox._runner import _Instance as _SandboxInstance
 from temporalio.workflow import _Definition
 
 import domain.case
@@ -22,7 +34,13 @@ import domain.case.rules
 import tests.workflows.sandbox_probe as probes
 from tests.workflows.harness import SCHOOL_OFFICE, Harness, school_referral
 from tests.workflows.sandbox_probe import NamesTheMachine, ReadsTheClock, SharesItsCode
-from worker import _CODES, PASSTHROUGH_MODULES, share_workflow_code, workflow_runner
+from worker import (
+    _CODES,
+    _STATEMENTS,
+    PASSTHROUGH_MODULES,
+    share_workflow_code,
+    workflow_runner,
+)
 from workflows.case import CmeCase
 
 
@@ -130,3 +148,56 @@ def test_the_case_updates_are_declared_once_and_hold_no_logic_outside_the_sandbo
             assert set(fn.__code__.co_names) <= HANDED_TO_THE_WORKFLOW, (name, fn.__code__.co_names)
     for method in HANDED_TO_THE_WORKFLOW:
         assert getattr(CmeCase, method).__module__ == "workflows.case", method
+
+
+def _sandboxed_case(runner: SandboxedWorkflowRunner) -> Any:
+    """A case workflow instance in ``runner``'s sandbox, as the SDK creates one to validate a
+    workflow (its fake run info, no history)."""
+    defn = _Definition.must_from_class(CmeCase)
+    return runner.create_instance(
+        WorkflowInstanceDetails(
+            payload_converter_factory=DataConverter.default._new_payload_converter,
+            failure_converter_class=DataConverter.default.failure_converter_class,
+            interceptor_classes=[],
+            defn=defn,
+            info=_fake_info,
+            randomness_seed=-1,
+            extern_functions={},
+            disable_eager_activity_execution=False,
+            worker_level_failure_exception_types=[],
+            patch_activation_callback=None,
+            last_completion_result=Payloads(),
+            last_failure=Failure(),
+        )
+    )
+
+
+async def test_the_lean_sandbox_names_the_same_serialization_context_without_entering_it() -> None:
+    """The worker's sandbox reads a payload's serialization context (which case's key the codec
+    uses) from the SDK's instance directly; the SDK's own sandbox enters the sandbox to ask the
+    same instance. Both must answer alike (were the SDK to change its instance, this fails)."""
+    instance = _sandboxed_case(workflow_runner())
+    assert isinstance(instance, _SandboxInstance)
+    ours = instance.get_serialization_context(None)
+    sdks = _SandboxInstance.get_serialization_context(instance, None)
+    assert isinstance(ours, WorkflowSerializationContext)
+    assert (
+        ours
+        == sdks
+        == WorkflowSerializationContext(
+            namespace=_fake_info.namespace, workflow_id=_fake_info.workflow_id
+        )
+    )
+    assert instance.get_external_store_context(None) == (
+        _SandboxInstance.get_external_store_context(instance, None)
+    )
+
+
+async def test_the_lean_sandbox_compiles_the_statements_it_enters_with_once() -> None:
+    _sandboxed_case(workflow_runner())
+    compiled = dict(_STATEMENTS)
+    assert compiled  # creating an instance ran (and compiled) the SDK's statements
+    _sandboxed_case(workflow_runner())
+    # A second instance ran the very same code objects and compiled nothing new.
+    assert compiled == _STATEMENTS
+    assert all(_STATEMENTS[k] is v for k, v in compiled.items())
