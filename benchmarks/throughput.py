@@ -19,7 +19,8 @@ the baseline). Each round drives ``--cases`` of each, interleaved, ``--in-flight
 
 Printed, each for hello, case and their ratio (case / hello, or hello / case for throughput):
 cases per second; the worker process's CPU per case (``/proc/<pid>/stat``, user + system);
-history events, workflow tasks, activities and bytes per case (a sample of the last round);
+history events, workflow tasks, activity tasks, local activities and bytes per case (a sample of
+the last round);
 worker RSS per cached workflow (``--cached`` opened and left waiting, RSS delta / count).
 
 Before and after (``--before CHECKOUT``, e.g. ``git worktree add /tmp/before main``): a third
@@ -94,6 +95,8 @@ from workflows.case import CmeCase
 ROOT = Path(__file__).resolve().parents[1]
 READY = "worker polling task queue"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# The SDK's marker for a local activity's run.
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 SECRET = "bench"
 
 
@@ -350,7 +353,8 @@ async def timed(
 class HistoryFigures:
     events: float
     tasks: float
-    activities: float
+    activities: float  # activity tasks (the server dispatches each)
+    local: float  # local activities (run inside a workflow task, recorded as a marker)
     kib: float
 
 
@@ -364,10 +368,14 @@ async def history_figures(client: Client, ids: list[str]) -> HistoryFigures:
                 len(events),
                 sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in events),
                 sum(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED for e in events),
+                sum(
+                    e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+                    for e in events
+                ),
                 sum(e.ByteSize() for e in events) / 1024,
             )
         )
-    return HistoryFigures(*(mean(c[i] for c in counts) for i in range(4)))
+    return HistoryFigures(*(mean(c[i] for c in counts) for i in range(5)))
 
 
 def line(name: str, hello: float, case: float, unit: str, ratio: float, note: str = "") -> None:
@@ -503,7 +511,8 @@ async def compare(args: argparse.Namespace, tmp: Path, parts: dict[str, Any]) ->
     hh, ch = hist["hello"], hist["case"]
     line("history events per case", hh.events, ch.events, "events", ch.events / hh.events)
     line("workflow tasks per case", hh.tasks, ch.tasks, "tasks", ch.tasks / hh.tasks)
-    line("activities per case", hh.activities, ch.activities, "", ch.activities / hh.activities)
+    line("activity tasks per case", hh.activities, ch.activities, "", ch.activities / hh.activities)
+    print(f"  {'local activities per case':<26} hello {hh.local:9.2f}  case {ch.local:9.2f}")
     line("history size per case", hh.kib, ch.kib, "KiB", ch.kib / hh.kib)
     line(
         "RSS per cached workflow",
@@ -527,7 +536,8 @@ async def compare(args: argparse.Namespace, tmp: Path, parts: dict[str, Any]) ->
             ("worker CPU per case", b.cpu_ms, c.cpu_ms, "ms"),
             ("RSS per cached workflow", rss["before"] / 1024, rss["case"] / 1024, "KiB"),
             ("history events per case", hist["before"].events, ch.events, ""),
-            ("activities per case", hist["before"].activities, ch.activities, ""),
+            ("activity tasks per case", hist["before"].activities, ch.activities, ""),
+            ("local activities per case", hist["before"].local, ch.local, ""),
         ):
             print(f"  {name:<26} {old:9.2f}  {new:9.2f} {unit}")
 

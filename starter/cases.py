@@ -26,7 +26,13 @@ from pydantic import BaseModel
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from domain.case.commands import CaseInput, CasePolicy, OpenCase, RegisterReferral
+from domain.case.commands import (
+    LATEST_REVISION,
+    CaseInput,
+    CasePolicy,
+    OpenCase,
+    RegisterReferral,
+)
 from domain.case.model import Actor, CaseOutcome, CommandResult
 from domain.intake import AnyReferral, child_identity_keys
 from workflows.case import CmeCase
@@ -78,6 +84,7 @@ def case_input(
             referral=update.referral, referred_by=update.by, request_id=update.request_id
         ),
         policy=policy or CasePolicy(),
+        revision=LATEST_REVISION,
     )
 
 

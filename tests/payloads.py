@@ -52,12 +52,19 @@ def is_patch_marker(path: str) -> bool:
     return "marker_recorded_event_attributes.details[patch-data]" in path
 
 
+def is_local_activity_marker(path: str) -> bool:
+    """The SDK's own record of a local activity's run (its sequence number, attempt, activity id
+    and type, times): written by the worker's core, outside the data converter. The activity's
+    result, beside it in the marker (``details[result]``), is encrypted as every result is."""
+    return "marker_recorded_event_attributes.details[data]" in path
+
+
 def encrypted_payloads(history: WorkflowHistory) -> list[tuple[str, Payload]]:
-    """The payloads the codec handles (all but search attributes and patch markers)."""
+    """The payloads the codec handles (all but search attributes and the SDK's markers)."""
     return [
         (p, x)
         for p, x in history_payloads(history)
-        if not is_search_attribute(p) and not is_patch_marker(p)
+        if not is_search_attribute(p) and not is_patch_marker(p) and not is_local_activity_marker(p)
     ]
 
 

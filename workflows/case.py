@@ -32,6 +32,19 @@ replay as they ran:
   register sync (the register holds nothing else of it), so a case's last email is not followed
   by a sync that writes nothing. Runs started before it sync after every delivery, as they did.
 
+Revision 1 (``CaseInput.revision``, set by every client that starts a run, and by a run that
+continues as new or opens the next episode): the run behaves as both changes above say without
+asking ``workflow.patched`` (each patch costs a new run a marker and a search attribute upsert,
+``TemporalChangeVersion``, on Temporal's visibility store), and reads and writes the register as
+*local* activities (``prepare_case`` and ``sync_register``: a few milliseconds of database work
+each, run by the worker inside the workflow task that asks for them, recorded as a marker),
+rather than as activity tasks that cost the server a dispatch, three events and a further
+workflow task each. Their failure policy is the same: an attempt that fails is retried with the
+same policy (past a minute between attempts, on a timer), and a failure that retrying cannot mend
+becomes a problem on the case. Mail stays an activity task: a mail server can be away for hours.
+A run without the field (revision 0, started before it) replays as it ran; it takes revision 1
+when it continues as new.
+
 The updates (one per person's request, each with its validator) are declared in
 :mod:`workflows.case_requests`, passed through the sandbox so that their definitions are built once
 per worker rather than once per run; each hands its request to this class's ``_request``,
@@ -49,12 +62,14 @@ writes a sync scheduled with it).
 # and temporalio would compile and evaluate string annotations each time (the handlers' types).
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 from workflows import search_attributes as sa
 from workflows.case_requests import CaseRequests
@@ -80,6 +95,7 @@ with workflow.unsafe.imports_passed_through():
         rules,
     )
     from domain.case.commands import (
+        LATEST_REVISION,
         CalendarReloaded,
         CaseCommand,
         CaseInput,
@@ -120,10 +136,25 @@ DELIVERY_RETRY = RetryPolicy(
 SERVICE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
-def _failure(error: ActivityError) -> str | None:
+
+# How an activity's failure reaches the workflow: wrapped in an ActivityError (an activity task),
+# or as the activity's own error (a local activity whose retries are over: a non-retryable one).
+ACTIVITY_FAILED = (ActivityError, ApplicationError)
+# A local activity's run may also end in its timeout.
+LOCAL_FAILED = (ActivityError, ApplicationError, TemporalTimeout)
+# The register's local activities (revision 1) try a few times within seconds: a local activity
+# holds its workflow task (and the case's requests) while it runs, and every retry past that
+# would be recorded in the history; an outage is left to an activity task's retries.
+LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_attempts=3)
+LOCAL_TIMEOUT = timedelta(seconds=5)
+
+
+def _failure(error: ActivityError | ApplicationError) -> str | None:
     """The reason of a failure that retrying cannot mend, or ``None``."""
-    cause = error.cause
+    cause = error.cause if isinstance(error, ActivityError) else error
     if isinstance(cause, ApplicationError) and cause.non_retryable:
         return cause.message
     return None
@@ -146,6 +177,8 @@ class CmeCase(CaseRequests):
         self._last_search: dict[str, object] = {}
         self._check_access = True
         self._sync_register_changes = True
+        # Revision 1 runs the register's activities as local activities.
+        self._local_register = False
         self._refused: str | None = None
         # The outcome an update's validator worked out, for its handler (see _request).
         self._checked: tuple[Request, CaseState, Context, Outcome] | None = None
@@ -154,10 +187,13 @@ class CmeCase(CaseRequests):
 
     @workflow.run
     async def run(self, input: CaseInput) -> CaseOutcome | None:
-        # Runs recorded before the case checked who may do what replay without the checks.
-        self._check_access = workflow.patched(ACCESS_CHECKED)
-        # Runs recorded before it sync after every delivery.
-        self._sync_register_changes = workflow.patched(SYNC_REGISTER_CHANGES)
+        if input.revision < 1:
+            # Runs recorded before the case checked who may do what replay without the checks.
+            self._check_access = workflow.patched(ACCESS_CHECKED)
+            # Runs recorded before it sync after every delivery.
+            self._sync_register_changes = workflow.patched(SYNC_REGISTER_CHANGES)
+        else:
+            self._local_register = True
         await self._prepare()
         if self._refused is not None:
             # The referrer may not make this referral: no case opens (None: nothing decided).
@@ -173,7 +209,9 @@ class CmeCase(CaseRequests):
             if idle and self._history_is_long():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
-                    self._input.model_copy(update={"carried_state": self._case})
+                    self._input.model_copy(
+                        update={"carried_state": self._case, "revision": LATEST_REVISION}
+                    )
                 )
             wake = next_wakeup(state)
             timeout = None if wake is None else max(wake - workflow.now(), timedelta(0))
@@ -211,11 +249,9 @@ class CmeCase(CaseRequests):
         """Load the calendar (and, for a new episode, the earlier episodes), then open."""
         opening = self._input.opening
         school = school_of(opening.referral)
-        prepared = await workflow.execute_activity_method(
+        prepared = await self._on_register(
             CaseActivities.prepare_case,
             PrepareCaseInput(case=self._input.case, school_laestab=school),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=SERVICE_RETRY,
         )
         if prepared.calendar is not None:
             self._calendar = prepared.calendar.to_calendar()
@@ -249,6 +285,26 @@ class CmeCase(CaseRequests):
             episodes_known=True,
             policy=self._input.policy,
             max_history_events=self._input.max_history_events,
+            revision=LATEST_REVISION,
+        )
+
+    async def _on_register(
+        self, activity: Callable[[CaseActivities, _In], Awaitable[_Out]], arg: _In
+    ) -> _Out:
+        """Run one of the register's activities: from revision 1 on, first as a local activity,
+        then, if the register is away, as an activity task."""
+        if self._local_register:
+            try:
+                return await workflow.execute_local_activity_method(
+                    activity, arg, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=LOCAL_RETRY
+                )
+            except LOCAL_FAILED as exc:
+                if isinstance(exc, ACTIVITY_FAILED) and _failure(exc) is not None:
+                    raise  # retrying cannot mend it: a problem on the case
+                # The register is away (or slow): Temporal retries an activity task for as long
+                # as it takes, adding nothing to the history meanwhile.
+        return await workflow.execute_activity_method(
+            activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=SERVICE_RETRY
         )
 
     # -- applying commands -----------------------------------------------------------------------
@@ -402,16 +458,18 @@ class CmeCase(CaseRequests):
         self._syncing = True
 
         async def sync() -> None:
+            if self._local_register:
+                # Let every request and outcome handled in this workflow task ask first: one
+                # sync writes them all (a local activity starts at once, before they could).
+                await workflow.wait_condition(lambda: True)
             while self._sync_wanted:
                 self._sync_wanted = False
                 try:
-                    await workflow.execute_activity_method(
+                    await self._on_register(
                         CaseActivities.sync_register,
                         SyncCaseInput(record=register_record(self._case)),
-                        start_to_close_timeout=ACTIVITY_TIMEOUT,
-                        retry_policy=SERVICE_RETRY,
                     )
-                except ActivityError as exc:
+                except ACTIVITY_FAILED as exc:
                     self._syncing = False
                     self._apply(RegisterFailed(detail=_failure(exc) or rules.REGISTER_SYNC_FAILED))
                     return

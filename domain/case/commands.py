@@ -120,6 +120,14 @@ class CaseInput(BaseModel):
     # Continue-as-new (carrying the state) once the history is this long, or when Temporal
     # suggests it, whichever comes first; far below Temporal's 51,200-event limit.
     max_history_events: int = Field(default=10_000, ge=100)
+    # How the run orchestrates the case (workflows.case: which of the workflow's changes it
+    # runs with). Absent from the input of a run started before the field (0: those replay as
+    # they ran); every run started since gets LATEST_REVISION.
+    revision: int = Field(default=0, ge=0)
+
+
+# The revision every new run of the case workflow starts at (CaseInput.revision).
+LATEST_REVISION = 1
 
 
 class RegisterReferral(Request):

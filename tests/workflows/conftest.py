@@ -15,9 +15,11 @@ import re
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
@@ -29,6 +31,7 @@ from activities.erasure import ErasureActivities
 from activities.redaction import RedactingInterceptor
 from activities.register import CaseKeyRow
 from activities.v1.legacy import LegacyActivities
+from domain.case.commands import LATEST_REVISION
 from domain.clock import local_date
 from security.keys import MemoryKeyStore, WrappedKey
 from security.store import SqlKeyStore
@@ -40,6 +43,10 @@ from worker import WORKFLOWS, workflow_runner
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 HISTORIES = Path(__file__).parent / "histories"
+# Each revision's recordings in a folder of its own (CaseInput.revision): revision-0 holds the
+# runs recorded before the field, with their workflow.patched markers, and new recordings go to
+# the latest revision's.
+RECORDING = HISTORIES / f"revision-{LATEST_REVISION}"
 # The data keys of the recorded histories: key id -> {"kek_id", "wrapped_key" (base64)}.
 HISTORY_KEYS = HISTORIES / "keys.json"
 
@@ -73,6 +80,8 @@ async def harness(  # type: ignore[no-untyped-def]
     )
     activities = [*CaseActivities(**deps).all(), *LegacyActivities(**deps).all(), *erasure.all()]
     task_queue = f"cme-test-{uuid.uuid4()}"
+    if os.environ.get("CME_RECORD_HISTORIES"):
+        reuse_history_keys(sqlite_engine)
     async with Worker(
         env.client,
         task_queue=task_queue,
@@ -90,8 +99,8 @@ async def harness(  # type: ignore[no-untyped-def]
 
 
 def history_files() -> list[Path]:
-    """The recorded histories (every JSON file in histories/ but the keys)."""
-    return sorted(p for p in HISTORIES.glob("*.json") if p != HISTORY_KEYS)
+    """The recorded histories (every JSON file under histories/ but the keys)."""
+    return sorted(p for p in HISTORIES.rglob("*.json") if p != HISTORY_KEYS)
 
 
 def recorded_key_store() -> MemoryKeyStore:
@@ -107,7 +116,7 @@ async def record_histories(harness: Harness, test_name: str, store: SqlKeyStore)
     """Keep each case's history for the replay test (``CME_RECORD_HISTORIES=1 pytest ...``): its
     latest run, and the runs it continued as new from (``-run1``, ``-run2``, ... oldest first);
     and the data keys its payloads are encrypted with, in ``keys.json``."""
-    HISTORIES.mkdir(exist_ok=True)
+    RECORDING.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")
     used: set[str] = set()
     for n, case in enumerate(harness.opened, 1):
@@ -122,13 +131,34 @@ async def record_histories(harness: Harness, test_name: str, store: SqlKeyStore)
                 break
         for r, history in enumerate(reversed(runs), 1):
             suffix = f"-run{r}" if len(runs) > 1 else ""
-            (HISTORIES / f"{name}-{n}{suffix}.json").write_text(history.to_json(), encoding="utf-8")
+            (RECORDING / f"{name}-{n}{suffix}.json").write_text(history.to_json(), encoding="utf-8")
             used |= {k for _, p in history_payloads(history) if (k := key_id(p)) is not None}
     for n, (case, run_id) in enumerate(harness.runs, 1):
         history = await harness.client.get_workflow_handle(case, run_id=run_id).fetch_history()
-        (HISTORIES / f"{name}-run-{n}.json").write_text(history.to_json(), encoding="utf-8")
+        (RECORDING / f"{name}-run-{n}.json").write_text(history.to_json(), encoding="utf-8")
         used |= {k for _, p in history_payloads(history) if (k := key_id(p)) is not None}
     save_history_keys(store, used)
+
+
+def reuse_history_keys(engine: Engine) -> None:
+    """Give the test's register the recorded data keys (``keys.json``): a case reference
+    recorded before (the same synthetic child in the same test) is encrypted with the key its
+    earlier histories need, so that recording a new revision's histories keeps the old ones
+    readable."""
+    if not HISTORY_KEYS.exists():
+        return
+    with Session(engine) as session:
+        for kid, entry in json.loads(HISTORY_KEYS.read_text(encoding="utf-8")).items():
+            if session.get(CaseKeyRow, kid) is None:
+                session.add(
+                    CaseKeyRow(
+                        key_id=kid,
+                        kek_id=entry["kek_id"],
+                        wrapped_key=base64.b64decode(entry["wrapped_key"]),
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        session.commit()
 
 
 def save_history_keys(store: SqlKeyStore, key_ids: set[str]) -> None:

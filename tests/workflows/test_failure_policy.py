@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from activities.case_activities import CaseActivities
 from activities.register import get_case
 from domain.case.commands import ConcludeInvestigation, RecordEnquiry, RetryProblems
 from domain.case.model import InvestigationOutcome, ProblemKind, Stage
+from domain.case.register_record import RegisterRecord
 from domain.case.state import NotificationStatus
 from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
 from tests.conftest import REFUSED_DOMAIN, SmtpServer
@@ -225,3 +228,67 @@ async def test_a_register_that_refuses_the_case_is_a_problem_until_it_accepts(
     await wait_for_state(h, case, lambda s: not s.open_problems)
     with Session(sqlite_engine) as session:
         assert get_case(session=session, case=case) is not None
+
+
+async def test_a_register_away_for_a_while_is_waited_for_not_a_problem(
+    harness: Harness, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Revision 1 writes the register as a local activity, tried three times within seconds; a
+    register away for longer is left to an activity task's retries (nothing added to the case's
+    history meanwhile, its requests not held up), and the case is in the register once it is
+    back, with no problem recorded."""
+    h = harness
+    away = True
+    attempts = 0
+    sync = CaseActivities._sync
+
+    def unreachable(self: CaseActivities, record: RegisterRecord) -> Any:
+        nonlocal attempts
+        attempts += 1
+        if away:
+            raise OperationalError("INSERT", {}, Exception("the register is away"))
+        return sync(self, record)
+
+    monkeypatch.setattr(CaseActivities, "_sync", unreachable)
+    day1 = h.calendar.first_school_day_on_or_before(h.today)
+    case = (await h.open(school_referral(today=h.today, day1=day1), SCHOOL_OFFICE)).case
+
+    async def scheduled() -> list[str]:
+        history = await h.handle(case).fetch_history()
+        return [
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
+
+    deadline = time.monotonic() + 15
+    while "sync_register" not in await scheduled():
+        assert time.monotonic() < deadline, "the sync never became an activity task"
+        await asyncio.sleep(0.1)
+    assert attempts >= 3  # the local activity's attempts first
+    # A request while the register is away is answered at once.
+    await h.handle(case).execute_update(
+        CmeCase.record_enquiry,
+        RecordEnquiry(
+            request_id=rid(),
+            by=SCHOOL_OFFICE,
+            enquiry=Enquiry(
+                by=EnquiryBy.SCHOOL,
+                kind=EnquiryKind.PHONE_PRIMARY,
+                made_on=day1,
+                outcome=EnquiryOutcome.NO_CONTACT,
+            ),
+        ),
+    )
+    with Session(sqlite_engine) as session:
+        assert get_case(session=session, case=case) is None
+    away = False
+    deadline = time.monotonic() + 30
+    while True:
+        with Session(sqlite_engine) as session:
+            row = get_case(session=session, case=case)
+        if row is not None:
+            break
+        assert time.monotonic() < deadline, "the case never reached the register"
+        await asyncio.sleep(0.2)
+    assert not (await h.state(case)).open_problems

@@ -16,6 +16,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from domain.case.commands import LATEST_REVISION
 from security.codec import ENCODING, EnvelopeCodec
 from security.converter import data_converter
 from tests.payloads import encrypted_payloads, history_payloads, key_id
@@ -41,6 +42,10 @@ SCENARIOS = (
     "forbidden-actions",  # who may do what: refusals leave no trace, a team leader reassigns
     "another-schools-pupil-opens-no-case",  # a referral its sender may not make
 )
+# Scenarios of a path that a revision added, by the revision.
+SCENARIOS_SINCE = {
+    "register-away": 1,  # a local activity that fails over to an activity task
+}
 
 # The synthetic children's names (tests/workflows/harness.py): Testchild Synthetic<hex>.
 NAMES = (b"Testchild", b"Synthetic")
@@ -50,14 +55,56 @@ def load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
 
 
-def test_histories_are_recorded() -> None:
-    names = " ".join(p.name for p in HISTORIES)
-    missing = [scenario for scenario in SCENARIOS if scenario not in names]
+@pytest.mark.parametrize("revision", range(LATEST_REVISION + 1))
+def test_histories_are_recorded(revision: int) -> None:
+    """Every scenario is recorded at every revision of the workflow (CaseInput.revision)."""
+    recorded = [p for p in HISTORIES if p.parent.name == f"revision-{revision}"]
+    names = " ".join(p.name for p in recorded)
+    wanted = [*SCENARIOS, *(name for name, since in SCENARIOS_SINCE.items() if since <= revision)]
+    missing = [scenario for scenario in wanted if scenario not in names]
     assert not missing, f"no recorded history for: {missing}"
     assert any(
         "ContinuedAsNew" in p.read_text(encoding="utf-8") or "CONTINUED_AS_NEW" in p.read_text()
-        for p in HISTORIES
+        for p in recorded
     )
+
+
+def test_a_run_at_revision_1_asks_no_patch_and_runs_the_register_locally() -> None:
+    """Revision 1's recorded runs of the verified path: no ``workflow.patched`` marker, and the
+    register read and written by local activities (markers), only mail as activity tasks."""
+    [path] = [
+        p
+        for p in HISTORIES
+        if p.parent.name == "revision-1" and "each-ctf-destination-kind-destination0" in p.name
+    ]
+    events = load(path).events
+    markers = [
+        e.marker_recorded_event_attributes.marker_name
+        for e in events
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert "core_patch" not in markers
+    # (the SDK's name for a patch marker, as revision 0's later recordings have them)
+    assert any('"core_patch"' in p.read_text() for p in HISTORIES if "revision-0" in str(p))
+    assert markers.count("core_local_activity") >= 2  # prepare_case, then a sync at least
+    assert scheduled == ["deliver_notification"]
+    # The same scenario at revision 0: the register's work as activity tasks.
+    [old] = [
+        p
+        for p in HISTORIES
+        if p.parent.name == "revision-0" and "each-ctf-destination-kind-destination0" in p.name
+    ]
+    old_scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in load(old).events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert {"prepare_case", "sync_register"} <= set(old_scheduled)
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

@@ -18,7 +18,7 @@ from typing import Any
 
 from domain.calendar import CalendarError, SchoolCalendar
 from domain.case import events as ev
-from domain.case.commands import CaseInput, CasePolicy, OpenCase
+from domain.case.commands import LATEST_REVISION, CaseInput, CasePolicy, OpenCase
 from domain.case.machine import SERVICE
 from domain.case.model import (
     Actor,
@@ -289,4 +289,5 @@ def to_v2(
         carried_state=carried,
         policy=CasePolicy(s37_consent_rule=input.s37_consent_rule),
         max_history_events=input.max_history_events,
+        revision=LATEST_REVISION,
     )
