@@ -44,10 +44,12 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
+import functools
 import itertools
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -69,7 +71,7 @@ from temporalio.worker import Worker
 
 from activities.register import create_register_schema, make_engine
 from benchmarks.hello import Hello, noop
-from domain.case.commands import AuthoriseDeletion, ConfirmCtf
+from domain.case.commands import LATEST_REVISION, AuthoriseDeletion, ConfirmCtf
 from security.converter import data_converter, plain_data_converter
 from security.keys import KeyRing
 from security.store import SqlKeyStore
@@ -271,6 +273,12 @@ class Bench:
     today: date
     children: Iterator[int] = dataclasses.field(default_factory=itertools.count)
 
+    @functools.cached_property
+    def leaving(self) -> date:
+        """The returns' leaving date, worked out once (the test calendar builds the year's bank
+        holidays for every day it looks at: milliseconds of the benchmark's own CPU a case)."""
+        return self.calendar.first_school_day_on_or_before(self.today)
+
     async def hello(self, queue: str, *, wait: bool = False) -> str:
         workflow_id = f"hello-{uuid.uuid4()}"
         if wait:
@@ -283,22 +291,26 @@ class Bench:
         await self.hello_client.execute_workflow(Hello.run, False, id=workflow_id, task_queue=queue)
         return workflow_id
 
-    async def open(self, queue: str) -> str:
-        leaving = self.calendar.first_school_day_on_or_before(self.today)
-        referral = migration_return(today=self.today, leaving_date=leaving)
+    async def open(self, queue: str, revision: int = LATEST_REVISION) -> str:
+        referral = migration_return(today=self.today, leaving_date=self.leaving)
         # A child of its own for every case: the harness's random UPNs (a million of them) meet
         # now and then over a run's few hundred cases, and a second referral of a child joins
         # the first's case (whose CTF is then no longer due).
         pupil = referral.pupil.model_copy(update={"upn": _upn(next(self.children))})
         referral = referral.model_copy(update={"pupil": pupil})
         opened = await open_case(
-            self.case_client, referral, SCHOOL_OFFICE, task_queue=queue, secret=SECRET
+            self.case_client,
+            referral,
+            SCHOOL_OFFICE,
+            task_queue=queue,
+            secret=SECRET,
+            revision=revision,
         )
         return opened.case
 
-    async def case(self, queue: str) -> str:
+    async def case(self, queue: str, revision: int = LATEST_REVISION) -> str:
         """The verified-return path: opened, CTF confirmed, deletion authorised, closed."""
-        case = await self.open(queue)
+        case = await self.open(queue, revision)
         handle = self.case_client.get_workflow_handle_for(CmeCase.run, case)
         await handle.execute_update(
             CmeCase.confirm_ctf,
@@ -429,6 +441,16 @@ async def connect(server: DevServer, parts: dict[str, Any]) -> Bench:
     return Bench(hello_client, case_client, parts["calendar"], parts["today"])
 
 
+def latest_revision(checkout: Path | None) -> int:
+    """The case workflow revision the clients of ``checkout`` start new cases at (0 before
+    revisions existed): an older worker refuses an input with a field it does not know."""
+    if checkout is None:
+        return LATEST_REVISION
+    commands = (checkout / "domain" / "case" / "commands.py").read_text(encoding="utf-8")
+    found = re.search(r"^LATEST_REVISION = (\d+)$", commands, re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
 def workers_env(parts: dict[str, Any], server: DevServer, queue: str) -> dict[str, str]:
     env: dict[str, str] = parts["env"]
     return {**env, "CME_TEMPORAL_ADDRESS": server.address, "CME_TASK_QUEUE": queue}
@@ -449,11 +471,14 @@ async def compare(args: argparse.Namespace, tmp: Path, parts: dict[str, Any]) ->
             workers[kind] = WorkerProcess("hello" if kind == "hello" else "case", env, tmp)
         await asyncio.gather(*(w.ready() for w in workers.values()))
 
+        # The before worker's cases start at the revision its checkout's own clients send.
+        revision = {"hello": 0, "case": LATEST_REVISION, "before": latest_revision(args.before)}
+
         def work(kind: str, *, wait: bool = False) -> Callable[[], Awaitable[str]]:
-            queue = queues[kind]
+            queue, rev = queues[kind], revision[kind]
             if kind == "hello":
                 return lambda: bench.hello(queue, wait=wait)
-            return (lambda: bench.open(queue)) if wait else (lambda: bench.case(queue))
+            return (lambda: bench.open(queue, rev)) if wait else (lambda: bench.case(queue, rev))
 
         # Warm up: imports, connections, the sandbox's first load.
         for kind in kinds:

@@ -76,7 +76,11 @@ def referral_update(
 
 
 def case_input(
-    case: str, update: RegisterReferral, *, policy: CasePolicy | None = None
+    case: str,
+    update: RegisterReferral,
+    *,
+    policy: CasePolicy | None = None,
+    revision: int = LATEST_REVISION,
 ) -> CaseInput:
     return CaseInput(
         case=case,
@@ -84,16 +88,23 @@ def case_input(
             referral=update.referral, referred_by=update.by, request_id=update.request_id
         ),
         policy=policy or CasePolicy(),
-        revision=LATEST_REVISION,
+        revision=revision,
     )
 
 
 def start_operation(
-    case: str, update: RegisterReferral, *, task_queue: str, policy: CasePolicy | None = None
+    case: str,
+    update: RegisterReferral,
+    *,
+    task_queue: str,
+    policy: CasePolicy | None = None,
+    revision: int = LATEST_REVISION,
 ) -> WithStartWorkflowOperation[CmeCase, CaseOutcome | None]:
+    """Start the case's workflow at ``revision`` (CaseInput.revision): the latest, unless the
+    workers may be older than it (a rolling upgrade)."""
     return WithStartWorkflowOperation(
         CmeCase.run,
-        case_input(case, update, policy=policy),
+        case_input(case, update, policy=policy, revision=revision),
         id=case,
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -110,15 +121,17 @@ async def open_case(
     secret: str,
     policy: CasePolicy | None = None,
     request_id: str | None = None,
+    revision: int = LATEST_REVISION,
 ) -> CommandResult:
-    """Open a case for the referral, or deliver it to the child's open case."""
+    """Open a case for the referral, or deliver it to the child's open case (a new case's run
+    at ``revision``, see :func:`start_operation`)."""
     case = case_reference(referral, secret)
     update = referral_update(referral, referred_by, request_id, secret=secret)
     result: CommandResult = await client.execute_update_with_start_workflow(
         CmeCase.register_referral,
         update,
         start_workflow_operation=start_operation(
-            case, update, task_queue=task_queue, policy=policy
+            case, update, task_queue=task_queue, policy=policy, revision=revision
         ),
         id=update.request_id,
     )

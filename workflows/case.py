@@ -39,9 +39,11 @@ asking ``workflow.patched`` (each patch costs a new run a marker and a search at
 *local* activities (``prepare_case`` and ``sync_register``: a few milliseconds of database work
 each, run by the worker inside the workflow task that asks for them, recorded as a marker),
 rather than as activity tasks that cost the server a dispatch, three events and a further
-workflow task each. Their failure policy is the same: an attempt that fails is retried with the
-same policy (past a minute between attempts, on a timer), and a failure that retrying cannot mend
-becomes a problem on the case. Mail stays an activity task: a mail server can be away for hours.
+workflow task each. A local activity is tried three times within seconds (it holds its workflow
+task, and the case's requests, while it runs); if the register is still away, the same activity
+runs as an activity task, which Temporal retries for as long as it takes without adding to the
+history. A failure that retrying cannot mend becomes a problem on the case, as before. Mail stays
+an activity task: a mail server can be away for hours.
 A run without the field (revision 0, started before it) replays as it ran; it takes revision 1
 when it continues as new.
 

@@ -122,8 +122,10 @@ class CaseInput(BaseModel):
     max_history_events: int = Field(default=10_000, ge=100)
     # How the run orchestrates the case (workflows.case: which of the workflow's changes it
     # runs with). Absent from the input of a run started before the field (0: those replay as
-    # they ran); every run started since gets LATEST_REVISION.
-    revision: int = Field(default=0, ge=0)
+    # they ran); every run started since gets LATEST_REVISION. Left out of the payload when 0,
+    # so that a revision-0 input is what it was before the field, which a worker older than the
+    # field still decodes (a rolling upgrade, docs/deploy.md).
+    revision: int = Field(default=0, ge=0, exclude_if=lambda revision: revision == 0)
 
 
 # The revision every new run of the case workflow starts at (CaseInput.revision).
