@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -42,6 +42,23 @@ async def reach_investigation(h: Harness, **kw: Any) -> str:
     await h.sleep_until_morning_of(h.calendar.after(day10, 1))
     assert (await h.state(case)).stage is Stage.LA_INVESTIGATION
     return case
+
+
+async def school_rang_without_contact(h: Harness, case: str, on: date) -> None:
+    """The school records a phone call that made no contact."""
+    await h.handle(case).execute_update(
+        CmeCase.record_enquiry,
+        RecordEnquiry(
+            request_id=rid(),
+            by=SCHOOL_OFFICE,
+            enquiry=Enquiry(
+                by=EnquiryBy.SCHOOL,
+                kind=EnquiryKind.PHONE_PRIMARY,
+                made_on=on,
+                outcome=EnquiryOutcome.NO_CONTACT,
+            ),
+        ),
+    )
 
 
 async def wait_for_state(h: Harness, case: str, ready: object, timeout: float = 15) -> None:
@@ -212,19 +229,7 @@ async def test_a_register_that_refuses_the_case_is_a_problem_until_it_accepts(
     await smtp_server.wait_for(lambda m: "leader" in m["To"] and "problem" in m["Subject"].lower())
     with sqlite_engine.begin() as conn:
         conn.execute(text("DROP TRIGGER refuse_case"))
-    await h.handle(case).execute_update(
-        CmeCase.record_enquiry,
-        RecordEnquiry(
-            request_id=rid(),
-            by=SCHOOL_OFFICE,
-            enquiry=Enquiry(
-                by=EnquiryBy.SCHOOL,
-                kind=EnquiryKind.PHONE_PRIMARY,
-                made_on=day1,
-                outcome=EnquiryOutcome.NO_CONTACT,
-            ),
-        ),
-    )
+    await school_rang_without_contact(h, case, day1)
     await wait_for_state(h, case, lambda s: not s.open_problems)
     with Session(sqlite_engine) as session:
         assert get_case(session=session, case=case) is not None
@@ -267,19 +272,7 @@ async def test_a_register_away_for_a_while_is_waited_for_not_a_problem(
         await asyncio.sleep(0.1)
     assert attempts >= 3  # the local activity's attempts first
     # A request while the register is away is answered at once.
-    await h.handle(case).execute_update(
-        CmeCase.record_enquiry,
-        RecordEnquiry(
-            request_id=rid(),
-            by=SCHOOL_OFFICE,
-            enquiry=Enquiry(
-                by=EnquiryBy.SCHOOL,
-                kind=EnquiryKind.PHONE_PRIMARY,
-                made_on=day1,
-                outcome=EnquiryOutcome.NO_CONTACT,
-            ),
-        ),
-    )
+    await school_rang_without_contact(h, case, day1)
     with Session(sqlite_engine) as session:
         assert get_case(session=session, case=case) is None
     away = False
