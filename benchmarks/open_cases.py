@@ -63,7 +63,7 @@ from benchmarks.stack import cli_environment, server_for
 from benchmarks.throughput import WorkerProcess, free_port, rss_bytes
 from domain.case.commands import RecordEnquiry
 from domain.clock import local_date
-from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
+from domain.enquiries import EnquiryKind
 from security.converter import data_converter
 from security.store import SqlKeyStore
 from starter.admin import register_search_attributes
@@ -75,6 +75,7 @@ from tests.workflows.harness import (
     SECRET,
     TestCalendar,
     migration_return,
+    school_enquiry,
     school_referral,
 )
 
@@ -433,12 +434,7 @@ async def officer_updates(
         command = RecordEnquiry(
             request_id=f"bench-{uuid.uuid4().hex}",
             by=SCHOOL_OFFICE,
-            enquiry=Enquiry(
-                by=EnquiryBy.SCHOOL,
-                kind=EnquiryKind.LETTER,
-                made_on=today,
-                outcome=EnquiryOutcome.NO_CONTACT,
-            ),
+            enquiry=school_enquiry(EnquiryKind.LETTER, today),
         )
         start = time.perf_counter()
         try:

@@ -28,6 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.case.model import Actor, CaseOutcome, CommandResult, Role
 from domain.case.state import CaseState
 from domain.clock import end_of_day, local_date
+from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
 from domain.intake import (
     AnyReferral,
     ProfessionalCMEReferral,
@@ -301,6 +302,20 @@ def memory_key_store() -> MemoryKeyStore:
 def rid() -> str:
     """A fresh request id (each test request is a new request)."""
     return f"test-{uuid.uuid4().hex}"
+
+
+def school_enquiry(
+    kind: EnquiryKind, day: date, outcome: EnquiryOutcome = EnquiryOutcome.NO_CONTACT
+) -> Enquiry:
+    """An enquiry the school made on ``day`` (by default, one that made no contact)."""
+    return Enquiry(by=EnquiryBy.SCHOOL, kind=kind, made_on=day, outcome=outcome)
+
+
+def la_enquiry(
+    kind: EnquiryKind, day: date, outcome: EnquiryOutcome = EnquiryOutcome.NO_INFORMATION
+) -> Enquiry:
+    """An enquiry the LA's officer made on ``day``."""
+    return Enquiry(by=EnquiryBy.LA, kind=kind, made_on=day, outcome=outcome)
 
 
 def decided(result: CommandResult) -> CaseOutcome:

@@ -21,7 +21,7 @@ from domain.case.commands import ConcludeInvestigation, RecordEnquiry, RetryProb
 from domain.case.model import InvestigationOutcome, ProblemKind, Stage
 from domain.case.register_record import RegisterRecord
 from domain.case.state import NotificationStatus
-from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
+from domain.enquiries import EnquiryKind
 from tests.conftest import REFUSED_DOMAIN, SmtpServer
 from tests.workflows.harness import (
     OFFICER,
@@ -29,6 +29,7 @@ from tests.workflows.harness import (
     TEAM_LEADER,
     Harness,
     rid,
+    school_enquiry,
     school_referral,
 )
 from workflows import search_attributes as sa
@@ -51,12 +52,7 @@ async def school_rang_without_contact(h: Harness, case: str, on: date) -> None:
         RecordEnquiry(
             request_id=rid(),
             by=SCHOOL_OFFICE,
-            enquiry=Enquiry(
-                by=EnquiryBy.SCHOOL,
-                kind=EnquiryKind.PHONE_PRIMARY,
-                made_on=on,
-                outcome=EnquiryOutcome.NO_CONTACT,
-            ),
+            enquiry=school_enquiry(EnquiryKind.PHONE_PRIMARY, on),
         ),
     )
 

@@ -30,7 +30,7 @@ from domain.case.model import (
 )
 from domain.clock import end_of_day
 from domain.deletion import SessionCode
-from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
+from domain.enquiries import EnquiryKind, EnquiryOutcome
 from tests.conftest import SmtpServer
 from tests.workflows.harness import (
     OFFICER,
@@ -38,22 +38,12 @@ from tests.workflows.harness import (
     SCHOOL_OFFICE,
     Harness,
     decided,
+    la_enquiry,
     rid,
+    school_enquiry,
     school_referral,
 )
 from workflows.case import CmeCase
-
-
-def school_enquiry(
-    kind: EnquiryKind, day: date, outcome: EnquiryOutcome = EnquiryOutcome.NO_CONTACT
-) -> Enquiry:
-    return Enquiry(by=EnquiryBy.SCHOOL, kind=kind, made_on=day, outcome=outcome)
-
-
-def la_enquiry(
-    kind: EnquiryKind, day: date, outcome: EnquiryOutcome = EnquiryOutcome.NO_INFORMATION
-) -> Enquiry:
-    return Enquiry(by=EnquiryBy.LA, kind=kind, made_on=day, outcome=outcome)
 
 
 async def refer_day1_this_week(h: Harness, **kw: Any) -> tuple[str, date]:

@@ -11,10 +11,17 @@ from temporalio.service import RPCError
 
 from domain.case.commands import RecordEnquiry
 from domain.case.model import Role, Stage, TaskName
-from domain.enquiries import Enquiry, EnquiryBy, EnquiryKind, EnquiryOutcome
+from domain.enquiries import EnquiryKind
 from starter.cases import case_reference
 from tests.conftest import SmtpServer
-from tests.workflows.harness import SCHOOL_OFFICE, SECRET, Harness, rid, school_referral
+from tests.workflows.harness import (
+    SCHOOL_OFFICE,
+    SECRET,
+    Harness,
+    rid,
+    school_enquiry,
+    school_referral,
+)
 from workflows.case import WORKFLOW_TYPE, CmeCase
 from workflows.v1.case import CmeCaseWorkflow
 from workflows.v1.models import Actor as ActorV1
@@ -89,12 +96,7 @@ async def test_an_open_v1_case_continues_as_version_2_with_its_records(
         RecordEnquiry(
             request_id=rid(),
             by=SCHOOL_OFFICE,
-            enquiry=Enquiry(
-                by=EnquiryBy.SCHOOL,
-                kind=EnquiryKind.LETTER,
-                made_on=h.today,
-                outcome=EnquiryOutcome.NO_CONTACT,
-            ),
+            enquiry=school_enquiry(EnquiryKind.LETTER, h.today),
         ),
     )
     assert result.enquiries_recorded == 2
