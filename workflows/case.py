@@ -154,8 +154,9 @@ LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_
 LOCAL_TIMEOUT = timedelta(seconds=5)
 
 
-def _failure(error: ActivityError | ApplicationError) -> str | None:
-    """The reason of a failure that retrying cannot mend, or ``None``."""
+def _failure(error: ActivityError | ApplicationError | TemporalTimeout) -> str | None:
+    """The reason of a failure that retrying cannot mend, or ``None`` (a timeout, or an error
+    that retrying may mend)."""
     cause = error.cause if isinstance(error, ActivityError) else error
     if isinstance(cause, ApplicationError) and cause.non_retryable:
         return cause.message
@@ -179,8 +180,6 @@ class CmeCase(CaseRequests):
         self._last_search: dict[str, object] = {}
         self._check_access = True
         self._sync_register_changes = True
-        # Revision 1 runs the register's activities as local activities.
-        self._local_register = False
         self._refused: str | None = None
         # The outcome an update's validator worked out, for its handler (see _request).
         self._checked: tuple[Request, CaseState, Context, Outcome] | None = None
@@ -194,8 +193,6 @@ class CmeCase(CaseRequests):
             self._check_access = workflow.patched(ACCESS_CHECKED)
             # Runs recorded before it sync after every delivery.
             self._sync_register_changes = workflow.patched(SYNC_REGISTER_CHANGES)
-        else:
-            self._local_register = True
         await self._prepare()
         if self._refused is not None:
             # The referrer may not make this referral: no case opens (None: nothing decided).
@@ -226,6 +223,11 @@ class CmeCase(CaseRequests):
         outcome = self._case.outcome
         assert outcome is not None
         return outcome
+
+    @property
+    def _local_register(self) -> bool:
+        """Revision 1 on: the register's activities run as local activities first."""
+        return self._input.revision >= 1
 
     @property
     def _case(self) -> CaseState:
@@ -301,7 +303,7 @@ class CmeCase(CaseRequests):
                     activity, arg, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=LOCAL_RETRY
                 )
             except LOCAL_FAILED as exc:
-                if isinstance(exc, ACTIVITY_FAILED) and _failure(exc) is not None:
+                if _failure(exc) is not None:
                     raise  # retrying cannot mend it: a problem on the case
                 # The register is away (or slow): Temporal retries an activity task for as long
                 # as it takes, adding nothing to the history meanwhile.
