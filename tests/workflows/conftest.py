@@ -103,12 +103,20 @@ def history_files() -> list[Path]:
     return sorted(p for p in HISTORIES.rglob("*.json") if p != HISTORY_KEYS)
 
 
+def recorded_keys() -> dict[str, WrappedKey]:
+    """The recorded histories' data keys (``keys.json``), by key id, as wrapped."""
+    if not HISTORY_KEYS.exists():
+        return {}
+    return {
+        kid: WrappedKey(entry["kek_id"], base64.b64decode(entry["wrapped_key"]))
+        for kid, entry in json.loads(HISTORY_KEYS.read_text(encoding="utf-8")).items()
+    }
+
+
 def recorded_key_store() -> MemoryKeyStore:
     """The recorded histories' data keys, unwrapped with the tests' KEK."""
     store = MemoryKeyStore(fixed_key_ring())
-    if HISTORY_KEYS.exists():
-        for kid, entry in json.loads(HISTORY_KEYS.read_text(encoding="utf-8")).items():
-            store.keys[kid] = WrappedKey(entry["kek_id"], base64.b64decode(entry["wrapped_key"]))
+    store.keys.update(recorded_keys())
     return store
 
 
@@ -145,16 +153,14 @@ def reuse_history_keys(engine: Engine) -> None:
     recorded before (the same synthetic child in the same test) is encrypted with the key its
     earlier histories need, so that recording a new revision's histories keeps the old ones
     readable."""
-    if not HISTORY_KEYS.exists():
-        return
     with Session(engine) as session:
-        for kid, entry in json.loads(HISTORY_KEYS.read_text(encoding="utf-8")).items():
+        for kid, key in recorded_keys().items():
             if session.get(CaseKeyRow, kid) is None:
                 session.add(
                     CaseKeyRow(
                         key_id=kid,
-                        kek_id=entry["kek_id"],
-                        wrapped_key=base64.b64decode(entry["wrapped_key"]),
+                        kek_id=key.kek_id,
+                        wrapped_key=key.wrapped,
                         created_at=datetime.now(UTC),
                     )
                 )
