@@ -44,8 +44,17 @@ task, and the case's requests, while it runs); if the register is still away, th
 runs as an activity task, which Temporal retries for as long as it takes without adding to the
 history. A failure that retrying cannot mend becomes a problem on the case, as before. Mail stays
 an activity task: a mail server can be away for hours.
-A run without the field (revision 0, started before it) replays as it ran; it takes revision 1
-when it continues as new.
+A run without the field (revision 0, started before it) replays as it ran; it takes the latest
+revision when it continues as new.
+
+Revision 2: the run sets a timer once for each moment it must wake at and cancels none (see
+``CmeCase._set_alarm``). Revision 1 cancelled and restarted its timer at every wake-up, including
+the one that follows a register sync's local activity; when a query came in while that local
+activity ran, Temporal completed the workflow task early and the cancellation went into the next
+task, where a replay does not expect it, so the next worker to replay the case failed every
+workflow task with a nondeterminism error (``tests/starter/test_queries_during_sync.py``). A
+revision-1 run keeps its revision until it continues as new; docs/deploy.md says what to do with
+one that is stuck so.
 
 The updates (one per person's request, each with its validator) are declared in
 :mod:`workflows.case_requests`, passed through the sandbox so that their definitions are built once
@@ -65,7 +74,7 @@ writes a sync scheduled with it).
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -177,6 +186,8 @@ class CmeCase(CaseRequests):
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_episode: OpenCase | None = None
         self._woken = False
+        # Revision 2 on: the timers set, by the moment each wakes the run (_set_alarm).
+        self._alarms: dict[datetime, asyncio.Task[None]] = {}
         self._last_search: dict[str, object] = {}
         self._check_access = True
         self._sync_register_changes = True
@@ -213,9 +224,13 @@ class CmeCase(CaseRequests):
                     )
                 )
             wake = next_wakeup(state)
-            timeout = None if wake is None else max(wake - workflow.now(), timedelta(0))
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(lambda: self._woken, timeout=timeout)
+            if self._steady_alarm:
+                self._set_alarm(wake)
+                await workflow.wait_condition(lambda: self._woken)
+            else:
+                timeout = None if wake is None else max(wake - workflow.now(), timedelta(0))
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(lambda: self._woken, timeout=timeout)
             self._woken = False
             if wake is not None and workflow.now() >= wake:
                 self._apply(Tick())
@@ -228,6 +243,37 @@ class CmeCase(CaseRequests):
     def _local_register(self) -> bool:
         """Revision 1 on: the register's activities run as local activities first."""
         return self._input.revision >= 1
+
+    @property
+    def _steady_alarm(self) -> bool:
+        """Revision 2 on: the run's timers are set once per moment and never cancelled (see
+        :meth:`_set_alarm`)."""
+        return self._input.revision >= 2
+
+    def _set_alarm(self, wake: datetime | None) -> None:
+        """A timer that wakes the run at ``wake``, unless one is already set for that moment.
+
+        Before revision 2 every wake-up (an email sent, a sync done) cancelled the timer and
+        started another: two events each time, and a cancellation issued as a local activity's
+        result arrives. Temporal answers a query that comes in while a local activity runs by
+        completing the workflow task early, so a command issued on the result lands in the next
+        task; a replay places a timer's cancellation there wrongly (a nondeterminism error that
+        wedges the case on its next replay). So no timer is cancelled: one whose moment has
+        passed from the case's plans (a deadline met early) fires into a loop that finds
+        nothing due, at the cost of a workflow task if the case is still open then."""
+        if wake is None or wake in self._alarms:
+            return
+        delay = wake - workflow.now()
+        if delay <= timedelta(0):
+            self._woken = True  # already due: the loop ticks without waiting
+            return
+
+        async def ring() -> None:
+            await workflow.sleep(delay)
+            del self._alarms[wake]
+            self._woken = True
+
+        self._alarms[wake] = asyncio.create_task(ring())
 
     @property
     def _case(self) -> CaseState:

@@ -104,6 +104,11 @@ class CasePolicy(BaseModel):
     refuse_la_without_school: bool = True
 
 
+# The revision every new run of the case workflow starts at (CaseInput.revision): 1, the
+# register's work as local activities; 2, timers set once and never cancelled.
+LATEST_REVISION = 2
+
+
 class CaseInput(BaseModel):
     """The case workflow's input: the opening referral, or the state a long case carries into
     its next run."""
@@ -124,12 +129,12 @@ class CaseInput(BaseModel):
     # runs with). Absent from the input of a run started before the field (0: those replay as
     # they ran); every run started since gets LATEST_REVISION. Left out of the payload when 0,
     # so that a revision-0 input is what it was before the field, which a worker older than the
-    # field still decodes (a rolling upgrade, docs/deploy.md).
-    revision: int = Field(default=0, ge=0, exclude_if=lambda revision: revision == 0)
-
-
-# The revision every new run of the case workflow starts at (CaseInput.revision).
-LATEST_REVISION = 1
+    # field still decodes (a rolling upgrade, docs/deploy.md). A revision this code does not know
+    # is refused (the run's first workflow task fails until a newer worker takes it) rather than
+    # run the way an older revision runs, which a newer worker's replay would not match.
+    revision: int = Field(
+        default=0, ge=0, le=LATEST_REVISION, exclude_if=lambda revision: revision == 0
+    )
 
 
 class RegisterReferral(Request):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pytest
+from pydantic import ValidationError
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from domain.case.commands import LATEST_REVISION, CaseInput
@@ -42,3 +44,10 @@ def test_revision_0_is_sent_as_before_the_field_and_read_back_as_0() -> None:
     # Only the fields a worker before revisions knew: it refuses any other (extra="forbid").
     assert set(sent) == set(CaseInput.model_fields) - {"revision"}
     assert CaseInput.model_validate(sent).revision == 0
+
+
+def test_a_revision_newer_than_this_code_is_refused_not_run_as_an_older_one() -> None:
+    sent = _sent(None)
+    sent["revision"] = LATEST_REVISION + 1
+    with pytest.raises(ValidationError, match="revision"):
+        CaseInput.model_validate(sent)

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
@@ -105,6 +106,28 @@ def test_a_run_at_revision_1_asks_no_patch_and_runs_the_register_locally() -> No
         if e.HasField("activity_task_scheduled_event_attributes")
     ]
     assert {"prepare_case", "sync_register"} <= set(old_scheduled)
+
+
+def test_a_run_at_revision_2_never_cancels_a_timer() -> None:
+    """Revision 2's recorded runs set each timer once and cancel none (a cancellation issued as
+    a local activity's result arrives replays wrongly: tests/starter/test_queries_during_sync),
+    where revision 1's cancelled and restarted the timer at every wake-up."""
+    cancelled = EventType.EVENT_TYPE_TIMER_CANCELED
+    started = EventType.EVENT_TYPE_TIMER_STARTED
+
+    def count(revision: int, event_type: int) -> int:
+        return sum(
+            1
+            for p in HISTORIES
+            if p.parent.name == f"revision-{revision}"
+            for e in load(p).events
+            if e.event_type == event_type
+        )
+
+    assert count(2, started) > 0
+    assert count(2, cancelled) == 0
+    assert count(1, cancelled) > 0  # (the same scenarios at revision 1)
+    assert count(2, started) < count(1, started)
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
