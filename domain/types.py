@@ -75,11 +75,33 @@ LATEST_PLAUSIBLE_DATE: Final = date(2099, 12, 31)
 # Line breaks a multi-line text may use, all made "\n": CR LF, CR, and Unicode's line and paragraph
 # separators (which some word processors paste).
 _LINE_BREAKS = re.compile(r"\r\n?|\u2028|\u2029")
-_UNICODE_LINE_BREAKS = frozenset({"\u2028", "\u2029"})
 
 
-def _is_noncharacter(code: int) -> bool:
-    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
+def _refused_class(*, multiline: bool) -> re.Pattern[str]:
+    """A character class of what :func:`_control_characters` refuses, from fixed code points:
+    the control characters (Cc), surrogates (Cs) and private-use characters (Co) are sets that
+    Unicode's stability policy never changes, and so are the noncharacters (U+FDD0..U+FDEF and
+    the last two code points of each plane). A tab is whitespace; a multi-line text may hold line
+    feeds; a single-line text may not hold the line and paragraph separators either.
+    (tests/domain/test_types.py checks the class against ``unicodedata`` for every code point.)"""
+    ranges = [
+        (0x00, 0x08),
+        *([] if multiline else [(0x0A, 0x0A)]),
+        (0x0B, 0x1F),
+        (0x7F, 0x9F),
+        *([] if multiline else [(0x2028, 0x2029)]),
+        (0xD800, 0xDFFF),
+        (0xE000, 0xF8FF),
+        (0xFDD0, 0xFDEF),
+        *((plane + 0xFFFE, plane + 0xFFFF) for plane in range(0, 0xF0000, 0x10000)),
+        (0xF0000, 0x10FFFF),  # planes 15 and 16: private use, and their noncharacters
+    ]
+    return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]")
+
+
+# Checked on every free-text field of every request and record, so a regular expression rather
+# than a look-up of each character's category.
+_REFUSED = {multiline: _refused_class(multiline=multiline) for multiline in (False, True)}
 
 
 def _control_characters(text: str, *, multiline: bool) -> list[str]:
@@ -92,19 +114,7 @@ def _control_characters(text: str, *, multiline: bool) -> list[str]:
     the Python version's Unicode database, and a value one process accepts must decode in every
     other.
     """
-    allowed = {"\n", "\t"} if multiline else {"\t"}
-    return sorted(
-        {
-            f"U+{ord(ch):04X}"
-            for ch in text
-            if ch not in allowed
-            and (
-                unicodedata.category(ch) in ("Cc", "Cs", "Co")
-                or _is_noncharacter(ord(ch))
-                or (not multiline and ch in _UNICODE_LINE_BREAKS)
-            )
-        }
-    )
+    return sorted({f"U+{ord(ch):04X}" for ch in _REFUSED[multiline].findall(text)})
 
 
 def printable(text: str, *, limit: int = 80) -> str:

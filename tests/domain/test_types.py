@@ -6,6 +6,7 @@ domains, ZZ postcodes).
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from typing import Any
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from stdnum.gb import upn as stdnum_upn
 
+from domain import types
 from domain.types import (
     EMAIL_MESSAGE,
     LAESTAB_MESSAGE,
@@ -367,3 +369,30 @@ def test_request_id() -> None:
     assert ok(RequestId, "cli:2026-03-02T10:00:00.1") == "cli:2026-03-02T10:00:00.1"
     for bad in ("short", "has space here", "x" * 101, "nul\x00in-the-middle"):
         assert refused(RequestId, bad).startswith("a request id is 8 to 100 letters")
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_refused_characters_are_exactly_controls_surrogates_private_use_and_noncharacters(
+    multiline: bool,
+) -> None:
+    """The character classes check_text uses (fixed code points, for speed) refuse exactly the
+    characters the definition names, every code point compared with the Unicode database."""
+
+    def refused(code: int) -> bool:
+        ch = chr(code)
+        if ch == "\t" or (multiline and ch == "\n"):
+            return False
+        return (
+            unicodedata.category(ch) in ("Cc", "Cs", "Co")
+            or 0xFDD0 <= code <= 0xFDEF
+            or (code & 0xFFFE) == 0xFFFE
+            or (not multiline and ch in "\u2028\u2029")
+        )
+
+    pattern = types._REFUSED[multiline]
+    wrong = [
+        f"U+{code:04X}"
+        for code in range(0x110000)
+        if (pattern.fullmatch(chr(code)) is not None) != refused(code)
+    ]
+    assert wrong == []
