@@ -62,6 +62,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.policy
+import functools
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,6 +106,14 @@ SMTP_TIMEOUT = 10.0
 _WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 T = TypeVar("T")
+
+
+@functools.lru_cache(maxsize=1024)
+def _address_header(name: str, value: str) -> Any:
+    """The ``From`` or ``To`` header ``value``, parsed once: the service's sender and the few
+    addresses it writes to recur in every email, and parsing an address header costs more than
+    the rest of an email's headers (a header object set on a message is kept as it is)."""
+    return email.policy.default.header_factory(name, value)
 
 
 class DeliveryRefused(Exception):
@@ -284,8 +293,9 @@ class Mailer:
     ) -> EmailMessage:
         message = EmailMessage()
         message["Subject"] = subject
-        message["From"] = formataddr((f"{self._mail.la_name} CME service", self._mail.mail_from))
-        message["To"] = ", ".join(recipients)
+        sender = formataddr((f"{self._mail.la_name} CME service", self._mail.mail_from))
+        message["From"] = _address_header("From", sender)
+        message["To"] = _address_header("To", ", ".join(recipients))
         message["Date"] = formatdate(localtime=False, usegmt=True)
         message["Message-ID"] = message_id
         message["X-CME-Case"] = out.case
