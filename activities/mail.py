@@ -63,6 +63,7 @@ import asyncio
 import contextlib
 import email.policy
 import functools
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,6 +166,15 @@ class Mailer:
         self._engine = engine
         # Made once (the CA file read once); never one that skips the certificate check.
         self._tls = smtp_tls_context(mail.ca_cert) if mail.tls_mode != "none" else None
+        self._ehlo: str | None = None
+
+    async def _local_hostname(self) -> str:
+        """The name this worker gives the mail server (EHLO): the host's fully qualified name,
+        looked up once. aiosmtplib looks it up for every connection otherwise (a DNS query where
+        the hosts file does not have it, in a thread each time)."""
+        if self._ehlo is None:
+            self._ehlo = await asyncio.to_thread(socket.getfqdn)
+        return self._ehlo
 
     @property
     def mail(self) -> MailConfig:
@@ -315,6 +325,7 @@ class Mailer:
                 recipients=to,
                 hostname=mail.smtp_host,
                 port=mail.smtp_port,
+                local_hostname=await self._local_hostname(),
                 username=mail.smtp_username,
                 password=mail.smtp_password,
                 use_tls=mail.tls_mode == "tls",

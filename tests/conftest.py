@@ -64,6 +64,7 @@ class _Collector:
         self.rcpt_replies: dict[str, str] = {}  # lower-cased address -> reply ("550 ...")
         self.data_reply: str | None = None
         self.refusals: list[tuple[str, str]] = []  # (address or "DATA", reply) per refusal
+        self.ehlo_names: list[str] = []  # the name the client gave (EHLO) per message
         self._lock = threading.Lock()
 
     async def handle_RCPT(
@@ -93,6 +94,7 @@ class _Collector:
         with self._lock:
             self.messages.append(message)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.ehlo_names.append(session.host_name)
         return "250 Message accepted for delivery"
 
 
@@ -109,7 +111,14 @@ class SmtpServer:
         self._controller.stop()
 
     def start(self) -> None:
-        self._controller = Controller(self._collector, hostname=self.host, port=self.port)
+        # A name of its own for the server's greeting (else it looks the host's up at every
+        # connection, which a test counting the worker's look-ups would see).
+        self._controller = Controller(
+            self._collector,
+            hostname=self.host,
+            port=self.port,
+            server_hostname="mail.test.invalid",
+        )
         self._controller.start()
 
     @property
@@ -119,6 +128,10 @@ class SmtpServer:
     @property
     def envelopes(self) -> list[tuple[str, list[str]]]:
         return self._collector.envelopes
+
+    @property
+    def ehlo_names(self) -> list[str]:
+        return self._collector.ehlo_names
 
     @property
     def refusals(self) -> list[tuple[str, str]]:

@@ -140,6 +140,23 @@ async def test_each_episode_and_purpose_is_its_own_message(
     assert [r.purpose for r in outbox(register_engine, episode=3)] == ["outcome_to_school"]
 
 
+async def test_the_worker_names_itself_to_the_mail_server_by_its_host_name_looked_up_once(
+    acts: CaseActivities, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lookups: list[str] = []
+
+    def getfqdn(name: str = "") -> str:
+        lookups.append(name)
+        return "worker-1.cme.example.invalid"
+
+    monkeypatch.setattr(socket, "getfqdn", getfqdn)
+    await deliver(acts, deliver_input())
+    await deliver(acts, deliver_input(purpose="outcome_to_school:again"))
+
+    assert smtp_server.ehlo_names == ["worker-1.cme.example.invalid"] * 2
+    assert len(lookups) == 1  # not once per connection
+
+
 def test_message_ids_are_derived_from_case_episode_and_purpose() -> None:
     def mid(case: str, episode: int, purpose: str) -> str:
         return register.message_id_for(
