@@ -66,7 +66,12 @@ from domain.clock import local_date
 from domain.intake import AnyReferral
 from domain.types import printable
 from settings import Settings
-from starter.cases import case_reference, referral_update, start_operation
+from starter.cases import (
+    case_reference,
+    read_start_failure,
+    referral_update,
+    start_operation,
+)
 from starter.errors import (
     CaseClosed,
     CaseError,
@@ -489,15 +494,18 @@ async def refer(
         case, update, task_queue=settings.task_queue, policy=settings.case_policy
     )
     try:
-        started: WorkflowUpdateHandle[CommandResult] = await within(
-            client.start_update_with_start_workflow(
-                CmeCase.register_referral,
-                update,
-                start_workflow_operation=operation,
-                id=update.request_id,
-                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        try:
+            started: WorkflowUpdateHandle[CommandResult] = await within(
+                client.start_update_with_start_workflow(
+                    CmeCase.register_referral,
+                    update,
+                    start_workflow_operation=operation,
+                    id=update.request_id,
+                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                )
             )
-        )
+        finally:
+            read_start_failure(operation)
     except (TimeoutError, RPCTimeoutOrCancelledError):
         if await opened_by(client, case, update.request_id):
             return Referred(

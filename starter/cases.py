@@ -19,8 +19,10 @@ map to different references; the team leader withdraws the later one as a duplic
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import Client, WithStartWorkflowOperation
@@ -127,12 +129,28 @@ async def open_case(
     at ``revision``, see :func:`start_operation`)."""
     case = case_reference(referral, secret)
     update = referral_update(referral, referred_by, request_id, secret=secret)
-    result: CommandResult = await client.execute_update_with_start_workflow(
-        CmeCase.register_referral,
-        update,
-        start_workflow_operation=start_operation(
-            case, update, task_queue=task_queue, policy=policy, revision=revision
-        ),
-        id=update.request_id,
+    operation = start_operation(
+        case, update, task_queue=task_queue, policy=policy, revision=revision
     )
+    try:
+        result: CommandResult = await client.execute_update_with_start_workflow(
+            CmeCase.register_referral,
+            update,
+            start_workflow_operation=operation,
+            id=update.request_id,
+        )
+    finally:
+        read_start_failure(operation)
     return result
+
+
+def read_start_failure(operation: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Mark a failed start of ``operation`` as read (after an update-with-start; nothing if it
+    started). Temporal's client raises the failure and also keeps it on the operation, for
+    ``operation.workflow_handle()``, which nothing here awaits; left unread, asyncio logs it
+    with its traceback whenever the operation is collected: in `cme`, after the command's own
+    one-line error. (The operation's future is the SDK's, not public: if it moves, this reads
+    nothing and the log line comes back.)"""
+    pending = getattr(operation, "_workflow_handle", None)
+    if isinstance(pending, asyncio.Future) and pending.done() and not pending.cancelled():
+        pending.exception()
