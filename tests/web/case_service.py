@@ -42,7 +42,7 @@ from security.store import SqlKeyStore
 from settings import Settings
 from starter import case_client
 from tests.conftest import SmtpServer
-from tests.starter.conftest import CaseWorker, client_for_test, temporal
+from tests.starter.conftest import CaseWorker, client_for_test, histories_replay, temporal
 from tests.web.conftest import Clock
 from tests.workflows.harness import SECRET, TestCalendar
 from web.context import WebContext
@@ -136,3 +136,4 @@ async def case_service(
         )
     finally:
         await worker.down()
+    await histories_replay(worker.client, task_queue)
