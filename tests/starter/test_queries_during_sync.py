@@ -18,11 +18,12 @@ replays.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.starter.conftest import Cli, eventually, refusing_smtp, settled
@@ -46,7 +47,7 @@ COMMAND_EVENTS = {
 }
 
 
-async def queried_while(handle: WorkflowHandle[Any, Any], work: Any) -> None:
+async def queried_while(handle: WorkflowHandle[Any, Any], work: Awaitable[None]) -> None:
     """Run ``work`` while three readers query the case as fast as they can."""
     stop = asyncio.Event()
 
@@ -62,7 +63,7 @@ async def queried_while(handle: WorkflowHandle[Any, Any], work: Any) -> None:
         await asyncio.gather(*readers)
 
 
-def completed_early(history: Any) -> int:
+def completed_early(history: WorkflowHistory) -> int:
     """How many workflow tasks were scheduled straight after a command's event with nothing new
     in the history (no event from outside, no update): the tasks Temporal started to finish
     what a query cut short."""
