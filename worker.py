@@ -71,7 +71,8 @@ log = logging.getLogger("cme.worker")
 # constants): the case's state machine and its models (domain), the contracts and activity
 # classes the workflows name (their methods run as activities, never in a workflow), version 1's
 # models and rules, the search attribute keys, the case's update declarations (each only hands
-# its request to the workflow's own methods: workflows.case_requests), and the libraries
+# its request to the workflow's own methods: workflows.case_requests), the case class's
+# decorator (its definition worked out once per process: workflows.definition), and the libraries
 # domain.types validates with (email_validator imports idna when called). The workflow modules
 # themselves (workflows.case,
 # workflows.v1.case, workflows.retention) and version 1's workflow mixins are not: the sandbox
@@ -82,6 +83,7 @@ PASSTHROUGH_MODULES = (
     "activities",
     "workflows.search_attributes",
     "workflows.case_requests",
+    "workflows.definition",
     "workflows.v1.models",
     "workflows.v1.search_attributes",
     "workflows.v1.case_rules",

@@ -62,6 +62,10 @@ per worker rather than once per run; each hands its request to this class's ``_r
 ``_validate``, ``_open`` or ``_check_opening``. Their names and types are unchanged, so recorded
 runs replay as they ran.
 
+The class is decorated with :func:`workflows.definition.defn`, ``@workflow.defn`` worked out
+once per process rather than once per run (the same definition; the class and its functions
+still the run's own).
+
 A register sync carries the episode's register record
 (:func:`~domain.case.register_record.register_record`: what the register holds), not the whole
 state. No ``workflow.patched`` is needed for it: a replay compares which activities run, not their
@@ -84,6 +88,7 @@ from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 from workflows import search_attributes as sa
 from workflows.case_requests import CaseRequests
+from workflows.definition import defn
 
 with workflow.unsafe.imports_passed_through():
     # domain.types checks email addresses with email-validator (and idna), which import at call
@@ -172,7 +177,7 @@ def _failure(error: ActivityError | ApplicationError | TemporalTimeout) -> str |
     return None
 
 
-@workflow.defn(name=WORKFLOW_TYPE)
+@defn(name=WORKFLOW_TYPE)
 class CmeCase(CaseRequests):
     @workflow.init
     def __init__(self, input: CaseInput) -> None:
