@@ -585,7 +585,7 @@ class CmeCase(CaseRequests):
             if self._last_search.get(key.name, ...) == value:
                 continue
             self._last_search[key.name] = value
-            updates.append(key.value_unset() if value is None else key.value_set(value))  # type: ignore[arg-type]
+            updates.append(sa.update(key, value))
         if updates:
             workflow.upsert_search_attributes(updates)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+import functools
+from typing import Any
+
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 CASE_KIND = SearchAttributeKey.for_keyword("CmeCaseKind")
 STAGE = SearchAttributeKey.for_keyword("CmeStage")
@@ -43,3 +46,13 @@ CLI_TYPES = {
     "CmeEpisode": "Int",
     "CmeProblem": "Bool",
 }
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def update(key: SearchAttributeKey[Any], value: Any) -> SearchAttributeUpdate[Any]:
+    """The update that sets ``key`` to ``value``, or unsets it (``None``): made once per key and
+    value in the process, as the updates are immutable. The SDK makes each through a generic
+    alias (``_SearchAttributeUpdate[T](...)``), whose call tries to set ``__orig_class__`` on a
+    frozen dataclass and swallows the error: a case's every change paid that for each key it
+    changed (issue 11)."""
+    return key.value_unset() if value is None else key.value_set(value)
