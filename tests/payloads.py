@@ -3,6 +3,7 @@ attributes, failures and their causes, memos, headers, search attributes, maps a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -73,3 +74,15 @@ def key_id(payload: Payload) -> str | None:
     if payload.metadata.get("encoding") != ENCODING:
         return None
     return payload.metadata[KEY_ID_METADATA].decode()
+
+
+def local_activities(history: WorkflowHistory) -> list[str]:
+    """The activity types of a history's local activities (their markers' own plain data)."""
+    return [
+        json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)[
+            "activity_type"
+        ]
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]

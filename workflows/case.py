@@ -56,6 +56,14 @@ workflow task with a nondeterminism error (``tests/starter/test_queries_during_s
 revision-1 run keeps its revision until it continues as new; docs/deploy.md says what to do with
 one that is stuck so.
 
+Revision 3: each email is sent as a local activity first, once (as the register's work is from
+revision 1): the worker sends it inside the workflow task that asks for it, recorded as a marker,
+rather than as an activity task that costs the server a dispatch, three events and a workflow
+task more. If the mail server is down, slow (:data:`LOCAL_MAIL_TIMEOUT`) or refuses for now, the
+email is sent as an activity task, retried as before (:data:`DELIVERY_RETRY`); a refusal for good
+is a problem on the case, as before. The outbox (:mod:`activities.mail`) is the same either way:
+an attempt cut short and sent again carries the same Message-ID.
+
 The updates (one per person's request, each with its validator) are declared in
 :mod:`workflows.case_requests`, passed through the sandbox so that their definitions are built once
 per worker rather than once per run; each hands its request to this class's ``_request``,
@@ -166,6 +174,11 @@ LOCAL_FAILED = (ActivityError, ApplicationError, TemporalTimeout)
 # would be recorded in the history; an outage is left to an activity task's retries.
 LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_attempts=3)
 LOCAL_TIMEOUT = timedelta(seconds=5)
+# An email (revision 3) is tried once as a local activity, for as long as one SMTP step may take
+# (activities.mail.SMTP_TIMEOUT): a mail server that is down, slow or refusing for now leaves the
+# retries to an activity task (DELIVERY_RETRY), so the case's requests are not held up meanwhile.
+LOCAL_MAIL_RETRY = RetryPolicy(maximum_attempts=1)
+LOCAL_MAIL_TIMEOUT = timedelta(seconds=10)
 
 
 def _failure(error: ActivityError | ApplicationError | TemporalTimeout) -> str | None:
@@ -248,6 +261,11 @@ class CmeCase(CaseRequests):
     def _local_register(self) -> bool:
         """Revision 1 on: the register's activities run as local activities first."""
         return self._input.revision >= 1
+
+    @property
+    def _local_mail(self) -> bool:
+        """Revision 3 on: each email is sent as a local activity first."""
+        return self._input.revision >= 3
 
     @property
     def _steady_alarm(self) -> bool:
@@ -348,18 +366,39 @@ class CmeCase(CaseRequests):
     ) -> _Out:
         """Run one of the register's activities: from revision 1 on, first as a local activity,
         then, if the register is away, as an activity task."""
-        if self._local_register:
+        return await self._locally_first(
+            activity,
+            arg,
+            local=self._local_register,
+            local_timeout=LOCAL_TIMEOUT,
+            local_retry=LOCAL_RETRY,
+            retry=SERVICE_RETRY,
+        )
+
+    async def _locally_first(
+        self,
+        activity: Callable[[CaseActivities, _In], Awaitable[_Out]],
+        arg: _In,
+        *,
+        local: bool,
+        local_timeout: timedelta,
+        local_retry: RetryPolicy,
+        retry: RetryPolicy,
+    ) -> _Out:
+        """Run ``activity`` as a local activity first (when ``local``), then, if what it needs is
+        away (or slow), as an activity task, which Temporal retries for as long as it takes,
+        adding nothing to the history meanwhile. A failure that retrying cannot mend is raised
+        at once: a problem on the case."""
+        if local:
             try:
                 return await workflow.execute_local_activity_method(
-                    activity, arg, start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=LOCAL_RETRY
+                    activity, arg, start_to_close_timeout=local_timeout, retry_policy=local_retry
                 )
             except LOCAL_FAILED as exc:
                 if _failure(exc) is not None:
-                    raise  # retrying cannot mend it: a problem on the case
-                # The register is away (or slow): Temporal retries an activity task for as long
-                # as it takes, adding nothing to the history meanwhile.
+                    raise
         return await workflow.execute_activity_method(
-            activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=SERVICE_RETRY
+            activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=retry
         )
 
     # -- applying commands -----------------------------------------------------------------------
@@ -486,13 +525,15 @@ class CmeCase(CaseRequests):
 
         async def deliver() -> None:
             try:
-                delivered = await workflow.execute_activity_method(
+                delivered = await self._locally_first(
                     CaseActivities.deliver_notification,
                     DeliverNotificationInput(notification=message),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=DELIVERY_RETRY,
+                    local=self._local_mail,
+                    local_timeout=LOCAL_MAIL_TIMEOUT,
+                    local_retry=LOCAL_MAIL_RETRY,
+                    retry=DELIVERY_RETRY,
                 )
-            except ActivityError as exc:
+            except ACTIVITY_FAILED as exc:
                 self._delivering.discard(purpose)
                 self._apply(
                     NotificationFailed(

@@ -105,8 +105,9 @@ class CasePolicy(BaseModel):
 
 
 # The revision every new run of the case workflow starts at (CaseInput.revision): 1, the
-# register's work as local activities; 2, timers set once and never cancelled.
-LATEST_REVISION = 2
+# register's work as local activities; 2, timers set once and never cancelled; 3, each email
+# sent as a local activity first.
+LATEST_REVISION = 3
 
 
 class CaseInput(BaseModel):

@@ -23,6 +23,7 @@ from domain.case.register_record import RegisterRecord
 from domain.case.state import NotificationStatus
 from domain.enquiries import EnquiryKind
 from tests.conftest import REFUSED_DOMAIN, SmtpServer
+from tests.payloads import local_activities
 from tests.workflows.harness import (
     OFFICER,
     SCHOOL_OFFICE,
@@ -281,3 +282,46 @@ async def test_a_register_away_for_a_while_is_waited_for_not_a_problem(
         assert time.monotonic() < deadline, "the case never reached the register"
         await asyncio.sleep(0.2)
     assert not (await h.state(case)).open_problems
+
+
+async def test_a_mail_server_away_for_a_while_is_waited_for_not_a_problem(
+    harness: Harness, smtp_server: SmtpServer
+) -> None:
+    """Revision 3 sends each email as a local activity first, once; a mail server that is away
+    leaves it to an activity task's retries (the case's requests not held up meanwhile), and the
+    email goes out once the server is back, with no problem recorded."""
+    h = harness
+    smtp_server.stop()
+    day1 = h.calendar.first_school_day_on_or_before(h.today)
+    referral = school_referral(today=h.today, day1=day1, cp=True)  # MASH is told at once
+    case = (await h.open(referral, SCHOOL_OFFICE)).case
+
+    async def scheduled() -> list[str]:
+        history = await h.handle(case).fetch_history()
+        return [
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
+
+    deadline = time.monotonic() + 15
+    while "deliver_notification" not in await scheduled():
+        assert time.monotonic() < deadline, "the email never became an activity task"
+        await asyncio.sleep(0.1)
+    # Its first attempt was the local activity's.
+    assert "deliver_notification" in local_activities(await h.handle(case).fetch_history())
+    # A request while the mail server is away is answered at once.
+    await school_rang_without_contact(h, case, day1)
+    assert not smtp_server.messages
+    smtp_server.start()
+    mash = await smtp_server.wait_for(lambda m: "mash@" in m["To"], timeout=30)
+    assert case in mash["Subject"]
+    await wait_for_state(
+        h,
+        case,
+        lambda s: all(n.status is NotificationStatus.SENT for n in s.notifications),
+        timeout=30,
+    )
+    state = await h.state(case)
+    assert not state.open_problems
+    assert await scheduled() == ["deliver_notification"]  # the one email, and nothing else

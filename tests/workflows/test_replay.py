@@ -20,7 +20,7 @@ from temporalio.worker import Replayer
 from domain.case.commands import LATEST_REVISION
 from security.codec import ENCODING, EnvelopeCodec
 from security.converter import data_converter
-from tests.payloads import encrypted_payloads, history_payloads, key_id
+from tests.payloads import encrypted_payloads, history_payloads, key_id, local_activities
 from tests.workflows.conftest import history_files, recorded_key_store
 from worker import WORKFLOWS, workflow_runner
 
@@ -46,6 +46,7 @@ SCENARIOS = (
 # Scenarios of a path that a revision added, by the revision.
 SCENARIOS_SINCE = {
     "register-away": 1,  # a local activity that fails over to an activity task
+    "mail-server-away": 3,  # an email's local activity that fails over to an activity task
 }
 
 # The synthetic children's names (tests/workflows/harness.py): Testchild Synthetic<hex>.
@@ -128,6 +129,35 @@ def test_a_run_at_revision_2_never_cancels_a_timer() -> None:
     assert count(2, cancelled) == 0
     assert count(1, cancelled) > 0  # (the same scenarios at revision 1)
     assert count(2, started) < count(1, started)
+
+
+def test_a_run_at_revision_3_sends_its_mail_as_a_local_activity() -> None:
+    """Revision 3's recorded run of the verified path sends its email as a local activity (a
+    marker): no activity task at all, and fewer events than revision 2's, which sent it as an
+    activity task."""
+
+    def recorded(revision: int) -> WorkflowHistory:
+        [path] = [
+            p
+            for p in HISTORIES
+            if p.parent.name == f"revision-{revision}"
+            and "each-ctf-destination-kind-destination0" in p.name
+        ]
+        return load(path)
+
+    def scheduled(history: WorkflowHistory) -> list[str]:
+        return [
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
+
+    now, before = recorded(3), recorded(2)
+    assert scheduled(before) == ["deliver_notification"]
+    assert scheduled(now) == []
+    assert "deliver_notification" in local_activities(now)
+    assert "deliver_notification" not in local_activities(before)
+    assert len(now.events) < len(before.events)
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
