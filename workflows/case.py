@@ -43,7 +43,8 @@ workflow task each. A local activity is tried three times within seconds (it hol
 task, and the case's requests, while it runs); if the register is still away, the same activity
 runs as an activity task, which Temporal retries for as long as it takes without adding to the
 history. A failure that retrying cannot mend becomes a problem on the case, as before. Mail stays
-an activity task: a mail server can be away for hours.
+an activity task at revisions 1 and 2 (a mail server can be away for hours; revision 3 below tries
+it locally once first).
 A run without the field (revision 0, started before it) replays as it ran; it takes the latest
 revision when it continues as new.
 
