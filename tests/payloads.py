@@ -86,3 +86,12 @@ def local_activities(history: WorkflowHistory) -> list[str]:
         if e.HasField("marker_recorded_event_attributes")
         and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
     ]
+
+
+def activity_tasks(history: WorkflowHistory) -> list[str]:
+    """The activity types of a history's activity tasks, in the order they were scheduled."""
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]

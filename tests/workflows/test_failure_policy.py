@@ -23,7 +23,7 @@ from domain.case.register_record import RegisterRecord
 from domain.case.state import NotificationStatus
 from domain.enquiries import EnquiryKind
 from tests.conftest import REFUSED_DOMAIN, SmtpServer
-from tests.payloads import local_activities
+from tests.payloads import activity_tasks, local_activities
 from tests.workflows.harness import (
     OFFICER,
     SCHOOL_OFFICE,
@@ -35,6 +35,11 @@ from tests.workflows.harness import (
 )
 from workflows import search_attributes as sa
 from workflows.case import CmeCase
+
+
+async def scheduled(h: Harness, case: str) -> list[str]:
+    """The activity tasks the case has scheduled, by type."""
+    return activity_tasks(await h.handle(case).fetch_history())
 
 
 async def reach_investigation(h: Harness, **kw: Any) -> str:
@@ -255,16 +260,8 @@ async def test_a_register_away_for_a_while_is_waited_for_not_a_problem(
     day1 = h.calendar.first_school_day_on_or_before(h.today)
     case = (await h.open(school_referral(today=h.today, day1=day1), SCHOOL_OFFICE)).case
 
-    async def scheduled() -> list[str]:
-        history = await h.handle(case).fetch_history()
-        return [
-            e.activity_task_scheduled_event_attributes.activity_type.name
-            for e in history.events
-            if e.HasField("activity_task_scheduled_event_attributes")
-        ]
-
     deadline = time.monotonic() + 15
-    while "sync_register" not in await scheduled():
+    while "sync_register" not in await scheduled(h, case):
         assert time.monotonic() < deadline, "the sync never became an activity task"
         await asyncio.sleep(0.1)
     assert attempts >= 3  # the local activity's attempts first
@@ -296,16 +293,8 @@ async def test_a_mail_server_away_for_a_while_is_waited_for_not_a_problem(
     referral = school_referral(today=h.today, day1=day1, cp=True)  # MASH is told at once
     case = (await h.open(referral, SCHOOL_OFFICE)).case
 
-    async def scheduled() -> list[str]:
-        history = await h.handle(case).fetch_history()
-        return [
-            e.activity_task_scheduled_event_attributes.activity_type.name
-            for e in history.events
-            if e.HasField("activity_task_scheduled_event_attributes")
-        ]
-
     deadline = time.monotonic() + 15
-    while "deliver_notification" not in await scheduled():
+    while "deliver_notification" not in await scheduled(h, case):
         assert time.monotonic() < deadline, "the email never became an activity task"
         await asyncio.sleep(0.1)
     # Its first attempt was the local activity's.
@@ -324,4 +313,4 @@ async def test_a_mail_server_away_for_a_while_is_waited_for_not_a_problem(
     )
     state = await h.state(case)
     assert not state.open_problems
-    assert await scheduled() == ["deliver_notification"]  # the one email, and nothing else
+    assert await scheduled(h, case) == ["deliver_notification"]  # the one email, and nothing else

@@ -20,7 +20,13 @@ from temporalio.worker import Replayer
 from domain.case.commands import LATEST_REVISION
 from security.codec import ENCODING, EnvelopeCodec
 from security.converter import data_converter
-from tests.payloads import encrypted_payloads, history_payloads, key_id, local_activities
+from tests.payloads import (
+    activity_tasks,
+    encrypted_payloads,
+    history_payloads,
+    key_id,
+    local_activities,
+)
 from tests.workflows.conftest import history_files, recorded_key_store
 from worker import WORKFLOWS, workflow_runner
 
@@ -145,16 +151,9 @@ def test_a_run_at_revision_3_sends_its_mail_as_a_local_activity() -> None:
         ]
         return load(path)
 
-    def scheduled(history: WorkflowHistory) -> list[str]:
-        return [
-            e.activity_task_scheduled_event_attributes.activity_type.name
-            for e in history.events
-            if e.HasField("activity_task_scheduled_event_attributes")
-        ]
-
     now, before = recorded(3), recorded(2)
-    assert scheduled(before) == ["deliver_notification"]
-    assert scheduled(now) == []
+    assert activity_tasks(before) == ["deliver_notification"]
+    assert activity_tasks(now) == []
     assert "deliver_notification" in local_activities(now)
     assert "deliver_notification" not in local_activities(before)
     assert len(now.events) < len(before.events)
