@@ -9,18 +9,25 @@ encrypts, so that an error message naming a child is not stored in the clear; Te
 from __future__ import annotations
 
 import dataclasses
+from typing import Self
 
 from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
 from temporalio.converter import (
     CompositePayloadConverter,
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
+    SerializationContext,
 )
 
 from security.codec import EnvelopeCodec
 from security.keys import KeyStore
 
-__all__ = ["SharedPydanticPayloadConverter", "data_converter", "plain_data_converter"]
+__all__ = [
+    "ContextCachingDataConverter",
+    "SharedPydanticPayloadConverter",
+    "data_converter",
+    "plain_data_converter",
+]
 
 # One pydantic payload converter's encodings for the whole process (see below).
 _ENCODINGS = tuple(PydanticPayloadConverter().converters.values())
@@ -49,10 +56,43 @@ def plain_data_converter() -> DataConverter:
     )
 
 
+# Converters kept by ContextCachingDataConverter, at most (then it starts again): a few for each
+# case with work in hand (its workflow, its activities), each a few hundred bytes.
+CONTEXTS_CACHED = 2048
+
+
+@dataclasses.dataclass(frozen=True)
+class ContextCachingDataConverter(DataConverter):
+    """Temporal's data converter, its copy for each serialization context made once.
+
+    The SDK puts the data converter in the context of every payload it encodes or decodes for a
+    workflow (which case's key the codec uses): each time a copy made with
+    ``dataclasses.replace``, which builds a new payload converter and failure converter only to
+    replace them (about 5% of a worker's Python time opening cases, issue 11). A context is a
+    frozen value (namespace, workflow id, activity type, ...) and the copy depends on nothing
+    else, so the copy for each is kept and handed out again; the SDK's own ``with_context``
+    makes it the first time."""
+
+    _by_context: dict[SerializationContext, DataConverter] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def with_context(self, context: SerializationContext) -> Self:
+        try:
+            return self._by_context[context]  # type: ignore[return-value]
+        except KeyError:
+            pass
+        converter = super().with_context(context)
+        if len(self._by_context) >= CONTEXTS_CACHED:
+            self._by_context.clear()
+        self._by_context[context] = converter
+        return converter
+
+
 def data_converter(store: KeyStore) -> DataConverter:
     """The pydantic data converter, every payload encrypted with its case's key from ``store``."""
-    return dataclasses.replace(
-        plain_data_converter(),
+    return ContextCachingDataConverter(
+        payload_converter_class=SharedPydanticPayloadConverter,
         payload_codec=EnvelopeCodec(store),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

@@ -17,6 +17,7 @@ from temporalio.converter import (
 )
 from temporalio.exceptions import ApplicationError
 
+import security.converter
 from domain.case.model import CommandResult, Stage
 from security.codec import (
     CIPHER,
@@ -215,6 +216,25 @@ async def test_the_data_converter_encrypts_values_and_failures(store: MemoryKeyS
     decoded = await converter.decode_failure(failure)
     assert isinstance(decoded, ApplicationError)
     assert decoded.message == "no contact with Jo Bloggs"
+
+
+async def test_the_data_converter_in_each_context_is_made_once_and_keeps_to_its_case(
+    store: MemoryKeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converter = data_converter(store)
+    first = converter.with_context(workflow_context(CASE))
+    assert converter.with_context(workflow_context(CASE)) is first
+    other = converter.with_context(workflow_context(OTHER))
+    assert other is not first
+    [mine] = await first.encode(["x"])
+    [theirs] = await other.encode(["x"])
+    assert (key_id_of(mine), key_id_of(theirs)) == (CASE, OTHER)
+    # Bounded: when full it starts again, and the copies it makes are as before.
+    monkeypatch.setattr(security.converter, "CONTEXTS_CACHED", 2)
+    third = converter.with_context(workflow_context("CME-000000000001"))
+    assert converter.with_context(workflow_context(CASE)) is not first
+    [again] = await converter.with_context(workflow_context(CASE)).encode(["x"])
+    assert key_id_of(again) == CASE and key_id_of((await third.encode(["x"]))[0]) != CASE
 
 
 def test_keys_are_never_printed() -> None:
