@@ -236,18 +236,30 @@ def serve(kind: str) -> None:
         client = await Client.connect(
             settings.temporal_address, data_converter=plain_data_converter()
         )
-        async with Worker(
+        hello = Worker(
             client,
             task_queue=settings.task_queue,
             workflows=[Hello],
             activities=[noop],
             **worker_options(settings),
-        ):
+        )
+        tune_gc()  # as the case worker does, if this checkout's worker does
+        async with hello:
             logging.info("%s %s", READY, settings.task_queue)
             await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
+
+
+def tune_gc() -> None:
+    """The garbage collector tuned as this checkout's case worker tunes it (``worker.tune_gc``),
+    so that the baseline runs with the same process settings."""
+    import worker
+
+    tune = getattr(worker, "tune_gc", None)
+    if callable(tune):
+        tune()
 
 
 def worker_options(settings: Settings) -> dict[str, Any]:

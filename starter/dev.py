@@ -579,7 +579,10 @@ class DevStack:
         worker_log = logging.getLogger("cme.worker")
         worker_log.addHandler(watcher)
         try:
-            self._worker = asyncio.create_task(worker.run_worker(self.settings, stop=self.stop))
+            # This process runs the worker (and the web app) from here on: tuned for it.
+            self._worker = asyncio.create_task(
+                worker.run_worker(self.settings, stop=self.stop, tune=True)
+            )
             waits: list[asyncio.Future[Any]] = [
                 self._worker,
                 asyncio.ensure_future(polling.wait()),
