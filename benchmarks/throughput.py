@@ -230,6 +230,8 @@ def serve(kind: str) -> None:
 
         worker.main()
         return
+    from worker import tune_gc
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = Settings()
 
@@ -244,23 +246,13 @@ def serve(kind: str) -> None:
             activities=[noop],
             **worker_options(settings),
         )
-        tune_gc()  # as the case worker does, if this checkout's worker does
+        tune_gc()  # the process settings of the case worker (worker.main) too
         async with hello:
             logging.info("%s %s", READY, settings.task_queue)
             await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
-
-
-def tune_gc() -> None:
-    """The garbage collector tuned as this checkout's case worker tunes it (``worker.tune_gc``),
-    so that the baseline runs with the same process settings."""
-    import worker
-
-    tune = getattr(worker, "tune_gc", None)
-    if callable(tune):
-        tune()
 
 
 def worker_options(settings: Settings) -> dict[str, Any]:

@@ -23,7 +23,6 @@ decorator leaves it on the class; the test above fails if its shape changes.
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -56,8 +55,8 @@ class _Template:
     handlers: Mapping[str, Mapping[str | None, str | None]]
 
 
+# By (module, class, workflow name). Two runs starting at once may both make one: either will do.
 _TEMPLATES: dict[tuple[str, str, str | None], _Template] = {}
-_LOCK = threading.Lock()
 
 
 def _codes(cls: type) -> tuple[tuple[str, object], ...]:
@@ -148,8 +147,7 @@ def defn(*, name: str) -> Callable[[_C], _C]:
         decorated = workflow.defn(name=name)(cls)
         definition = _Definition.must_from_class(decorated)
         if definition.dynamic_config_fn is None:  # else the class's own: not remembered
-            with _LOCK:
-                _TEMPLATES[key] = _template(decorated, definition)
+            _TEMPLATES[key] = _template(decorated, definition)
         return decorated
 
     return decorate

@@ -77,42 +77,33 @@ def test_histories_are_recorded(revision: int) -> None:
     )
 
 
-def test_a_run_at_revision_1_asks_no_patch_and_runs_the_register_locally() -> None:
-    """Revision 1's recorded runs of the verified path: no ``workflow.patched`` marker, and the
-    register read and written by local activities (markers), only mail as activity tasks."""
+def verified_path(revision: int) -> WorkflowHistory:
+    """The recorded run of the verified path (a CTF to a school) at ``revision``."""
     [path] = [
         p
         for p in HISTORIES
-        if p.parent.name == "revision-1" and "each-ctf-destination-kind-destination0" in p.name
+        if p.parent.name == f"revision-{revision}"
+        and "each-ctf-destination-kind-destination0" in p.name
     ]
-    events = load(path).events
+    return load(path)
+
+
+def test_a_run_at_revision_1_asks_no_patch_and_runs_the_register_locally() -> None:
+    """Revision 1's recorded runs of the verified path: no ``workflow.patched`` marker, and the
+    register read and written by local activities (markers), only mail as activity tasks."""
+    history = verified_path(1)
     markers = [
         e.marker_recorded_event_attributes.marker_name
-        for e in events
+        for e in history.events
         if e.HasField("marker_recorded_event_attributes")
-    ]
-    scheduled = [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in events
-        if e.HasField("activity_task_scheduled_event_attributes")
     ]
     assert "core_patch" not in markers
     # (the SDK's name for a patch marker, as revision 0's later recordings have them)
     assert any('"core_patch"' in p.read_text() for p in HISTORIES if "revision-0" in str(p))
     assert markers.count("core_local_activity") >= 2  # prepare_case, then a sync at least
-    assert scheduled == ["deliver_notification"]
+    assert activity_tasks(history) == ["deliver_notification"]
     # The same scenario at revision 0: the register's work as activity tasks.
-    [old] = [
-        p
-        for p in HISTORIES
-        if p.parent.name == "revision-0" and "each-ctf-destination-kind-destination0" in p.name
-    ]
-    old_scheduled = [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in load(old).events
-        if e.HasField("activity_task_scheduled_event_attributes")
-    ]
-    assert {"prepare_case", "sync_register"} <= set(old_scheduled)
+    assert {"prepare_case", "sync_register"} <= set(activity_tasks(verified_path(0)))
 
 
 def test_a_run_at_revision_2_never_cancels_a_timer() -> None:
@@ -141,17 +132,7 @@ def test_a_run_at_revision_3_sends_its_mail_as_a_local_activity() -> None:
     """Revision 3's recorded run of the verified path sends its email as a local activity (a
     marker): no activity task at all, and fewer events than revision 2's, which sent it as an
     activity task."""
-
-    def recorded(revision: int) -> WorkflowHistory:
-        [path] = [
-            p
-            for p in HISTORIES
-            if p.parent.name == f"revision-{revision}"
-            and "each-ctf-destination-kind-destination0" in p.name
-        ]
-        return load(path)
-
-    now, before = recorded(3), recorded(2)
+    now, before = verified_path(3), verified_path(2)
     assert activity_tasks(before) == ["deliver_notification"]
     assert activity_tasks(now) == []
     assert "deliver_notification" in local_activities(now)
