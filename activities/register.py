@@ -161,7 +161,7 @@ METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 
 MIGRATIONS = "activities:migrations"
 # The latest revision in activities/migrations/versions (a test keeps them equal).
-HEAD = "0008"
+HEAD = "0009"
 
 # -- engine and schema -----------------------------------------------------------------------------
 
@@ -407,9 +407,14 @@ class CaseBase(_EpisodeKey):
 
 class CaseRow(CaseBase, table=True):
     __tablename__ = "cme_case"
-    # The SHA-256 of what the last sync wrote of the episode (:func:`upsert_case`): a sync of the
-    # same state writes nothing.
+    # The SHA-256 of what the last sync wrote of the episode (:func:`write_record`): a sync of
+    # the same state writes nothing.
     sync_digest: str | None = Field(default=None, max_length=64)
+    # What the last sync wrote of each of the episode's tables, digested (:func:`_parts`), and
+    # what the sync before it had: the upsert that writes this row sets the one from the other
+    # and returns it, so that a sync learns which tables changed without reading first.
+    sync_parts: str | None = Field(default=None, max_length=255)
+    sync_parts_before: str | None = Field(default=None, max_length=255)
 
 
 class CaseSchoolRow(_Model, table=True):
@@ -665,17 +670,21 @@ def _insert(dialect: str, table: Table) -> Any:
 @functools.cache
 def _case_upsert(dialect: str, names: tuple[str, ...]) -> Any:
     """The episode's row, its columns ``names`` written only when its digest differs and it was
-    never erased; returns the key when it wrote."""
+    never erased; returns, when it wrote, what the tables' digests were before
+    (``sync_parts_before``: as inserted for a new row; the row's ``sync_parts`` until now for an
+    existing one, since an update's values are worked out from the row as it was)."""
     table: Table = CaseRow.__table__  # type: ignore[attr-defined]
     statement = _insert(dialect, table)
+    written = {name: statement.excluded[name] for name in names}
+    written["sync_parts_before"] = table.c.sync_parts
     return statement.on_conflict_do_update(
         index_elements=["case_ref", "episode"],
-        set_={name: statement.excluded[name] for name in names},
+        set_=written,
         where=(
             table.c.erased_at.is_(None)
             & table.c.sync_digest.is_distinct_from(statement.excluded.sync_digest)
         ),
-    ).returning(table.c.case_ref)
+    ).returning(table.c.sync_parts_before)
 
 
 @functools.cache
@@ -730,40 +739,62 @@ def _upsert_all(
     key: tuple[str, ...],
     rows: list[dict[str, Any]],
     episode: dict[str, Any],
+    *,
+    prune: bool = True,
 ) -> None:
     """Make the episode's rows of ``table`` exactly ``rows``: each inserted or overwritten by its
-    ``key``, and the episode's other rows (by the key's last column) deleted."""
+    ``key``, and (``prune``: the episode may have others) the episode's other rows (by the key's
+    last column) deleted."""
     dialect = connection.dialect.name
     if rows:
         names = tuple(name for name in rows[0] if name not in key)
         connection.execute(_items_upsert(dialect, table, key, names), rows)
-    last = key[-1]
-    connection.execute(_items_prune(table, last), {**episode, "b_keep": [r[last] for r in rows]})
+    if prune:
+        last = key[-1]
+        connection.execute(
+            _items_prune(table, last), {**episode, "b_keep": [r[last] for r in rows]}
+        )
 
 
 def _json_value(value: Any) -> str:
     return _utc(value).isoformat() if isinstance(value, datetime) else str(value)  # type: ignore[union-attr]
 
 
-def _digest(
-    values: dict[str, Any],
+# The parts of an episode a sync writes apart: each of its tables below the case row, and the
+# emails it knows were sent (the outbox rows it marks sent).
+_PARTS = ("enquiry", "task", "escalation", "problem", "case_school", "decision", "sent")
+# ``sync_parts_before`` of a row a sync has just inserted: nothing was there before it.
+_NEW_EPISODE = ""
+
+
+def _part_digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=_json_value)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _parts(
     items: dict[Any, dict[int, dict[str, Any]]],
     schools: tuple[str, ...],
     decision: dict[str, Any] | None,
     sent: dict[str, datetime],
-) -> str:
+) -> dict[str, str]:
+    """Each part of an episode (:data:`_PARTS`), digested: the same rows, the same digest."""
+    values: dict[str, Any] = {table.__tablename__: rows for table, rows in items.items()}
+    values.update(case_school=sorted(schools), decision=decision, sent=sent)
+    return {name: _part_digest(values[name]) for name in _PARTS}
+
+
+def _format_parts(parts: dict[str, str]) -> str:
+    return ";".join(f"{name}={digest}" for name, digest in parts.items())
+
+
+def _parse_parts(text: str) -> dict[str, str]:
+    return dict(entry.split("=", 1) for entry in text.split(";") if "=" in entry)
+
+
+def _digest(values: dict[str, Any], parts: str) -> str:
     """What the register holds of an episode, hashed: the same state, the same digest."""
-    text = json.dumps(
-        {
-            "case": values,
-            "items": {table.__tablename__: rows for table, rows in items.items()},
-            "schools": sorted(schools),
-            "decision": decision,
-            "sent": sent,
-        },
-        sort_keys=True,
-        default=_json_value,
-    )
+    text = json.dumps({"case": values, "parts": parts}, sort_keys=True, default=_json_value)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -793,10 +824,14 @@ def write_record(*, session: Session, record: RegisterRecord) -> Synced:
     its decision. Idempotent: the same record twice leaves the same rows, and ``updated_at``
     moves only when something changed.
 
-    One statement when nothing changed; otherwise an upsert (``INSERT .. ON CONFLICT``) per
-    table and a delete of the items no longer in the record, in one transaction. Nothing is read
-    first and nothing read back: the case row keeps a digest of what was last written
-    (``sync_digest``), and only a different digest writes the rest.
+    One statement when nothing changed. Otherwise, in one transaction, the case row's upsert
+    (``INSERT .. ON CONFLICT``), then for each table whose rows changed an upsert of its rows and
+    a delete of the episode's rows no longer in the record. Nothing is read first and nothing
+    read back: the case row keeps a digest of what was last written (``sync_digest``) and one
+    of each table (``sync_parts``), and its upsert returns the tables' digests as they were
+    before it (``sync_parts_before``), so only the tables that changed are written, and a new
+    episode's only inserted (it has no rows to delete). A row written before the tables had
+    digests (none before) is written in full.
 
     An erased episode is never written again (its personal data would come back): the sync
     changes nothing."""
@@ -808,10 +843,17 @@ def write_record(*, session: Session, record: RegisterRecord) -> Synced:
     decision = _columns(record.decision) if record.decision is not None else None
     sent = record.sent
     stage = record.case_row.stage.value
-    digest = _digest(values, items, schools, decision, sent)
+    parts = _parts(items, schools, decision, sent)
+    formatted = _format_parts(parts)
 
     connection = session.connection()
-    row = {**values, "updated_at": now, "sync_digest": digest}
+    row = {
+        **values,
+        "updated_at": now,
+        "sync_digest": _digest(values, formatted),
+        "sync_parts": formatted,
+        "sync_parts_before": _NEW_EPISODE,
+    }
     written = connection.execute(
         _case_upsert(connection.dialect.name, tuple(row)),
         {"case_ref": ref, "episode": episode, **row},
@@ -821,34 +863,47 @@ def write_record(*, session: Session, record: RegisterRecord) -> Synced:
         session.rollback()
         return Synced(case_ref=ref, episode=episode, stage=stage, changed=False)
 
+    before = written.sync_parts_before
+    new = before == _NEW_EPISODE
+    # None: written before the tables had digests; every table is written.
+    was = {} if before is None else _parse_parts(before)
+
+    def changed(part: str) -> bool:
+        return was.get(part) != parts[part]
+
     key = {"b_ref": ref, "b_episode": episode}
     item_key = ("case_ref", "episode", "id")
     for item_table, rows in items.items():
+        if changed(item_table.__tablename__):
+            _upsert_all(
+                connection,
+                item_table.__table__,
+                item_key,
+                [{"case_ref": ref, "episode": episode, "id": i, **v} for i, v in rows.items()],
+                key,
+                prune=not new,
+            )
+    if changed("case_school"):
         _upsert_all(
             connection,
-            item_table.__table__,
-            item_key,
-            [{"case_ref": ref, "episode": episode, "id": i, **v} for i, v in rows.items()],
+            CaseSchoolRow.__table__,  # type: ignore[attr-defined]
+            ("case_ref", "episode", "laestab"),
+            [{"case_ref": ref, "episode": episode, "laestab": laestab} for laestab in schools],
             key,
+            prune=not new,
         )
-    _upsert_all(
-        connection,
-        CaseSchoolRow.__table__,  # type: ignore[attr-defined]
-        ("case_ref", "episode", "laestab"),
-        [{"case_ref": ref, "episode": episode, "laestab": laestab} for laestab in schools],
-        key,
-    )
     decision_table: Table = DecisionRow.__table__  # type: ignore[attr-defined]
-    if decision is None:
-        connection.execute(_episode_delete(decision_table), key)
-    else:
+    if changed("decision") and decision is not None:
         connection.execute(
             _items_upsert(
                 connection.dialect.name, decision_table, ("case_ref", "episode"), tuple(decision)
             ),
             [{"case_ref": ref, "episode": episode, **decision}],
         )
-    _reconcile_outbox(connection=connection, episode=key, sent=sent)
+    elif changed("decision") and not new:
+        connection.execute(_episode_delete(decision_table), key)
+    if changed("sent"):
+        _reconcile_outbox(connection=connection, episode=key, sent=sent)
     session.commit()
     return Synced(case_ref=ref, episode=episode, stage=stage, changed=True)
 

@@ -3,6 +3,7 @@ and how each failure is told (typed, retryable or not, never with personal data)
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import logging
 import socket
@@ -18,10 +19,11 @@ from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import register
+from activities import mail, register
 from activities.case_activities import CaseActivities
 from activities.config import MailConfig
-from activities.mail import SMTP_TIMEOUT
+from activities.mail import SMTP_TIMEOUT, Mailer, Outgoing
+from activities.render import render_notification
 from domain.calendar import DEFAULT_CALENDAR_PATH
 from domain.case import notifications as n
 from domain.case.effects import DeliverNotificationInput
@@ -108,6 +110,39 @@ async def test_the_written_outcome_reaches_the_school_and_sat(
     assert row.attempts == 1
     assert row.message_id == result.message_id
     assert row.delivered_to == [SCHOOL_ADDRESS, SAT]
+
+
+@pytest.mark.parametrize("kind", sorted(MESSAGES))
+def test_every_email_is_byte_for_byte_what_pythons_default_policy_makes(
+    kind: str, mail_config: MailConfig, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mailer makes each header's class once (issue 11), and nothing else: each kind of
+    email, as sent, is the bytes Python's default email policy makes of it."""
+    monkeypatch.setattr(mail, "formatdate", lambda **_: "Sun, 29 Nov 2026 12:00:00 +0000")
+    rendered = render_notification(MESSAGES[kind], la_name="Portsmouth City Council")
+    out = Outgoing(
+        case=CASE,
+        episode=2,
+        purpose=kind,
+        template=kind,
+        subject=rendered.subject,
+        body=rendered.body,
+        recipients=[SAT, "Ünïcode Name <unicode@example.invalid>", LEADER],
+    )
+    mailer = Mailer(mail=mail_config, engine=sqlite_engine)
+
+    def sent(policy: Any) -> bytes:
+        with monkeypatch.context() as patch:
+            patch.setattr(mail, "_POLICY", policy)
+            mail._address_header.cache_clear()
+            message = mailer._email(
+                out, "<id@example.invalid>", out.subject, out.body, out.recipients
+            )
+            return message.as_bytes(policy=mail._WIRE_POLICY)
+
+    made_once = sent(mail._POLICY)
+    assert made_once == sent(email.policy.default)
+    assert rendered.subject.encode() in made_once or b"=?utf-8?" in made_once
 
 
 async def test_the_same_delivery_twice_sends_one_message(

@@ -113,18 +113,19 @@ def test_an_empty_database_is_upgraded_to_the_latest_revision(
     engine = empty_register_engine
     assert register_revision(engine) is None
     assert upgrade_register(engine) is None  # it was empty
-    assert register_revision(engine) == register.HEAD == "0008"
+    assert register_revision(engine) == register.HEAD == "0009"
     assert set(inspect(engine).get_table_names()) >= TABLES
     assert differences(engine) == []
     # Again: nothing to do.
-    assert upgrade_register(engine) == "0008"
-    assert register_revision(engine) == "0008"
+    assert upgrade_register(engine) == "0009"
+    assert register_revision(engine) == "0009"
 
 
 def test_head_names_the_latest_revision() -> None:
     script = ScriptDirectory.from_config(register.alembic_config())
     assert script.get_heads() == [register.HEAD]
     assert [r.revision for r in script.walk_revisions()] == [
+        "0009",
         "0008",
         "0007",
         "0006",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, delete, func, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, select
@@ -214,6 +214,132 @@ def test_a_sync_reads_nothing_and_an_unchanged_state_is_one_statement(
     finally:
         sa_event.remove(register_engine, "before_cursor_execute", seen)
     assert counts(register_engine)["decision"] == 1
+
+
+class Statements:
+    """The statements a register engine runs, as (verb, table)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.seen: list[tuple[str, str]] = []
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        words = statement.split()
+        verb = words[0].upper()
+        self.seen.append((verb, words[1] if verb == "UPDATE" else words[2]))
+
+    def __enter__(self) -> list[tuple[str, str]]:
+        sa_event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self.seen
+
+    def __exit__(self, *_exc: object) -> None:
+        sa_event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+def write(engine: Engine, state: CaseState) -> list[tuple[str, str]]:
+    """The statements one sync of ``state`` runs."""
+    with Statements(engine) as seen, Session(engine) as session:
+        register.upsert_case(session=session, state=state)
+    return list(seen)
+
+
+ITEM_TABLES = ("enquiry", "task", "escalation", "problem", "case_school")
+
+
+def test_a_sync_writes_only_the_tables_that_changed(register_engine: Engine) -> None:
+    """Issue 11: a new episode's rows are inserted, with nothing to delete first; a later sync
+    writes the case row and only the tables whose rows changed (an upsert of what it has, a
+    delete of what it no longer has)."""
+    state = investigating_state()
+    record = register_record(state)
+    assert record.enquiries and record.tasks and record.escalations and record.problems
+    assert record.sent
+    assert write(register_engine, state) == [
+        ("INSERT", "cme_case"),
+        *[("INSERT", table) for table in ITEM_TABLES],
+        ("UPDATE", "notification"),  # the emails it knows were sent: marked so in the outbox
+    ]
+
+    assert write(register_engine, state.model_copy(update={"problems": []})) == [
+        ("INSERT", "cme_case"),
+        ("DELETE", "problem"),
+    ]
+    assert write(register_engine, state.model_copy(update={"enquiries": state.enquiries[:1]})) == [
+        ("INSERT", "cme_case"),
+        ("INSERT", "enquiry"),
+        ("DELETE", "enquiry"),
+        ("INSERT", "problem"),
+        ("DELETE", "problem"),
+    ]
+    decided = write(register_engine, authorised_state())
+    assert ("INSERT", "decision") in decided
+    assert ("INSERT", "case_school") not in decided  # the same school
+    assert write(register_engine, state)[-1] == ("DELETE", "decision")
+    assert counts(register_engine)["decision"] == 0
+
+
+def test_a_row_synced_before_the_tables_had_digests_is_written_in_full_once(
+    register_engine: Engine,
+) -> None:
+    """A row written before revision 0009 (no ``sync_parts``) is written in full at its next
+    sync, whatever changed: its tables' rows are then what the record says."""
+    write(register_engine, investigating_state())
+    with Session(register_engine) as session:
+        session.execute(
+            update(register.CaseRow).values(sync_parts=None, sync_digest=None)  # as 0008 left it
+        )
+        session.commit()
+    state = investigating_state()
+    everything = write(register_engine, state.model_copy(update={"problems": []}))
+    assert ("DELETE", "case_school") in everything
+    assert [t for v, t in everything if v == "DELETE"] == [*ITEM_TABLES, "decision"]
+    assert ("UPDATE", "notification") in everything
+    assert counts(register_engine)["problem"] == 0
+    assert write(register_engine, state)[1:] == [("INSERT", "problem"), ("DELETE", "problem")]
+
+
+ROW_TABLES: list[type[SQLModel]] = [*TABLES, register.CaseSchoolRow]
+
+
+def rows_of(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the episode's tables, without the columns a sync stamps."""
+    stamped = {"updated_at", "sync_digest", "sync_parts", "sync_parts_before"}
+    with Session(engine) as session:
+        return {
+            str(table.__tablename__): sorted(
+                (
+                    {k: v for k, v in row.model_dump().items() if k not in stamped}
+                    for row in session.exec(select(table))
+                ),
+                key=repr,
+            )
+            for table in ROW_TABLES
+        }
+
+
+def test_syncs_of_changing_states_leave_the_rows_one_sync_of_the_last_would(
+    register_engine: Engine,
+) -> None:
+    """Writing only what changed ends where writing everything would: after a run of states,
+    the rows are those of the last state synced alone."""
+    state = investigating_state()
+    states = [
+        state,
+        state.model_copy(update={"problems": [], "enquiries": state.enquiries[:1]}),
+        authorised_state(),
+        state.model_copy(update={"tasks": state.tasks[:1]}),
+        not_on_roll_state().model_copy(update={"case": CASE}),
+        authorised_state(),
+    ]
+    for each in states:
+        write(register_engine, each)
+        after_run = rows_of(register_engine)
+        with Session(register_engine) as session:
+            for table in reversed(ROW_TABLES):  # the case row last
+                session.execute(delete(table))
+            session.commit()
+        write(register_engine, each)
+        assert rows_of(register_engine) == after_run
 
 
 async def test_a_later_state_updates_the_episode_and_records_the_decision(
