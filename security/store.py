@@ -42,7 +42,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, Table, bindparam, func, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
@@ -88,6 +89,13 @@ class _Shredded:
 
 
 _SHREDDED = _Shredded()
+
+
+_KEYS: Table = CaseKeyRow.__table__  # type: ignore[attr-defined]
+# A case's key row, read by its id (built once; the value bound at execution).
+_READ_KEY = core_select(_KEYS.c.kek_id, _KEYS.c.wrapped_key, _KEYS.c.shredded_at).where(
+    _KEYS.c.key_id == bindparam("b_key_id")
+)
 
 
 class SqlKeyStore:
@@ -222,27 +230,28 @@ class SqlKeyStore:
         raise RuntimeError(f"{key_id} has been erased {MAX_GENERATIONS} times")
 
     def _load(self, key_id: str, create: bool) -> DataKey | _Shredded | None:
-        with Session(self.engine) as session:
-            row = session.get(CaseKeyRow, key_id)
+        # SQLAlchemy Core, not the ORM: a new case's first payload reads and writes its key
+        # here, and the ORM's identity map and unit of work cost more than the statements.
+        with self.engine.connect() as connection:
+            row = connection.execute(_READ_KEY, {"b_key_id": key_id}).first()
             if row is None and create:
                 key = new_data_key()
                 wrapped = self.ring.wrap(key)
-                session.add(
-                    CaseKeyRow(
-                        key_id=key_id,
-                        kek_id=wrapped.kek_id,
-                        wrapped_key=wrapped.wrapped,
-                        created_at=datetime.now(UTC),
-                    )
-                )
                 try:
-                    session.commit()
+                    connection.execute(
+                        insert(_KEYS),
+                        {
+                            "key_id": key_id,
+                            "kek_id": wrapped.kek_id,
+                            "wrapped_key": wrapped.wrapped,
+                            "created_at": datetime.now(UTC),
+                        },
+                    )
+                    connection.commit()
                     return DataKey(key_id, key)
                 except IntegrityError:  # another process made it first: theirs is the key
-                    session.rollback()
-                row = session.exec(
-                    select(CaseKeyRow).where(CaseKeyRow.key_id == key_id)
-                ).one_or_none()
+                    connection.rollback()
+                row = connection.execute(_READ_KEY, {"b_key_id": key_id}).first()
                 if row is None:  # pragma: no cover - the insert failed for another reason
                     raise RuntimeError(f"the data key of {key_id} could not be stored")
             if row is None:
