@@ -76,6 +76,7 @@ from sqlalchemy import (
     inspect,
     update,
 )
+from sqlalchemy import case as sa_case
 from sqlalchemy import event as sa_event
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -671,12 +672,20 @@ def _insert(dialect: str, table: Table) -> Any:
 def _case_upsert(dialect: str, names: tuple[str, ...]) -> Any:
     """The episode's row, its columns ``names`` written only when its digest differs and it was
     never erased; returns, when it wrote, what the tables' digests were before
-    (``sync_parts_before``: as inserted for a new row; the row's ``sync_parts`` until now for an
-    existing one, since an update's values are worked out from the row as it was)."""
+    (``sync_parts_before``: as inserted for a new row; for an existing one, the row's
+    ``sync_parts`` until now, since an update's values are worked out from the row as it was,
+    or none if a sync that knew no parts wrote the row since)."""
     table: Table = CaseRow.__table__  # type: ignore[attr-defined]
     statement = _insert(dialect, table)
     written = {name: statement.excluded[name] for name in names}
-    written["sync_parts_before"] = table.c.sync_parts
+    # The row's parts, if the sync that wrote them was the last to write the row.
+    written["sync_parts_before"] = sa_case(
+        (
+            func.substr(table.c.sync_parts, 1, _DIGEST_LENGTH) == table.c.sync_digest,
+            table.c.sync_parts,
+        ),
+        else_=None,
+    )
     return statement.on_conflict_do_update(
         index_elements=["case_ref", "episode"],
         set_=written,
@@ -768,8 +777,9 @@ _NEW_EPISODE = ""
 
 
 def _part_digest(value: Any) -> str:
+    # 48 bits: enough to tell one state of a table from the next of the same episode.
     text = json.dumps(value, sort_keys=True, default=_json_value)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _parts(
@@ -796,6 +806,13 @@ def _digest(values: dict[str, Any], parts: str) -> str:
     """What the register holds of an episode, hashed: the same state, the same digest."""
     text = json.dumps({"case": values, "parts": parts}, sort_keys=True, default=_json_value)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ``sync_parts`` starts with the episode's whole digest (``sync_digest``, 64 characters) as the
+# same sync wrote it, then its tables' digests: a sync by a worker that knows no parts (before
+# register revision 0009, during a rolling upgrade or a rollback) writes a new ``sync_digest``
+# and leaves ``sync_parts`` as it was, and the two no longer agree.
+_DIGEST_LENGTH = 64
 
 
 def _reconcile_outbox(
@@ -845,13 +862,14 @@ def write_record(*, session: Session, record: RegisterRecord) -> Synced:
     stage = record.case_row.stage.value
     parts = _parts(items, schools, decision, sent)
     formatted = _format_parts(parts)
+    digest = _digest(values, formatted)
 
     connection = session.connection()
     row = {
         **values,
         "updated_at": now,
-        "sync_digest": _digest(values, formatted),
-        "sync_parts": formatted,
+        "sync_digest": digest,
+        "sync_parts": f"{digest}{formatted}",
         "sync_parts_before": _NEW_EPISODE,
     }
     written = connection.execute(
@@ -865,8 +883,9 @@ def write_record(*, session: Session, record: RegisterRecord) -> Synced:
 
     before = written.sync_parts_before
     new = before == _NEW_EPISODE
-    # None: written before the tables had digests; every table is written.
-    was = {} if before is None else _parse_parts(before)
+    # None: written by a worker that knows no parts since this row's parts were (or never with
+    # parts); every table is written.
+    was = {} if before is None else _parse_parts(before[_DIGEST_LENGTH:])
 
     def changed(part: str) -> bool:
         return was.get(part) != parts[part]

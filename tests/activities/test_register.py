@@ -298,6 +298,26 @@ def test_a_row_synced_before_the_tables_had_digests_is_written_in_full_once(
     assert write(register_engine, state)[1:] == [("INSERT", "problem"), ("DELETE", "problem")]
 
 
+def test_a_sync_by_a_worker_that_knows_no_parts_has_the_next_write_in_full(
+    register_engine: Engine,
+) -> None:
+    """During a rolling upgrade (or a rollback) a worker of before register revision 0009 may
+    sync the episode between two syncs of this one: it writes its own digest and every table,
+    and leaves ``sync_parts`` as they were. The next sync here then trusts no table's digest:
+    a table the older worker changed and this sync's state has as before is written again."""
+    state = investigating_state()
+    write(register_engine, state)
+    # What the older worker leaves: the problems gone, its own digest, the parts untouched.
+    with Session(register_engine) as session:
+        session.execute(delete(register.ProblemRow))
+        session.execute(update(register.CaseRow).values(sync_digest="0" * 64))
+        session.commit()
+    assert counts(register_engine)["problem"] == 0
+    everything = write(register_engine, state.model_copy(update={"tasks": state.tasks[:1]}))
+    assert [t for v, t in everything if v == "DELETE"] == [*ITEM_TABLES, "decision"]
+    assert counts(register_engine)["problem"] == len(state.problems)
+
+
 ROW_TABLES: list[type[SQLModel]] = [*TABLES, register.CaseSchoolRow]
 
 
