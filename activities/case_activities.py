@@ -306,6 +306,24 @@ class CaseActivities:
             body=rendered.body,
             recipients=self._recipients(message),
         )
+        synced: bool | None = None
+        refused_by_register: str | None = None
+        if input.record is not None:
+            # The case's sync, riding along (workflow revision 4): written first, so the outbox
+            # row the delivery claims has its episode's row. The register away or refusing holds
+            # up no email: the result says so, and the case syncs again the usual way.
+            try:
+                await self._write(input.record)
+                synced = True
+            except ApplicationError as exc:  # refused for good (REGISTER_REJECTED)
+                synced, refused_by_register = False, exc.message
+            except OperationalError:
+                activity.logger.warning(
+                    "case %s, episode %d: the register is unreachable; the case syncs again",
+                    input.record.case,
+                    input.record.episode,
+                )
+                synced = False
         try:
             delivered = await self._mailer.deliver(outgoing)
         except DeliveryRefused as refused:
@@ -315,6 +333,8 @@ class CaseActivities:
             already_sent=delivered.already_sent,
             recipients=delivered.recipients,
             recorded=delivered.recorded,
+            synced=synced,
+            register_refused=refused_by_register,
         )
 
     # -- the register ----------------------------------------------------------------------------
@@ -326,7 +346,12 @@ class CaseActivities:
     @activity.defn
     async def sync_register(self, input: SyncCaseInput) -> SyncCaseResult:
         """Mirror the episode into the register (idempotent)."""
-        record = input.register_record()
+        synced = await self._write(input.register_record())
+        return SyncCaseResult(case=synced.case_ref, episode=synced.episode, stage=synced.stage)
+
+    async def _write(self, record: RegisterRecord) -> register.Synced:
+        """Write the episode's record (in a worker thread). The register refusing its data is
+        a non-retryable ``REGISTER_REJECTED``; unreachable, an ``OperationalError``."""
         try:
             synced = await asyncio.to_thread(self._sync, record)
         except (IntegrityError, DataError) as exc:
@@ -352,4 +377,4 @@ class CaseActivities:
                 synced.episode,
                 synced.stage,
             )
-        return SyncCaseResult(case=synced.case_ref, episode=synced.episode, stage=synced.stage)
+        return synced

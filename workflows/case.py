@@ -65,6 +65,15 @@ email is sent as an activity task, retried as before (:data:`DELIVERY_RETRY`); a
 is a problem on the case, as before. The outbox (:mod:`activities.mail`) is the same either way:
 an attempt cut short and sent again carries the same Message-ID.
 
+Revision 4: a register sync wanted in the same workflow task as an email rides along with the
+email: the email's local activity writes the episode's register record first, then sends
+(``CmeCase._dispatch``), one local activity and one activation fewer than a sync of its own beside
+it. The register being away or refusing holds up no email (the activity says so in its result:
+refused, a problem on the case; away, the case syncs again the usual way). Only the local attempt
+carries the record: if it fails, the sync is wanted again (its fate unknown; a sync of the same
+state writes nothing) and the email goes as an activity task without the record, since an
+activity task's retries could write it over a newer one.
+
 The updates (one per person's request, each with its validator) are declared in
 :mod:`workflows.case_requests`, passed through the sandbox so that their definitions are built once
 per worker rather than once per run; each hands its request to this class's ``_request``,
@@ -144,6 +153,7 @@ with workflow.unsafe.imports_passed_through():
         SyncRegister,
     )
     from domain.case.model import CaseOutcome, CommandResult
+    from domain.case.notifications import AnyNotification
     from domain.case.register_record import register_record
     from domain.case.state import NotificationStatus
     from domain.clock import end_of_day
@@ -208,6 +218,10 @@ class CmeCase(CaseRequests):
         # Revision 2 on: the timers set, by the moment each wakes the run (_set_alarm).
         self._alarms: dict[datetime, asyncio.Task[None]] = {}
         self._last_search: dict[str, object] = {}
+        # Revision 4 on: the emails asked for in this workflow task, waiting for the dispatch at
+        # its end (_dispatch), which lets a wanted sync ride along with the first.
+        self._riders: list[tuple[str, AnyNotification]] = []
+        self._dispatching = False
         self._check_access = True
         self._sync_register_changes = True
         self._refused: str | None = None
@@ -267,6 +281,12 @@ class CmeCase(CaseRequests):
     def _local_mail(self) -> bool:
         """Revision 3 on: each email is sent as a local activity first."""
         return self._input.revision >= 3
+
+    @property
+    def _sync_rides_along(self) -> bool:
+        """Revision 4 on: a register sync wanted in the same workflow task as an email is written
+        by the email's local activity (see :meth:`_dispatch`)."""
+        return self._input.revision >= 4
 
     @property
     def _steady_alarm(self) -> bool:
@@ -522,35 +542,39 @@ class CmeCase(CaseRequests):
         if record is None or record.message is None:
             return
         self._delivering.add(purpose)
-        message = record.message
+        if self._sync_rides_along:
+            self._riders.append((purpose, record.message))
+            self._dispatch()
+            return
+        self._spawn(self._delivery(purpose, record.message, local=self._local_mail))
 
-        async def deliver() -> None:
-            try:
-                delivered = await self._locally_first(
-                    CaseActivities.deliver_notification,
-                    DeliverNotificationInput(notification=message),
-                    local=self._local_mail,
-                    local_timeout=LOCAL_MAIL_TIMEOUT,
-                    local_retry=LOCAL_MAIL_RETRY,
-                    retry=DELIVERY_RETRY,
-                )
-            except ACTIVITY_FAILED as exc:
-                self._delivering.discard(purpose)
-                self._apply(
-                    NotificationFailed(
-                        purpose=purpose, detail=_failure(exc) or rules.DELIVERY_FAILED
-                    )
-                )
-                return
+    async def _delivery(self, purpose: str, message: AnyNotification, *, local: bool) -> None:
+        """Send one email: first as a local activity (``local``), then as an activity task."""
+        try:
+            delivered = await self._locally_first(
+                CaseActivities.deliver_notification,
+                DeliverNotificationInput(notification=message),
+                local=local,
+                local_timeout=LOCAL_MAIL_TIMEOUT,
+                local_retry=LOCAL_MAIL_RETRY,
+                retry=DELIVERY_RETRY,
+            )
+        except ACTIVITY_FAILED as exc:
             self._delivering.discard(purpose)
-            recorded = delivered.recorded and self._sync_register_changes
-            self._apply(NotificationDelivered(purpose=purpose, recorded=recorded))
-
-        self._spawn(deliver())
+            self._apply(
+                NotificationFailed(purpose=purpose, detail=_failure(exc) or rules.DELIVERY_FAILED)
+            )
+            return
+        self._delivering.discard(purpose)
+        recorded = delivered.recorded and self._sync_register_changes
+        self._apply(NotificationDelivered(purpose=purpose, recorded=recorded))
 
     def _want_sync(self) -> None:
         self._sync_wanted = True
         if self._syncing:
+            return
+        if self._sync_rides_along:
+            self._dispatch()
             return
         self._syncing = True
 
@@ -559,22 +583,88 @@ class CmeCase(CaseRequests):
                 # Let every request and outcome handled in this workflow task ask first: one
                 # sync writes them all (a local activity starts at once, before they could).
                 await workflow.wait_condition(lambda: True)
-            while self._sync_wanted:
-                self._sync_wanted = False
-                try:
-                    await self._on_register(
-                        CaseActivities.sync_register,
-                        SyncCaseInput(record=register_record(self._case)),
-                    )
-                except ACTIVITY_FAILED as exc:
-                    self._syncing = False
-                    self._apply(RegisterFailed(detail=_failure(exc) or rules.REGISTER_SYNC_FAILED))
-                    return
-                if self._has_register_problem():
-                    self._apply(RegisterSynced())
-            self._syncing = False
+            await self._sync_loop()
 
         self._spawn(sync())
+
+    async def _sync_loop(self) -> None:
+        """Sync the register until no change is left unwritten (``_syncing`` is set)."""
+        while self._sync_wanted:
+            self._sync_wanted = False
+            try:
+                await self._on_register(
+                    CaseActivities.sync_register,
+                    SyncCaseInput(record=register_record(self._case)),
+                )
+            except ACTIVITY_FAILED as exc:
+                self._syncing = False
+                self._apply(RegisterFailed(detail=_failure(exc) or rules.REGISTER_SYNC_FAILED))
+                return
+            if self._has_register_problem():
+                self._apply(RegisterSynced())
+        self._syncing = False
+
+    def _dispatch(self) -> None:
+        """Revision 4 on: at the end of this workflow task's work, start the emails asked for and
+        the register sync wanted; if both, the first email's local activity writes the sync too
+        (:meth:`_delivery_with_sync`): one local activity, and one activation, fewer."""
+        if self._dispatching:
+            return
+        self._dispatching = True
+
+        async def dispatch() -> None:
+            # Let every request and outcome handled in this workflow task ask first.
+            await workflow.wait_condition(lambda: True)
+            self._dispatching = False
+            riders, self._riders = self._riders, []
+            if self._sync_wanted and not self._syncing:
+                self._syncing = True
+                if riders:
+                    purpose, message = riders.pop(0)
+                    self._spawn(self._delivery_with_sync(purpose, message))
+                else:
+                    self._spawn(self._sync_loop())
+            for purpose, message in riders:
+                self._spawn(self._delivery(purpose, message, local=self._local_mail))
+
+        self._spawn(dispatch())
+
+    async def _delivery_with_sync(self, purpose: str, message: AnyNotification) -> None:
+        """One email's local activity, writing the register's sync first (revision 4). Only the
+        local attempt carries the record: if it fails, the sync is wanted again the usual way
+        (its fate unknown; a sync of the same state writes nothing) and the email goes as an
+        activity task without it, whose retries could otherwise write an old record over a
+        newer one."""
+        self._sync_wanted = False
+        try:
+            delivered = await workflow.execute_local_activity_method(
+                CaseActivities.deliver_notification,
+                DeliverNotificationInput(notification=message, record=register_record(self._case)),
+                start_to_close_timeout=LOCAL_MAIL_TIMEOUT,
+                retry_policy=LOCAL_MAIL_RETRY,
+            )
+        except LOCAL_FAILED as exc:
+            self._syncing = False
+            self._want_sync()
+            refusal = _failure(exc)
+            if refusal is None:
+                await self._delivery(purpose, message, local=False)
+                return
+            self._delivering.discard(purpose)
+            self._apply(NotificationFailed(purpose=purpose, detail=refusal))
+            return
+        self._syncing = False
+        if delivered.synced:
+            if self._has_register_problem():
+                self._apply(RegisterSynced())
+        elif delivered.register_refused is not None:
+            self._apply(RegisterFailed(detail=delivered.register_refused))
+        else:
+            self._sync_wanted = True  # the register was away: synced the usual way
+        if self._sync_wanted:
+            self._want_sync()
+        self._delivering.discard(purpose)
+        self._apply(NotificationDelivered(purpose=purpose, recorded=delivered.recorded))
 
     def _has_register_problem(self) -> bool:
         return any(p.subject == "register" for p in self._case.open_problems)

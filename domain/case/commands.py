@@ -106,8 +106,9 @@ class CasePolicy(BaseModel):
 
 # The revision every new run of the case workflow starts at (CaseInput.revision): 1, the
 # register's work as local activities; 2, timers set once and never cancelled; 3, each email
-# sent as a local activity first.
-LATEST_REVISION = 3
+# sent as a local activity first; 4, a sync wanted with an email rides along with its local
+# activity.
+LATEST_REVISION = 4
 
 
 class CaseInput(BaseModel):

@@ -86,6 +86,10 @@ class LoadCalendarInput(BaseModel):
 
 class DeliverNotificationInput(BaseModel):
     notification: AnyNotification
+    # A register sync riding along (workflow revision 4): the episode's record, written before
+    # the email is sent. Only ever given to a local attempt, never to an activity task, whose
+    # retries could write it over a newer one.
+    record: RegisterRecord | None = None
 
 
 class DeliverNotificationResult(BaseModel):
@@ -95,6 +99,11 @@ class DeliverNotificationResult(BaseModel):
     # The register's outbox says it was sent (else the register was unreachable: the case's next
     # sync marks it).
     recorded: bool = False
+    # With a record to write (DeliverNotificationInput.record): whether the register took it;
+    # None without one. Not taken: ``register_refused`` says why if the register refused it for
+    # good, else the register was unreachable (the case syncs again the usual way).
+    synced: bool | None = None
+    register_refused: str | None = None
 
 
 class SyncCaseInput(BaseModel):

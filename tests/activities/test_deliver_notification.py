@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
@@ -27,6 +27,8 @@ from activities.render import render_notification
 from domain.calendar import DEFAULT_CALENDAR_PATH
 from domain.case import notifications as n
 from domain.case.effects import DeliverNotificationInput
+from domain.case.register_record import register_record
+from tests.activities.cases import investigating_state
 from tests.activities.notifications import CASE, FIRST, LAST, REFERRER_EMAIL, every_kind
 from tests.conftest import SmtpServer
 
@@ -520,6 +522,87 @@ async def test_delivery_goes_on_when_the_register_is_unreachable(
     )
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("the register is unreachable" in w for w in warnings)
+    for warning in warnings:
+        assert_no_personal_data(warning)
+
+
+# -- a register sync riding along (workflow revision 4) ----------------------------------------
+
+
+def with_record(kind: str = "mash_escalation") -> DeliverNotificationInput:
+    """A delivery carrying its episode's register record, as a revision-4 case sends it."""
+    record = register_record(investigating_state(CASE, episode=2))
+    return deliver_input(kind).model_copy(update={"record": record})
+
+
+async def test_a_delivery_carrying_the_sync_writes_the_register_then_sends(
+    acts: CaseActivities, smtp_server: SmtpServer, register_engine: Engine
+) -> None:
+    result = await deliver(acts, with_record())
+    assert (result.synced, result.register_refused) == (True, None)
+    assert result.recorded  # the outbox row found its episode's row
+    with Session(register_engine) as session:
+        case = register.get_case(session=session, case=CASE)
+    assert case is not None and case.episode == 2
+    await smtp_server.wait_for(lambda m: CASE in m["Subject"])
+    assert [n.status for n in outbox(register_engine)] == ["sent"]
+
+
+async def test_a_delivery_without_a_record_writes_no_case(
+    acts: CaseActivities, smtp_server: SmtpServer, register_engine: Engine
+) -> None:
+    result = await deliver(acts, deliver_input("mash_escalation"))
+    assert result.synced is None
+    with Session(register_engine) as session:
+        assert register.get_case(session=session, case=CASE) is None
+
+
+async def test_a_register_refusing_the_carried_sync_holds_up_no_email(
+    mail_config: MailConfig,
+    smtp_server: SmtpServer,
+    sqlite_engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The register refuses the record for good: the email goes regardless, and the result
+    says why in words (no personal data), for the case to record as a problem."""
+    acts = make_acts(mail_config, sqlite_engine)
+    with sqlite_engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TRIGGER refuse_case BEFORE INSERT ON cme_case "
+                "BEGIN SELECT RAISE(ABORT, 'refused by a constraint'); END"
+            )
+        )
+    caplog.set_level(logging.WARNING)
+    result = await deliver(acts, with_record())
+    assert result.synced is False
+    assert result.register_refused is not None
+    assert result.register_refused.startswith(f"case {CASE}, episode 2: the register refused")
+    assert_no_personal_data(result.register_refused)
+    await smtp_server.wait_for(lambda m: CASE in m["Subject"])
+    for record in caplog.records:
+        assert_no_personal_data(record.getMessage())
+
+
+async def test_a_register_away_for_the_carried_sync_holds_up_no_email(
+    mail_config: MailConfig,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The register is unreachable: the email goes regardless, and the result says the sync was
+    not taken (and not refused), for the case to sync again the usual way."""
+    unreachable = register.make_engine(f"sqlite:///{tmp_path / 'nowhere' / 'register.db'}")
+    (tmp_path / "nowhere").rmdir()
+    caplog.set_level(logging.WARNING)
+    try:
+        result = await deliver(make_acts(mail_config, unreachable), with_record())
+    finally:
+        unreachable.dispose()
+    assert (result.synced, result.register_refused) == (False, None)
+    await smtp_server.wait_for(lambda m: CASE in m["Subject"])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("the register is unreachable; the case syncs again" in w for w in warnings)
     for warning in warnings:
         assert_no_personal_data(warning)
 

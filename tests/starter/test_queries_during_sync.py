@@ -15,7 +15,8 @@ two failed emails, each failure a sync): some syncs are cut short. The test chec
 replays. At revision 3 a retry's emails are local activities too, so the retry, its emails and
 their syncs all run in the workflow task that takes the retry, which the queries did not cut
 short in any run seen: the same reading of a revision-3 case is checked to replay, and revision
-2's runs (still open in LAs' workers) to be cut short and replay.
+2's runs (still open in LAs' workers) to be cut short and replay. Revision 4, whose syncs ride
+along with the retry's first email, is read the same way.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def completed_early(history: WorkflowHistory) -> int:
     return count
 
 
-@pytest.mark.parametrize("revision", [2, 3])
+@pytest.mark.parametrize("revision", [2, 3, 4])
 async def test_a_case_queried_while_it_syncs_still_replays(cli: Cli, revision: int) -> None:
     referral = school_referral(
         today=cli.today, day1=cli.calendar.first_school_day_on_or_before(cli.today), cp=True

@@ -281,6 +281,55 @@ async def test_a_register_away_for_a_while_is_waited_for_not_a_problem(
     assert not (await h.state(case)).open_problems
 
 
+async def test_a_register_away_when_an_email_carries_the_sync_holds_up_neither(
+    harness: Harness,
+    smtp_server: SmtpServer,
+    sqlite_engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Revision 4 writes a sync wanted with an email in the email's local activity. With the
+    register away, the email goes out regardless (MASH is told at once), the sync is tried again
+    the usual way and left to an activity task, and the case is in the register once it is back,
+    with no problem recorded."""
+    h = harness
+    away = True
+    sync = CaseActivities._sync
+
+    def unreachable(self: CaseActivities, record: RegisterRecord) -> Any:
+        if away:
+            raise OperationalError("INSERT", {}, Exception("the register is away"))
+        return sync(self, record)
+
+    monkeypatch.setattr(CaseActivities, "_sync", unreachable)
+    day1 = h.calendar.first_school_day_on_or_before(h.today)
+    referral = school_referral(today=h.today, day1=day1, cp=True)  # MASH is told at once
+    case = (await h.open(referral, SCHOOL_OFFICE)).case
+
+    mash = await smtp_server.wait_for(lambda m: "mash@" in m["To"], timeout=15)
+    assert case in mash["Subject"]
+    deadline = time.monotonic() + 15
+    while "sync_register" not in await scheduled(h, case):
+        assert time.monotonic() < deadline, "the sync never became an activity task"
+        await asyncio.sleep(0.1)
+    # The email carried the sync; then the sync's own local activity was tried.
+    tried = local_activities(await h.handle(case).fetch_history())
+    assert tried[:3] == ["prepare_case", "deliver_notification", "sync_register"]
+    with Session(sqlite_engine) as session:
+        assert get_case(session=session, case=case) is None
+    away = False
+    deadline = time.monotonic() + 30
+    while True:
+        with Session(sqlite_engine) as session:
+            row = get_case(session=session, case=case)
+        if row is not None:
+            break
+        assert time.monotonic() < deadline, "the case never reached the register"
+        await asyncio.sleep(0.2)
+    state = await h.state(case)
+    assert not state.open_problems
+    assert [n.status for n in state.notifications] == [NotificationStatus.SENT]
+
+
 async def test_a_mail_server_away_for_a_while_is_waited_for_not_a_problem(
     harness: Harness, smtp_server: SmtpServer
 ) -> None:

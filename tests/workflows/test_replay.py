@@ -53,6 +53,8 @@ SCENARIOS = (
 SCENARIOS_SINCE = {
     "register-away": 1,  # a local activity that fails over to an activity task
     "mail-server-away": 3,  # an email's local activity that fails over to an activity task
+    # an email's local activity carrying the sync, the register away: the sync tried again
+    "email-carries-the-sync": 4,
 }
 
 # The synthetic children's names (tests/workflows/harness.py): Testchild Synthetic<hex>.
@@ -137,6 +139,19 @@ def test_a_run_at_revision_3_sends_its_mail_as_a_local_activity() -> None:
     assert activity_tasks(now) == []
     assert "deliver_notification" in local_activities(now)
     assert "deliver_notification" not in local_activities(before)
+    assert len(now.events) < len(before.events)
+
+
+def test_a_run_at_revision_4_writes_the_register_with_its_email() -> None:
+    """Revision 4's recorded run of the verified path writes the register's last sync in the
+    email's local activity: one local activity fewer than revision 3's, which wrote it in one of
+    its own beside the email's."""
+    now, before = verified_path(4), verified_path(3)
+    assert local_activities(before).count("sync_register") == 3
+    assert local_activities(now).count("sync_register") == 2
+    assert "deliver_notification" in local_activities(now)
+    assert len(local_activities(now)) == len(local_activities(before)) - 1
+    assert activity_tasks(now) == []
     assert len(now.events) < len(before.events)
 
 
