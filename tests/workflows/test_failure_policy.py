@@ -237,6 +237,17 @@ async def test_a_register_that_refuses_the_case_is_a_problem_until_it_accepts(
         assert get_case(session=session, case=case) is not None
 
 
+async def reaches_register(engine: Engine, case: str, timeout: float = 30) -> None:
+    """Wait for the case's row in the register."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with Session(engine) as session:
+            if get_case(session=session, case=case) is not None:
+                return
+        assert time.monotonic() < deadline, "the case never reached the register"
+        await asyncio.sleep(0.2)
+
+
 async def test_a_register_away_for_a_while_is_waited_for_not_a_problem(
     harness: Harness, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -270,14 +281,7 @@ async def test_a_register_away_for_a_while_is_waited_for_not_a_problem(
     with Session(sqlite_engine) as session:
         assert get_case(session=session, case=case) is None
     away = False
-    deadline = time.monotonic() + 30
-    while True:
-        with Session(sqlite_engine) as session:
-            row = get_case(session=session, case=case)
-        if row is not None:
-            break
-        assert time.monotonic() < deadline, "the case never reached the register"
-        await asyncio.sleep(0.2)
+    await reaches_register(sqlite_engine, case)
     assert not (await h.state(case)).open_problems
 
 
@@ -317,14 +321,7 @@ async def test_a_register_away_when_an_email_carries_the_sync_holds_up_neither(
     with Session(sqlite_engine) as session:
         assert get_case(session=session, case=case) is None
     away = False
-    deadline = time.monotonic() + 30
-    while True:
-        with Session(sqlite_engine) as session:
-            row = get_case(session=session, case=case)
-        if row is not None:
-            break
-        assert time.monotonic() < deadline, "the case never reached the register"
-        await asyncio.sleep(0.2)
+    await reaches_register(sqlite_engine, case)
     state = await h.state(case)
     assert not state.open_problems
     assert [n.status for n in state.notifications] == [NotificationStatus.SENT]
