@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -151,14 +152,38 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def stack_ports(count: int) -> list[int]:
+    """``count`` free ports for the stack, below the kernel's ephemeral range. The Temporal CLI
+    picks its HTTP API and metrics ports at random from that range when it starts; a port the
+    test took from there (bound to port 0, then released) could be the one it picks, and the
+    dev server's Web UI then failed to bind ("address already in use": one CI run in many)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    chosen: list[int] = []
+    if low > 11_000:
+        for candidate in random.sample(range(10_000, low), k=1000):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind(("127.0.0.1", candidate))
+                except OSError:
+                    continue
+            chosen.append(candidate)
+            if len(chosen) == count:
+                return sorted(chosen)
+    # No room below the ephemeral range: free ports from it, as the other tests take them.
+    ports = {_free_port() for _ in range(count)}
+    while len(ports) < count:
+        ports.add(_free_port())
+    return sorted(ports)
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
     today = local_date(datetime.now(UTC))
     calendar = harness.TestCalendar.write(tmp_path, today)
-    ports = {_free_port() for _ in range(5)}
-    while len(ports) < 5:
-        ports.add(_free_port())
-    port, ui_port, smtp_port, codec_port, web_port = sorted(ports)
+    port, ui_port, smtp_port, codec_port, web_port = stack_ports(5)
     environment = {
         **os.environ,
         "PYTHONPATH": str(REPO),
