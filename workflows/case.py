@@ -560,14 +560,18 @@ class CmeCase(CaseRequests):
                 retry=DELIVERY_RETRY,
             )
         except ACTIVITY_FAILED as exc:
-            self._delivering.discard(purpose)
-            self._apply(
-                NotificationFailed(purpose=purpose, detail=_failure(exc) or rules.DELIVERY_FAILED)
-            )
+            self._delivery_failed(purpose, _failure(exc) or rules.DELIVERY_FAILED)
             return
+        self._delivered(purpose, delivered.recorded)
+
+    def _delivered(self, purpose: str, recorded: bool) -> None:
         self._delivering.discard(purpose)
-        recorded = delivered.recorded and self._sync_register_changes
+        recorded = recorded and self._sync_register_changes
         self._apply(NotificationDelivered(purpose=purpose, recorded=recorded))
+
+    def _delivery_failed(self, purpose: str, detail: str) -> None:
+        self._delivering.discard(purpose)
+        self._apply(NotificationFailed(purpose=purpose, detail=detail))
 
     def _want_sync(self) -> None:
         self._sync_wanted = True
@@ -600,9 +604,13 @@ class CmeCase(CaseRequests):
                 self._syncing = False
                 self._apply(RegisterFailed(detail=_failure(exc) or rules.REGISTER_SYNC_FAILED))
                 return
-            if self._has_register_problem():
-                self._apply(RegisterSynced())
+            self._register_written()
         self._syncing = False
+
+    def _register_written(self) -> None:
+        """A sync succeeded: a register problem on the case is cleared."""
+        if self._has_register_problem():
+            self._apply(RegisterSynced())
 
     def _dispatch(self) -> None:
         """Revision 4 on: at the end of this workflow task's work, start the emails asked for and
@@ -649,22 +657,19 @@ class CmeCase(CaseRequests):
             refusal = _failure(exc)
             if refusal is None:
                 await self._delivery(purpose, message, local=False)
-                return
-            self._delivering.discard(purpose)
-            self._apply(NotificationFailed(purpose=purpose, detail=refusal))
+            else:
+                self._delivery_failed(purpose, refusal)
             return
         self._syncing = False
         if delivered.synced:
-            if self._has_register_problem():
-                self._apply(RegisterSynced())
+            self._register_written()
         elif delivered.register_refused is not None:
             self._apply(RegisterFailed(detail=delivered.register_refused))
         else:
             self._sync_wanted = True  # the register was away: synced the usual way
         if self._sync_wanted:
             self._want_sync()
-        self._delivering.discard(purpose)
-        self._apply(NotificationDelivered(purpose=purpose, recorded=delivered.recorded))
+        self._delivered(purpose, delivered.recorded)
 
     def _has_register_problem(self) -> bool:
         return any(p.subject == "register" for p in self._case.open_problems)

@@ -193,26 +193,15 @@ def test_a_sync_reads_nothing_and_an_unchanged_state_is_one_statement(
 ) -> None:
     """The register keeps up with many cases: a sync writes without reading first or after (no
     SELECT when the state changed), and a sync of the same state is a single statement."""
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement.split(None, 1)[0].upper())
-
-    sa_event.listen(register_engine, "before_cursor_execute", seen)
-    try:
-        with Session(register_engine) as session:
-            assert register.upsert_case(session=session, state=investigating_state()).changed
-        assert statements and "SELECT" not in statements, statements
-        statements.clear()
-        with Session(register_engine) as session:
-            assert register.upsert_case(session=session, state=authorised_state()).changed
-        assert statements and "SELECT" not in statements, statements
-        statements.clear()
-        with Session(register_engine) as session:
-            assert not register.upsert_case(session=session, state=authorised_state()).changed
-        assert statements == ["INSERT"]
-    finally:
-        sa_event.remove(register_engine, "before_cursor_execute", seen)
+    with Statements(register_engine) as seen, Session(register_engine) as session:
+        assert register.upsert_case(session=session, state=investigating_state()).changed
+    assert seen and "SELECT" not in {verb for verb, _ in seen}, seen
+    with Statements(register_engine) as seen, Session(register_engine) as session:
+        assert register.upsert_case(session=session, state=authorised_state()).changed
+    assert seen and "SELECT" not in {verb for verb, _ in seen}, seen
+    with Statements(register_engine) as seen, Session(register_engine) as session:
+        assert not register.upsert_case(session=session, state=authorised_state()).changed
+    assert [verb for verb, _ in seen] == ["INSERT"]
     assert counts(register_engine)["decision"] == 1
 
 
@@ -224,9 +213,11 @@ class Statements:
         self.seen: list[tuple[str, str]] = []
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # INSERT INTO t, DELETE FROM t, UPDATE t; anything else by its verb alone.
         words = statement.split()
         verb = words[0].upper()
-        self.seen.append((verb, words[1] if verb == "UPDATE" else words[2]))
+        table = {"INSERT": 2, "DELETE": 2, "UPDATE": 1}.get(verb)
+        self.seen.append((verb, words[table] if table is not None else ""))
 
     def __enter__(self) -> list[tuple[str, str]]:
         sa_event.listen(self.engine, "before_cursor_execute", self._seen)
