@@ -24,19 +24,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import logging
 import signal
 import sys
 import threading
 import types
 from collections.abc import Sequence
+from datetime import datetime
 from types import CodeType
 from typing import Any
 
+import temporalio.converter
 from pydantic import ValidationError
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.converter import SerializationContext
 from temporalio.worker import Worker, WorkflowInstance, WorkflowInstanceDetails
@@ -174,11 +179,19 @@ class _SharedCodeLoader(importlib.machinery.SourceFileLoader):
 
 
 class _SharedCodeFinder(importlib.abc.MetaPathFinder):
-    """Finds the modules named ``prefixes`` (and their submodules) on the ordinary path, each
-    with a :class:`_SharedCodeLoader`."""
+    """Finds the modules named ``prefixes`` (and their submodules) where Python's other finders
+    would (the ordinary path; an editable install's finder, which is where ``cme`` and ``python
+    -m`` from elsewhere find the ``workflows`` package), each with a :class:`_SharedCodeLoader`.
+
+    Where each module's source is, is looked up once per process: the sandbox imports the
+    workflow package and module afresh for every run, and asking the other finders again each
+    time (the path's directories, the install's finder) cost about a millisecond of every new
+    case (issue 11). ``importlib.invalidate_caches()`` forgets what was found."""
 
     def __init__(self, prefixes: tuple[str, ...]) -> None:
         self.prefixes = prefixes
+        # (name, package path) -> the module's source file.
+        self._found: dict[tuple[str, tuple[str, ...] | None], str] = {}
 
     def find_spec(
         self,
@@ -188,11 +201,31 @@ class _SharedCodeFinder(importlib.abc.MetaPathFinder):
     ) -> importlib.machinery.ModuleSpec | None:
         if not any(fullname == p or fullname.startswith(p + ".") for p in self.prefixes):
             return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader:
-            return spec
-        spec.loader = _SharedCodeLoader(fullname, spec.loader.path)
-        return spec
+        key = (fullname, None if path is None else tuple(path))
+        origin = self._found.get(key)
+        if origin is None:
+            spec = self._find_elsewhere(fullname, path, target)
+            if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader:
+                return spec  # not Python source (or not found): as Python finds it
+            origin = self._found[key] = spec.loader.path
+        return importlib.util.spec_from_file_location(
+            fullname, origin, loader=_SharedCodeLoader(fullname, origin)
+        )
+
+    def _find_elsewhere(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None
+    ) -> importlib.machinery.ModuleSpec | None:
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec: importlib.machinery.ModuleSpec | None = find(fullname, path, target)
+            if spec is not None:
+                return spec
+        return None
+
+    def invalidate_caches(self) -> None:
+        self._found.clear()
 
 
 def share_workflow_code(*prefixes: str) -> None:
@@ -208,6 +241,43 @@ def share_workflow_code(*prefixes: str) -> None:
             finder.prefixes = tuple(dict.fromkeys((*finder.prefixes, *prefixes)))
             return
     sys.meta_path.insert(0, _SharedCodeFinder(prefixes))
+
+
+def memoise_search_attribute_encoding() -> None:
+    """Have the SDK encode each search attribute value once per process (issue 11).
+
+    Every change of a case's stage, deadline or outcome upserts its search attributes, and the
+    SDK encodes each value through the generic payload converter (isinstance checks, a JSON
+    encoder made for the value), each call wrapped by the sandbox's guards: 2% of a worker's
+    time opening cases, for a few hundred distinct values (kinds, stages, schools, deadlines).
+    The encoding is a pure function of the key and the value, so here it is remembered: the
+    SDK's own ``temporalio.converter.encode_typed_search_attribute_value``, which its workflow
+    instance calls by that name, is replaced by one that asks it once for each key and value
+    and hands out a fresh copy of the payload every time. A value that cannot be remembered (a
+    keyword list) is encoded as before; a refused one raises as before.
+    ``tests/test_worker.py`` checks the payloads are the SDK's, byte for byte, and that the SDK
+    still calls the function by that name."""
+    encode = temporalio.converter.encode_typed_search_attribute_value
+    if getattr(encode, "_cme_memoised", False):
+        return
+
+    @functools.lru_cache(maxsize=4096)
+    def encoded(key: Any, value_type: Any, value: Any, offset: Any) -> bytes:
+        return encode(key, value).SerializeToString(deterministic=True)
+
+    @functools.wraps(encode)
+    def memoised(key: Any, value: Any) -> Payload:
+        # The type and the UTC offset too: True == 1, and the same instant in two time zones
+        # are equal but encoded differently.
+        offset = value.utcoffset() if isinstance(value, datetime) else None
+        try:
+            data = encoded(key, type(value).__qualname__, value, offset)
+        except TypeError:  # unhashable (or refused: refused again, as the SDK refuses it)
+            return encode(key, value)
+        return Payload.FromString(data)
+
+    memoised._cme_memoised = True  # type: ignore[attr-defined]
+    temporalio.converter.encode_typed_search_attribute_value = memoised
 
 
 # Python's cyclic garbage collector, for a worker: a first-generation collection after 10,000 new
@@ -255,6 +325,7 @@ async def run_worker(
             "children's data (set CME_ENCRYPTION_KEYS and CME_ENCRYPTION_KEY_ID)"
         )
     share_workflow_code()
+    memoise_search_attribute_encoding()
     engine = make_engine(settings.register_url)
     # One store for the codec and the erasures, so that a key shredded here is gone at once.
     store = SqlKeyStore(engine, settings.key_ring)

@@ -1130,23 +1130,31 @@ def list_episodes(*, session: Session, case: str) -> list[CasePublic]:
     return [CasePublic.model_validate(row) for row in session.exec(statement)]
 
 
+@functools.cache
+def _earlier_episodes_query() -> Any:
+    """The columns of a child's episodes a new episode reads, oldest first (built once)."""
+    table: Table = CaseRow.__table__  # type: ignore[attr-defined]
+    columns = [table.c[name] for name in EpisodeSummary.model_fields]
+    return (
+        sa_select(*columns).where(table.c.case_ref == bindparam("b_ref")).order_by(table.c.episode)
+    )
+
+
 def earlier_episodes(*, session: Session, case: str) -> list[EpisodeSummary]:
     """The child's episodes the register holds, oldest first, as a new episode sees them: how
     each ended. An episode the register never saw close (its last sync failed, or its workflow
     was ended by hand) is listed too, without an outcome, so that the new episode's number never
-    reuses one."""
+    reuses one. Read with SQLAlchemy Core, only the columns it needs: every new case asks, and
+    loading whole rows through the ORM was 2% of a worker's time opening cases (issue 11)."""
+    rows = session.connection().execute(_earlier_episodes_query(), {"b_ref": case})
     return [
-        EpisodeSummary(
-            episode=row.episode,
-            kind=row.kind,
-            opened_at=row.opened_at,
-            closed_at=row.closed_at,
-            child_protection=row.child_protection,
-            decision=row.decision,
-            investigation_outcome=row.investigation_outcome,
-            ground=row.ground,
+        EpisodeSummary.model_validate(
+            {
+                name: _utc(value) if isinstance(value, datetime) else value
+                for name, value in row._mapping.items()
+            }
         )
-        for row in list_episodes(session=session, case=case)
+        for row in rows
     ]
 
 

@@ -82,14 +82,22 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         self._key_id = key_id
 
     def with_context(self, context: SerializationContext) -> Self:
+        key_id = self.context_key(context)
+        return self if key_id is None else type(self)(self._store, key_id=key_id)
+
+    @staticmethod
+    def context_key(context: SerializationContext) -> str | None:
+        """The key a context's payloads are encrypted with, all the codec reads of a context:
+        ``None`` for a context that is neither a workflow's nor an activity's (the codec's own
+        key then)."""
         if isinstance(context, WorkflowSerializationContext | ActivitySerializationContext):
             workflow_id = context.workflow_id
             # A case's payloads under its own key; any other workflow's (the retention sweep,
             # an erasure) hold no child's data and share the service's key.
             if workflow_id and _CASE_REF.fullmatch(workflow_id):
-                return type(self)(self._store, key_id=workflow_id)
-            return type(self)(self._store, key_id=SERVICE_KEY_ID)
-        return self
+                return workflow_id
+            return SERVICE_KEY_ID
+        return None
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         if not payloads:

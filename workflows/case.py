@@ -726,10 +726,9 @@ class CmeCase(CaseRequests):
         if updates:
             workflow.upsert_search_attributes(updates)
 
-    # -- query ------------------------------------------------------------------------------------
+    # -- the query (declared in workflows.case_requests, as the updates are) ---------------------
 
-    @workflow.query
-    def state(self) -> CaseState:
+    def _current(self) -> CaseState:
         return self._case
 
     # -- the referral's update (declared in workflows.case_requests, as every update is) ------

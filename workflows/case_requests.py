@@ -1,15 +1,18 @@
-"""The case workflow's updates: one per request a person makes, each with its validator.
+"""The case workflow's updates, one per request a person makes, each with its validator, and its
+query (the case's state).
 
 Declared here, once per process, rather than in :mod:`workflows.case` (issue 11): the sandbox
 executes the case workflow's module afresh for every run (a new case, a case back in the cache),
-and each ``@workflow.update`` it executes builds its definition again (signatures, type hints),
-which made a run of the case cost more than four times a bare workflow's to set up and hold.
-This module is passed through the sandbox (``worker.PASSTHROUGH_MODULES``); its updates hold no
-logic: each hands the request to the workflow's own methods (``_request``, ``_validate``,
-``_open``, ``_check_opening``), which run in the sandbox with its protection, in
-:class:`workflows.case.CmeCase`. The update names, argument and result types are those the case
-has always had, so recorded histories replay unchanged and clients still call each update by
-method reference (``CmeCase.confirm_ctf``).
+and each ``@workflow.update`` (or ``@workflow.query``) it executes builds its definition again
+(signatures, type hints), which made a run of the case cost more than four times a bare
+workflow's to set up and hold.
+This module is passed through the sandbox (``worker.PASSTHROUGH_MODULES``); its updates and query
+hold no logic: each hands the request to the workflow's own methods (``_request``,
+``_validate``, ``_open``, ``_check_opening``; the query asks ``_current``), which run in the
+sandbox with its protection, in :class:`workflows.case.CmeCase`. The update and query names,
+argument and result types are those the case has always had, so recorded histories replay
+unchanged and clients still call each by method reference (``CmeCase.confirm_ctf``,
+``CmeCase.state``).
 """
 
 from __future__ import annotations
@@ -36,11 +39,16 @@ from domain.case.commands import (
     Withdraw,
 )
 from domain.case.model import CommandResult
+from domain.case.state import CaseState
 
 
 class CaseRequests:
-    """The updates of the case workflow. A subclass (the workflow) provides the four methods
-    every update hands its request to."""
+    """The updates and the query of the case workflow. A subclass (the workflow) provides the
+    four methods every update hands its request to, and the one the query asks."""
+
+    def _current(self) -> CaseState:
+        """The case's state as it stands."""
+        raise NotImplementedError
 
     def _request(self, command: Request) -> CommandResult:
         """Apply a person's request; a refusal is the update's failure."""
@@ -57,6 +65,10 @@ class CaseRequests:
     def _check_opening(self, command: RegisterReferral) -> None:
         """Validate a referral, the one that opens the case included."""
         raise NotImplementedError
+
+    @workflow.query
+    def state(self) -> CaseState:
+        return self._current()
 
     @workflow.update
     async def register_referral(self, command: RegisterReferral) -> CommandResult:

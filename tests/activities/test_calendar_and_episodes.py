@@ -178,6 +178,11 @@ async def test_a_later_episode_gets_the_earlier_ones_from_the_register(
         "deletion_authorised",
         "9(1)(i)",
     )
+    state = authorised_state()
+    # Its times aware, in UTC (SQLite keeps them naive).
+    assert episode.opened_at == state.opened_at
+    assert episode.closed_at is not None and episode.closed_at.tzinfo is not None
+    assert (episode.kind, episode.child_protection) == (state.kind, state.child_protection)
 
 
 async def test_a_broken_calendar_is_a_problem_not_a_failure(

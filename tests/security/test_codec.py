@@ -3,6 +3,7 @@ the payload's metadata, bound to the ciphertext; a payload in the clear passes t
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import date
 from typing import Any
@@ -13,6 +14,8 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import (
     ActivitySerializationContext,
+    SerializationContext,
+    WithSerializationContext,
     WorkflowSerializationContext,
 )
 from temporalio.exceptions import ApplicationError
@@ -235,6 +238,59 @@ async def test_the_data_converter_in_each_context_is_made_once_and_keeps_to_its_
     assert converter.with_context(workflow_context(CASE)) is not first
     [again] = await converter.with_context(workflow_context(CASE)).encode(["x"])
     assert key_id_of(again) == CASE and key_id_of((await third.encode(["x"]))[0]) != CASE
+
+
+def activity_context(workflow_id: str, activity_id: str) -> ActivitySerializationContext:
+    return ActivitySerializationContext(
+        namespace="default",
+        activity_id=activity_id,
+        activity_type="sync_register",
+        activity_task_queue="q",
+        workflow_id=workflow_id,
+        workflow_type="CmeCaseV2",
+        is_local=True,
+    )
+
+
+async def test_a_case_and_its_activities_share_one_copy_of_the_converter(
+    store: MemoryKeyStore,
+) -> None:
+    """Only the codec reads a context, and of it only the workflow id: a case's workflow and
+    every activity it runs are encoded by one copy, made once."""
+    converter = data_converter(store)
+    mine = converter.with_context(workflow_context(CASE))
+    assert converter.with_context(activity_context(CASE, "1")) is mine
+    assert converter.with_context(activity_context(CASE, "2")) is mine
+    theirs = converter.with_context(activity_context(OTHER, "1"))
+    assert theirs is not mine
+    [sealed] = await converter.with_context(activity_context(CASE, "3")).encode(["x"])
+    [other] = await theirs.encode(["x"])
+    assert (key_id_of(sealed), key_id_of(other)) == (CASE, OTHER)
+
+
+class _ContextAware(SharedPydanticPayloadConverter, WithSerializationContext):
+    """A payload converter that reads its context (none of the project's does)."""
+
+    context: SerializationContext | None = None
+
+    def with_context(self, context: SerializationContext) -> _ContextAware:
+        copy = _ContextAware()
+        copy.context = context
+        return copy
+
+
+def test_a_converter_whose_other_parts_read_the_context_gets_a_copy_per_context(
+    store: MemoryKeyStore,
+) -> None:
+    converter = dataclasses.replace(data_converter(store), payload_converter_class=_ContextAware)
+    first = converter.with_context(activity_context(CASE, "1"))
+    second = converter.with_context(activity_context(CASE, "2"))
+    assert first is not second
+    # (the SDK wraps the payload converter in its own, which hands the context on)
+    inner = second.payload_converter._inner_payload_converter  # type: ignore[attr-defined]
+    assert isinstance(inner, _ContextAware)
+    assert inner.context == activity_context(CASE, "2")
+    assert converter.with_context(activity_context(CASE, "2")) is second
 
 
 def test_keys_are_never_printed() -> None:

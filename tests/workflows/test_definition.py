@@ -24,7 +24,8 @@ SOURCE = Path(workflows.case.__file__).read_text(encoding="utf-8")
 
 
 def compiled() -> types.CodeType:
-    return compile(SOURCE, workflows.case.__file__, "exec")
+    # As Python's loader compiles it: without this module's own `from __future__` flags.
+    return compile(SOURCE, workflows.case.__file__, "exec", dont_inherit=True)
 
 
 CODE = compiled()
@@ -93,13 +94,35 @@ def test_a_class_defined_again_from_the_same_code_gets_the_sdks_definition_witho
     assert made.cls is second
     assert made.run_fn is vars(second)["run"]
     assert _Definition.from_run_fn(made.run_fn) is made
-    assert made.queries["state"].fn is vars(second)["state"]
-    assert made.queries["state"] is not by_sdk.queries["state"]
     assert made.updates, "the case's updates"
     for key, update in made.updates.items():
         assert update is by_sdk.updates[key]
         assert getattr(CaseRequests, update.fn.__name__)._defn is update
+    # The query is declared on the passed-through base too: one definition for every run.
+    assert made.queries["state"] is by_sdk.queries["state"]
+    assert made.queries["state"].fn is vars(CaseRequests)["state"]
+    # The run method's types, taken from the first definition: the same passed-through classes.
     assert made.arg_types == by_sdk.arg_types and made.ret_type == by_sdk.ret_type
+    assert made.arg_types is by_sdk.arg_types
+
+
+def test_the_run_methods_types_are_worked_out_again_when_its_annotations_are_not_the_same(
+    sdk_calls: list[type],
+) -> None:
+    """A run method annotated with a class of the module's own (a new class for every run) gets
+    its types from its own annotations, not the first run's."""
+    source = SOURCE.replace(
+        "async def run(self, input: CaseInput) -> CaseOutcome | None:",
+        "async def run(self, input: CaseInput) -> _Own:",
+    ).replace("\nWORKFLOW_TYPE = ", "\nclass _Own:\n    pass\n\n\nWORKFLOW_TYPE = ", 1)
+    assert "-> _Own:" in source and "class _Own:" in source
+    code = compile(source, workflows.case.__file__, "exec", dont_inherit=True)
+    first = fresh_case_class(code)
+    second = fresh_case_class(code)
+    assert sdk_calls == [first]
+    made = _Definition.must_from_class(second)
+    assert made.ret_type is vars(second)["run"].__annotations__["return"]
+    assert made.ret_type is not _Definition.must_from_class(first).ret_type
 
 
 def test_a_class_from_other_code_goes_through_the_sdks_decorator(sdk_calls: list[type]) -> None:

@@ -6,8 +6,12 @@ and answers as Temporal's own does."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.machinery
 import sys
 import uuid
+from collections.abc import Sequence
+from pathlib import Path
 from types import CodeType
 from typing import Any
 
@@ -38,6 +42,7 @@ from worker import (
     _CODES,
     _STATEMENTS,
     PASSTHROUGH_MODULES,
+    _SharedCodeFinder,
     share_workflow_code,
     workflow_runner,
 )
@@ -124,8 +129,57 @@ async def test_each_run_executes_the_workflow_module_afresh_from_code_compiled_o
     assert probes.RUNS == []
 
 
+class _InstallFinder:
+    """Finds modules in one folder that is not on ``sys.path``, as an editable install's finder
+    does (where ``cme`` finds the ``workflows`` package); counts what it is asked."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.asked: list[str] = []
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        self.asked.append(fullname)
+        return importlib.machinery.PathFinder.find_spec(fullname, [str(self.folder)])
+
+
+def test_workflow_modules_found_by_another_finder_share_their_code_and_are_looked_up_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"wfpkg_{uuid.uuid4().hex}"
+    package = tmp_path / name
+    package.mkdir()
+    (package / "__init__.py").write_text("LOADS = []\n", encoding="utf-8")
+    (package / "flow.py").write_text("def step():\n    return 1\n", encoding="utf-8")
+    install = _InstallFinder(tmp_path)
+    monkeypatch.setattr(sys, "meta_path", [_SharedCodeFinder((name,)), *sys.meta_path, install])
+
+    def load() -> tuple[Any, Any]:
+        # As the sandbox does for every run: the package and its module afresh.
+        for module in (name, f"{name}.flow"):
+            sys.modules.pop(module, None)
+        flow = importlib.import_module(f"{name}.flow")
+        return sys.modules[name], flow
+
+    first_package, first = load()
+    second_package, second = load()
+    assert first is not second and first_package is not second_package  # each run its own
+    first_package.LOADS.append("first")
+    assert second_package.LOADS == []
+    # The package itself (found by the install's finder, not on the path) shares its code too.
+    assert first.step.__code__ is second.step.__code__
+    assert str(package / "__init__.py") in _CODES
+    # Where each is was asked once, not once a run...
+    assert install.asked.count(name) == 1
+    # ...until the import system's caches are invalidated.
+    importlib.invalidate_caches()
+    load()
+    assert install.asked.count(name) == 2
+
+
 # What an update declared outside the sandbox may do: hand its request to the workflow.
-HANDED_TO_THE_WORKFLOW = {"_request", "_validate", "_open", "_check_opening"}
+HANDED_TO_THE_WORKFLOW = {"_request", "_validate", "_open", "_check_opening", "_current"}
 
 
 def test_the_case_updates_are_declared_once_and_hold_no_logic_outside_the_sandbox() -> None:
@@ -146,6 +200,10 @@ def test_the_case_updates_are_declared_once_and_hold_no_logic_outside_the_sandbo
             # Only attribute lookups on self and the call: no module-level name, no clock,
             # no randomness, nothing but the hand-over.
             assert set(fn.__code__.co_names) <= HANDED_TO_THE_WORKFLOW, (name, fn.__code__.co_names)
+    assert set(definition.queries) == {"state"}
+    for name, query in definition.queries.items():
+        assert query.fn.__module__ == "workflows.case_requests", name
+        assert set(query.fn.__code__.co_names) <= HANDED_TO_THE_WORKFLOW, name
     for method in HANDED_TO_THE_WORKFLOW:
         assert getattr(CmeCase, method).__module__ == "workflows.case", method
 

@@ -1,13 +1,17 @@
 """workflows.search_attributes.update: the SDK's search attribute updates, made once per key and
-value."""
+value; a case upserts them through the worker's memo of their encoding."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+import temporalio.converter
 from temporalio.common import SearchAttributeKey
 
+from tests.workflows.harness import SCHOOL_OFFICE, Harness, school_referral
+from worker import memoise_search_attribute_encoding
 from workflows import search_attributes as sa
 
 
@@ -30,3 +34,28 @@ def test_an_update_sets_or_unsets_as_the_sdks_own_and_is_made_once() -> None:
 def test_a_bool_stays_a_bool_where_an_int_equal_to_it_was_made_first() -> None:
     assert sa.update(sa.PROBLEM, 1).value == 1
     assert sa.update(sa.PROBLEM, True).value is True
+
+
+async def test_a_case_upserts_its_search_attributes_through_the_memo(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sdks = temporalio.converter.encode_typed_search_attribute_value
+    # (the SDK's own restored when the test ends)
+    monkeypatch.setattr(temporalio.converter, "encode_typed_search_attribute_value", sdks)
+    memoise_search_attribute_encoding()
+    memoised = temporalio.converter.encode_typed_search_attribute_value
+    assert memoised is not sdks
+    asked: list[str] = []
+
+    def counting(key: SearchAttributeKey[Any], value: Any) -> Any:
+        asked.append(key.name)
+        return memoised(key, value)
+
+    monkeypatch.setattr(temporalio.converter, "encode_typed_search_attribute_value", counting)
+    referral = school_referral(today=harness.today, day1=harness.today)
+    opened = await harness.open(referral, by=SCHOOL_OFFICE)
+    assert sa.STAGE.name in asked and sa.CASE_KIND.name in asked
+    state = await harness.state(opened.case)
+    assert await harness.search_attribute(opened.case, sa.STAGE) == state.stage.value
+    assert await harness.search_attribute(opened.case, sa.SCHOOL) == state.school_laestab
+    assert state.school_laestab
