@@ -255,8 +255,8 @@ def memoise_search_attribute_encoding() -> None:
     instance calls by that name, is replaced by one that asks it once for each key and value
     and hands out a fresh copy of the payload every time. A value that cannot be remembered (a
     keyword list) is encoded as before; a refused one raises as before.
-    ``tests/test_worker.py`` checks the payloads are the SDK's, byte for byte, and that the SDK
-    still calls the function by that name."""
+    ``tests/activities/test_worker.py`` checks the payloads are the SDK's, byte for byte, and
+    that the SDK still calls the function by that name."""
     encode = temporalio.converter.encode_typed_search_attribute_value
     if getattr(encode, "_cme_memoised", False):
         return

@@ -197,8 +197,9 @@ class CaseActivities:
         """The calendar and the child's earlier episodes (from the register). What cannot be had
         comes back as a problem to record, never as a failure: the case opens regardless. An
         unreachable register is retried (the episode's number depends on it)."""
-        # Both read in one worker thread: a hand-off each cost more than reading the calendar.
-        return await asyncio.to_thread(self._prepare, input)
+        # Both read in one go (in one worker thread, or on SQLite on the loop): a hand-off
+        # each cost more than reading the calendar.
+        return await register.call_register(self._engine, self._prepare, input)
 
     def _prepare(self, input: PrepareCaseInput) -> PrepareCaseResult:
         result = PrepareCaseResult()
@@ -350,10 +351,11 @@ class CaseActivities:
         return SyncCaseResult(case=synced.case_ref, episode=synced.episode, stage=synced.stage)
 
     async def _write(self, record: RegisterRecord) -> register.Synced:
-        """Write the episode's record (in a worker thread). The register refusing its data is
-        a non-retryable ``REGISTER_REJECTED``; unreachable, an ``OperationalError``."""
+        """Write the episode's record (:func:`register.call_register`). The register refusing
+        its data is a non-retryable ``REGISTER_REJECTED``; unreachable, an
+        ``OperationalError``."""
         try:
-            synced = await asyncio.to_thread(self._sync, record)
+            synced = await register.call_register(self._engine, self._sync, record)
         except (IntegrityError, DataError) as exc:
             reason = database_refusal(exc)
             activity.logger.warning(

@@ -224,7 +224,7 @@ class Mailer:
                 return work(session=session, **kwargs)
 
         try:
-            return await asyncio.to_thread(call)
+            return await register.call_register(self._engine, call)
         except OperationalError:
             activity.logger.warning("%s: the register is unreachable: %s", out.where, what)
             raise

@@ -47,16 +47,18 @@ personal data and must never reach an error message or a log.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel, field_validator
 from sqlalchemy import (
@@ -119,6 +121,7 @@ __all__ = [
     "TaskPublic",
     "TaskRow",
     "alembic_config",
+    "call_register",
     "claim_notification",
     "create_register_schema",
     "earlier_episodes",
@@ -203,6 +206,29 @@ def make_engine(url: str, *, client: bool = False) -> Engine:
     return create_engine(
         url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args, **pool
     )
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+async def call_register(
+    engine: Engine, work: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+) -> _T:
+    """Do ``work`` (calls on the register at ``engine``, which block) for an activity: in a
+    worker thread, or, on SQLite, right here on the event loop.
+
+    The embedded register (SQLite) is a local file in WAL mode with ``synchronous`` NORMAL: an
+    activity's few statements return in well under a millisecond, and handing them to a worker
+    thread cost more than doing them (the hand-off, and the GIL passed back and forth between
+    the event loop and the thread): 9% of a worker's CPU a case (issue 11,
+    ``python -m benchmarks.throughput``). On the loop they hold it up only while SQLite works,
+    or while another process holds the file's write lock (a client writing a case's key:
+    milliseconds; at most SQLite's busy timeout, 5 s). PostgreSQL, over the network, is called
+    in a worker thread, as before. Errors are raised as ``work`` raises them, either way."""
+    if engine.dialect.name == "sqlite":
+        return work(*args, **kwargs)
+    return await asyncio.to_thread(work, *args, **kwargs)
 
 
 class _NoRowsLogged(logging.Filter):

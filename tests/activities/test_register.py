@@ -4,6 +4,7 @@ the refusals told without personal data, and SQL parameters never shown."""
 from __future__ import annotations
 
 import socket
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,42 @@ def test_a_sync_reads_nothing_and_an_unchanged_state_is_one_statement(
         assert not register.upsert_case(session=session, state=authorised_state()).changed
     assert [verb for verb, _ in seen] == ["INSERT"]
     assert counts(register_engine)["decision"] == 1
+
+
+async def test_a_sync_runs_on_the_event_loop_on_sqlite_and_in_a_worker_thread_on_postgresql(
+    acts: CaseActivities, register_engine: Engine
+) -> None:
+    """SQLite's few statements cost less than the hand-off to a thread (issue 11); PostgreSQL,
+    over the network, never holds up the worker's event loop."""
+    threads: list[int] = []
+
+    def seen(*_args: Any) -> None:
+        threads.append(threading.get_ident())
+
+    sa_event.listen(register_engine, "before_cursor_execute", seen)
+    try:
+        await sync(acts, investigating_state())
+    finally:
+        sa_event.remove(register_engine, "before_cursor_execute", seen)
+    assert threads
+    loop = threading.get_ident()
+    if register_engine.dialect.name == "sqlite":
+        assert set(threads) == {loop}
+    else:
+        assert loop not in threads
+
+
+async def test_register_work_is_called_with_its_arguments_and_raises_as_it_raises(
+    register_engine: Engine,
+) -> None:
+    def work(a: int, *, b: int) -> int:
+        if b < 0:
+            raise OperationalError("SELECT 1", {}, Exception("away"))
+        return a + b
+
+    assert await register.call_register(register_engine, work, 1, b=2) == 3
+    with pytest.raises(OperationalError):
+        await register.call_register(register_engine, work, 1, b=-1)
 
 
 class Statements:
