@@ -57,6 +57,18 @@ def workflow_context(workflow_id: str) -> WorkflowSerializationContext:
     return WorkflowSerializationContext(namespace="default", workflow_id=workflow_id)
 
 
+def activity_context(workflow_id: str, activity_id: str) -> ActivitySerializationContext:
+    return ActivitySerializationContext(
+        namespace="default",
+        activity_id=activity_id,
+        activity_type="sync_register",
+        activity_task_queue="q",
+        workflow_id=workflow_id,
+        workflow_type="CmeCaseV2",
+        is_local=True,
+    )
+
+
 @pytest.fixture
 def store() -> MemoryKeyStore:
     return MemoryKeyStore(fixed_key_ring())
@@ -89,15 +101,7 @@ async def test_a_payload_round_trips_with_its_metadata(store: MemoryKeyStore) ->
 
 
 async def test_an_activitys_payloads_use_its_workflows_key(store: MemoryKeyStore) -> None:
-    context = ActivitySerializationContext(
-        namespace="default",
-        activity_id="1",
-        activity_type="send",
-        activity_task_queue="q",
-        workflow_id=CASE,
-        workflow_type="CmeCaseV2",
-        is_local=False,
-    )
+    context = activity_context(CASE, "1")
     [sealed] = await EnvelopeCodec(store).with_context(context).encode([plain("x")])
     assert key_id_of(sealed) == CASE
 
@@ -238,18 +242,6 @@ async def test_the_data_converter_in_each_context_is_made_once_and_keeps_to_its_
     assert converter.with_context(workflow_context(CASE)) is not first
     [again] = await converter.with_context(workflow_context(CASE)).encode(["x"])
     assert key_id_of(again) == CASE and key_id_of((await third.encode(["x"]))[0]) != CASE
-
-
-def activity_context(workflow_id: str, activity_id: str) -> ActivitySerializationContext:
-    return ActivitySerializationContext(
-        namespace="default",
-        activity_id=activity_id,
-        activity_type="sync_register",
-        activity_task_queue="q",
-        workflow_id=workflow_id,
-        workflow_type="CmeCaseV2",
-        is_local=True,
-    )
 
 
 async def test_a_case_and_its_activities_share_one_copy_of_the_converter(
