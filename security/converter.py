@@ -9,6 +9,7 @@ encrypts, so that an error message naming a child is not stored in the clear; Te
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Self
 
 from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
@@ -18,6 +19,7 @@ from temporalio.converter import (
     DefaultFailureConverterWithEncodedAttributes,
     SerializationContext,
     WithSerializationContext,
+    WorkflowSerializationContext,
 )
 
 from security.codec import EnvelopeCodec
@@ -57,6 +59,9 @@ def plain_data_converter() -> DataConverter:
     )
 
 
+# A case's serialization context, to ask each part of a converter whether it reads one.
+_A_CASE = WorkflowSerializationContext(namespace="default", workflow_id="CME-000000000000")
+
 # Converters kept by ContextCachingDataConverter, at most (then it starts again): a few for each
 # case with work in hand (its workflow, its activities), each a few hundred bytes.
 CONTEXTS_CACHED = 2048
@@ -83,10 +88,6 @@ class ContextCachingDataConverter(DataConverter):
     _by_context: dict[object, DataConverter] = dataclasses.field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    # Whether only the codec reads a context; worked out at the first context.
-    _codec_only: list[bool] = dataclasses.field(
-        default_factory=list, init=False, repr=False, compare=False
-    )
 
     def with_context(self, context: SerializationContext) -> Self:
         key = self._key(context)
@@ -100,20 +101,21 @@ class ContextCachingDataConverter(DataConverter):
         self._by_context[key] = converter
         return converter
 
+    @functools.cached_property
+    def _codec_only(self) -> bool:
+        """Whether the codec is the only part that reads a context: every other part answers a
+        case's context with itself."""
+        if not isinstance(self.payload_codec, EnvelopeCodec):
+            return False
+        others = (self.payload_converter, self.failure_converter, self.external_storage)
+        return all(
+            not isinstance(part, WithSerializationContext) or part.with_context(_A_CASE) is part
+            for part in others
+        )
+
     def _key(self, context: SerializationContext) -> object:
-        codec = self.payload_codec
-        if not isinstance(codec, EnvelopeCodec):
-            return context
-        if not self._codec_only:
-            others = (self.payload_converter, self.failure_converter, self.external_storage)
-            self._codec_only.append(
-                all(
-                    not isinstance(part, WithSerializationContext)
-                    or part.with_context(context) is part
-                    for part in others
-                )
-            )
-        key_id = codec.context_key(context) if self._codec_only[0] else None
+        """What the copy for ``context`` depends on: the codec's key, or the whole context."""
+        key_id = EnvelopeCodec.context_key(context) if self._codec_only else None
         return context if key_id is None else key_id
 
 
